@@ -1,0 +1,117 @@
+"""Kinematic bicycle car, as pure functions over arrays with a leading batch axis.
+
+State layout, one row per car (``state[N, 5]``)::
+
+    X, Y      rear-axle position [m]
+    HEADING   direction of travel [rad], counter-clockwise from +x, wrapped to [-pi, pi)
+    SPEED     forward speed [m/s]
+    STEER     front-wheel angle [rad]
+
+One car and ten thousand cars run the same code: the single environment is the
+``N = 1`` case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+X, Y, HEADING, SPEED, STEER = range(5)
+STATE_SIZE = 5
+
+
+@dataclass(frozen=True)
+class CarParams:
+    """Physical parameters of the car."""
+
+    wheelbase: float = 2.7
+    """Distance between the axles [m]."""
+    max_steer: float = 0.6
+    """Front-wheel angle limit [rad]; a normalized steering action of 1 asks for this."""
+    max_steer_rate: float = 1.5
+    """How fast the wheels can turn [rad/s]."""
+    max_accel: float = 4.0
+    """Acceleration limit, both ways [m/s^2]; a normalized throttle of 1 asks for this."""
+    max_speed: float = 30.0
+    """Speed limit [m/s]."""
+    cruise_gain: float = 2.0
+    """Cruise controller gain [1/s]: accel = gain * (target - speed), clipped to max_accel."""
+    length: float = 4.5
+    """Body length for drawing [m]."""
+    width: float = 1.8
+    """Body width for drawing [m]."""
+
+    def __post_init__(self):
+        for name in ("wheelbase", "max_steer", "max_steer_rate", "max_accel", "max_speed"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"CarParams.{name} must be a positive number, got {value}")
+        if self.max_steer >= np.pi / 2:
+            raise ValueError(f"CarParams.max_steer must be below pi/2 rad, got {self.max_steer}")
+
+    @property
+    def min_turn_radius(self) -> float:
+        """Radius of the tightest circle the car can drive [m]."""
+        return self.wheelbase / np.tan(self.max_steer)
+
+
+def wrap_angle(angle):
+    """Wrap angle(s) [rad] to [-pi, pi)."""
+    return np.mod(angle + np.pi, 2.0 * np.pi) - np.pi
+
+
+def cruise_accel(speed: np.ndarray, target_speed: float | np.ndarray, params: CarParams) -> np.ndarray:
+    """Cruise controller: ``accel[N]`` [m/s^2] that holds ``target_speed`` [m/s]."""
+    accel = params.cruise_gain * (target_speed - speed)
+    return np.minimum(np.maximum(accel, -params.max_accel), params.max_accel)
+
+
+def step(
+    state: np.ndarray,
+    steer_command: np.ndarray,
+    accel: np.ndarray,
+    params: CarParams,
+    dt: float,
+    steering_bias: float | np.ndarray = 0.0,
+    push: np.ndarray | None = None,
+) -> np.ndarray:
+    """Advance cars by ``dt`` seconds.
+
+    Args:
+        state: ``[N, 5]`` car states (see module docstring).
+        steer_command: ``[N]`` normalized steering in [-1, 1]; the wheels turn
+            towards ``steer_command * max_steer`` at most ``max_steer_rate * dt`` per step.
+        accel: ``[N]`` longitudinal acceleration [m/s^2], clipped to ``max_accel``.
+        params: car parameters.
+        dt: time step [s].
+        steering_bias: wheel-angle offset [rad] added after the actuator (a misaligned car).
+        push: ``[N, 2]`` world-frame drift velocity [m/s] (crosswind), or None.
+
+    Returns:
+        The new ``[N, 5]`` state. Position integrates exactly along the arc of
+        constant curvature ``tan(steer) / wheelbase`` driven during the step.
+    """
+    heading = state[:, HEADING]
+    max_delta = params.max_steer_rate * dt
+    target = steer_command * params.max_steer
+    delta = np.minimum(np.maximum(target - state[:, STEER], -max_delta), max_delta)
+    steer = state[:, STEER] + delta
+    steer = np.minimum(np.maximum(steer, -params.max_steer), params.max_steer)
+    a = np.minimum(np.maximum(accel, -params.max_accel), params.max_accel)
+    speed = np.minimum(np.maximum(state[:, SPEED] + a * dt, 0.0), params.max_speed)
+    distance = speed * dt
+    turn = distance * np.tan(steer + steering_bias) / params.wheelbase
+    # chord of an arc of length `distance` turning by `turn`, along the mean heading
+    chord = distance * np.sinc(turn / (2.0 * np.pi))
+    mid = heading + 0.5 * turn
+    out = np.empty_like(state)
+    out[:, X] = state[:, X] + chord * np.cos(mid)
+    out[:, Y] = state[:, Y] + chord * np.sin(mid)
+    if push is not None:
+        out[:, X] += push[:, 0] * dt
+        out[:, Y] += push[:, 1] * dt
+    out[:, HEADING] = wrap_angle(heading + turn)
+    out[:, SPEED] = speed
+    out[:, STEER] = steer
+    return out

@@ -1,0 +1,124 @@
+"""Frozen configuration of the road-following environments (units in docstrings)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from envs.car import CarParams
+from envs.generation import FAMILIES, SPLITS
+
+OBSERVATION_TYPES = ("features", "rays", "image")
+
+
+@dataclass(frozen=True)
+class Disturbances:
+    """Optional, seeded ways the world differs from the one a policy trained in. All off by default."""
+
+    steering_bias: float = 0.0
+    """Wheel-angle offset [rad] added after the steering actuator (a misaligned car)."""
+    crosswind: float = 0.0
+    """Sideways drift [m/s] pushing the car perpendicular to the road's start heading;
+    its sign is drawn per episode from the episode's seed."""
+    crosswind_gust: float = 0.0
+    """Standard deviation [m/s] of a per-step random gust added to the crosswind."""
+    observation_noise: float = 0.0
+    """Standard deviation of Gaussian sensor noise: [m] on positions and ray lengths,
+    0.05 rad per metre of it on angles, 25 grey levels per metre of it on image pixels."""
+
+    def __post_init__(self):
+        for name in ("steering_bias", "crosswind", "crosswind_gust", "observation_noise"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"Disturbances.{name} must be finite, got {value}")
+        for name in ("crosswind_gust", "observation_noise"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"Disturbances.{name} must be non-negative")
+
+    @property
+    def any_random_per_step(self) -> bool:
+        return self.crosswind_gust > 0 or self.observation_noise > 0
+
+
+@dataclass(frozen=True)
+class RoadFollowConfig:
+    """Everything that defines a road-following environment."""
+
+    observation: str = "features"
+    """Observation type: ``features``, ``rays`` or ``image``."""
+    split: str = "train"
+    """Which road split episodes draw from: ``train`` or ``unseen``."""
+    families: tuple[str, ...] = ("gentle", "twisty")
+    """Road families drawn from (uniformly)."""
+    num_roads: int = 1000
+    """Size of the road pool per family: indices ``0 .. num_roads - 1``."""
+    road_indices: tuple[int, ...] | None = None
+    """If given, draw only these road indices (e.g. to train on a few roads)."""
+    target_speed: float = 10.0
+    """Cruise-controller speed [m/s]."""
+    throttle: bool = False
+    """If True the action is ``[steer, accel]`` and the agent controls speed."""
+    dt: float = 0.05
+    """Time step [s]."""
+    car: CarParams = field(default_factory=CarParams)
+    disturbances: Disturbances = field(default_factory=Disturbances)
+    start_lateral_offset: float = 0.0
+    """Episodes start with a lateral offset drawn uniformly in +-this [m]."""
+    start_heading_offset: float = 0.0
+    """Episodes start with a heading offset drawn uniformly in +-this [rad]."""
+    off_road_margin: float = 0.5
+    """The car is off the road once |cte| > width / 2 + this [m]."""
+    lookahead_distances: tuple[float, ...] = (2.0, 4.0, 6.0, 9.0, 12.0, 16.0, 20.0, 25.0)
+    """Arc-length distances [m] of the centreline points in the ``features`` observation."""
+    ray_angles_deg: tuple[float, ...] = (-75.0, -60.0, -45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 75.0)
+    """Ray directions relative to the car's heading [deg] for the ``rays`` observation."""
+    ray_range: float = 30.0
+    """Longest ray [m]."""
+    image_size: int = 64
+    """Side of the square ``image`` observation [px]."""
+    image_metres_per_pixel: float = 0.75
+    """Scale of the ``image`` observation [m/px]."""
+    progress_reward: float = 0.1
+    """Reward per metre of progress along the road."""
+    centering_penalty: float = 0.05
+    """Per-step penalty times (cte / half width)^2."""
+    off_road_penalty: float = 10.0
+    """One-off penalty for leaving the road."""
+
+    def __post_init__(self):
+        if self.observation not in OBSERVATION_TYPES:
+            raise ValueError(f"unknown observation {self.observation!r}; choose from {', '.join(OBSERVATION_TYPES)}")
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
+        if isinstance(self.families, str):
+            object.__setattr__(self, "families", (self.families,))
+        if not self.families:
+            raise ValueError("families must name at least one road family")
+        for fam in self.families:
+            if fam not in FAMILIES:
+                raise ValueError(f"unknown road family {fam!r}; choose from {', '.join(FAMILIES)}")
+        if self.num_roads < 1:
+            raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
+        if self.road_indices is not None:
+            object.__setattr__(self, "road_indices", tuple(int(i) for i in self.road_indices))
+            if not self.road_indices or min(self.road_indices) < 0:
+                raise ValueError("road_indices must be a non-empty list of non-negative integers")
+        if not (self.dt > 0 and math.isfinite(self.dt)):
+            raise ValueError(f"dt must be a positive number of seconds, got {self.dt}")
+        if not (0 <= self.target_speed <= self.car.max_speed):
+            raise ValueError(f"target_speed must be in [0, {self.car.max_speed}] m/s, got {self.target_speed}")
+        if not self.lookahead_distances or min(self.lookahead_distances) <= 0:
+            raise ValueError("lookahead_distances must be positive distances in metres")
+        if not self.ray_angles_deg or self.ray_range <= 0:
+            raise ValueError("rays need at least one angle and a positive range")
+        if self.image_size < 8:
+            raise ValueError("image_size must be at least 8 pixels")
+
+    @property
+    def action_size(self) -> int:
+        return 2 if self.throttle else 1
+
+    @property
+    def max_travel_per_step(self) -> float:
+        """Farthest a car can move in one step [m]."""
+        return self.car.max_speed * self.dt

@@ -1,0 +1,61 @@
+"""How an episode starts: which road, and the car's start offset, drawn from one rng.
+
+Shared by the single and the vector environment so that car ``i`` of a vector
+reset with seed ``s`` starts exactly like a single environment reset with ``s + i``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.config import RoadFollowConfig
+from envs.generation import generate_road
+from envs.road import Road
+
+OPTION_KEYS = ("road", "family", "road_index", "start_offset")
+
+
+@dataclass(frozen=True)
+class EpisodeStart:
+    road: Road
+    label: str
+    lateral: float  # [m], left positive
+    heading_offset: float  # [rad]
+
+
+def draw_episode(config: RoadFollowConfig, rng: np.random.Generator, options: dict | None) -> EpisodeStart:
+    """Choose the road and start offset of a new episode.
+
+    ``options`` may hold ``road`` (a :class:`Road` to drive), ``family`` and
+    ``road_index`` (a generated road of the configured split), and
+    ``start_offset`` ``(lateral [m], heading [rad])``. Unknown keys are an error.
+    """
+    options = options or {}
+    unknown = set(options) - set(OPTION_KEYS)
+    if unknown:
+        raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: {', '.join(OPTION_KEYS)}")
+    # draw the same random numbers whatever the options, so options never shift the stream
+    u_family, u_index, u_lateral, u_heading = rng.random(4).tolist()
+    family_pick = int(u_family * len(config.families))
+    pool = config.road_indices
+    index_pick = int(pool[int(u_index * len(pool))]) if pool is not None else int(u_index * config.num_roads)
+    lateral = (2.0 * u_lateral - 1.0) * config.start_lateral_offset
+    heading = (2.0 * u_heading - 1.0) * config.start_heading_offset
+    if "road" in options:
+        road = options["road"]
+        if not isinstance(road, Road):
+            raise TypeError(f"options['road'] must be an envs.Road, got {type(road).__name__}")
+        label = road.name
+    else:
+        family = options.get("family", config.families[family_pick])
+        index = options.get("road_index", index_pick)
+        road = generate_road(config.split, family, index)
+        label = road.name
+    if "start_offset" in options:
+        lateral, heading = (float(v) for v in options["start_offset"])
+        if not (math.isfinite(lateral) and math.isfinite(heading)):
+            raise ValueError(f"start_offset must be finite, got {options['start_offset']}")
+    return EpisodeStart(road, label, lateral, heading)

@@ -1,0 +1,292 @@
+"""Road geometry: a centreline polyline in metres, resampled to uniform spacing.
+
+A :class:`Road` knows its arc length, heading and curvature at every sample, and
+projects car positions onto itself *locally*: the search starts from the car's
+previous arc-length index and moves a bounded number of samples, so it costs
+O(1) per step and never jumps to another branch of a road that doubles back
+near itself (hairpins, spirals).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_SPACING = 0.5  # [m] target distance between resampled centreline points
+
+
+class RoadError(ValueError):
+    """A road (or a roads file) is malformed."""
+
+
+@dataclass(frozen=True, eq=False)
+class Road:
+    """A road: centreline points, width, open or closed.
+
+    Build it with :meth:`Road.from_points` (which validates and resamples), not
+    with the constructor.
+
+    Attributes:
+        points: ``(n, 2)`` centreline samples [m], uniformly spaced by ``spacing``.
+            For a closed road the last point connects back to the first.
+        width: road width [m].
+        closed: whether the road is a loop.
+        name: a human-readable identifier (``"train/twisty/17"`` for generated roads).
+        spacing: distance between consecutive samples [m].
+        headings: ``(n,)`` direction of travel at each sample [rad].
+        curvatures: ``(n,)`` signed curvature at each sample [1/m], left turns positive.
+    """
+
+    points: np.ndarray = field(repr=False)
+    width: float
+    closed: bool
+    name: str
+    spacing: float
+    headings: np.ndarray = field(repr=False)
+    curvatures: np.ndarray = field(repr=False)
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_points(
+        cls,
+        points,
+        width: float,
+        closed: bool = False,
+        name: str = "road",
+        spacing: float = DEFAULT_SPACING,
+    ) -> "Road":
+        """Validate a user polyline ``[[x, y], ...]`` (metres) and resample it uniformly.
+
+        Raises:
+            RoadError: fewer than two distinct points, non-finite coordinates,
+                a non-positive or non-finite width, or a road shorter than two samples.
+        """
+        try:
+            pts = np.asarray(points, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise RoadError(f"road {name!r}: points must be a list of [x, y] pairs ({exc})") from None
+        if pts.ndim != 2 or pts.shape[1] != 2:
+            raise RoadError(f"road {name!r}: points must have shape (n, 2), got {pts.shape}")
+        if not np.all(np.isfinite(pts)):
+            raise RoadError(f"road {name!r}: points contain NaN or infinite coordinates")
+        try:
+            width = float(width)
+        except (TypeError, ValueError):
+            raise RoadError(f"road {name!r}: width must be a number, got {width!r}") from None
+        if not math.isfinite(width) or width <= 0:
+            raise RoadError(f"road {name!r}: width must be a positive number of metres, got {width}")
+        if not (math.isfinite(spacing) and spacing > 0):
+            raise RoadError(f"road {name!r}: spacing must be positive, got {spacing}")
+        # drop repeated points
+        keep = np.ones(len(pts), dtype=bool)
+        keep[1:] = np.any(np.diff(pts, axis=0) != 0, axis=1)
+        pts = pts[keep]
+        if closed and len(pts) > 1 and np.all(pts[0] == pts[-1]):
+            pts = pts[:-1]
+        if len(pts) < 2:
+            raise RoadError(f"road {name!r}: needs at least two distinct points, got {len(pts)}")
+        if closed and len(pts) < 3:
+            raise RoadError(f"road {name!r}: a closed road needs at least three distinct points")
+        src = np.vstack([pts, pts[:1]]) if closed else pts
+        seg = np.hypot(*np.diff(src, axis=0).T)
+        chord = np.concatenate([[0.0], np.cumsum(seg)])
+        length = float(chord[-1])
+        n_seg = max(1, int(round(length / spacing)))
+        if not closed and n_seg < 1:
+            raise RoadError(f"road {name!r}: is too short ({length:.2f} m)")
+        ds = length / n_seg
+        s = np.arange(n_seg + (0 if closed else 1)) * ds
+        s[-1] = min(s[-1], length)
+        res = np.column_stack([np.interp(s, chord, src[:, 0]), np.interp(s, chord, src[:, 1])])
+        return cls._from_uniform(res, width, closed, name, ds)
+
+    @classmethod
+    def _from_uniform(cls, pts: np.ndarray, width: float, closed: bool, name: str, ds: float) -> "Road":
+        if closed:
+            fwd = np.roll(pts, -1, axis=0) - pts
+            back = pts - np.roll(pts, 1, axis=0)
+        else:
+            d = np.diff(pts, axis=0)
+            fwd = np.vstack([d, d[-1:]])
+            back = np.vstack([d[:1], d])
+        headings = np.arctan2(fwd[:, 1] + back[:, 1], fwd[:, 0] + back[:, 0])
+        if not closed:
+            # the forward segment direction is the heading used by projection at the ends
+            headings[0] = math.atan2(fwd[0, 1], fwd[0, 0])
+            headings[-1] = math.atan2(back[-1, 1], back[-1, 0])
+        turn = np.arctan2(
+            back[:, 0] * fwd[:, 1] - back[:, 1] * fwd[:, 0], back[:, 0] * fwd[:, 0] + back[:, 1] * fwd[:, 1]
+        )
+        curv = turn / ds
+        if not closed:
+            curv[0] = curv[1] if len(curv) > 2 else 0.0
+            curv[-1] = curv[-2] if len(curv) > 2 else 0.0
+        pts = np.ascontiguousarray(pts, dtype=np.float64)
+        for arr in (pts, headings, curv):
+            arr.setflags(write=False)
+        return cls(pts, float(width), bool(closed), str(name), float(ds), headings, curv)
+
+    # ------------------------------------------------------------ properties
+    @property
+    def num_points(self) -> int:
+        return len(self.points)
+
+    @property
+    def num_segments(self) -> int:
+        """Number of centreline segments (a closed road has one more: last point back to first)."""
+        return len(self.points) if self.closed else len(self.points) - 1
+
+    @property
+    def length(self) -> float:
+        """Centreline length [m]."""
+        return self.num_segments * self.spacing
+
+    @property
+    def arc_lengths(self) -> np.ndarray:
+        """``(n,)`` arc length of each sample [m]."""
+        return np.arange(self.num_points) * self.spacing
+
+    @property
+    def half_width(self) -> float:
+        return 0.5 * self.width
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Left and right road edges, each ``(n, 2)`` [m]."""
+        normal = np.column_stack([-np.sin(self.headings), np.cos(self.headings)])
+        return self.points + self.half_width * normal, self.points - self.half_width * normal
+
+    def point_at(self, s) -> np.ndarray:
+        """Centreline position(s) at arc length ``s`` [m] -> ``(..., 2)``.
+
+        Closed roads wrap around; open roads extend straight beyond their ends.
+        """
+        s = np.asarray(s, dtype=np.float64)
+        n_seg = self.num_segments
+        u = s / self.spacing
+        if self.closed:
+            u = np.mod(u, n_seg)
+            j = np.minimum(np.floor(u).astype(np.int64), n_seg - 1)
+        else:
+            j = np.clip(np.floor(u).astype(np.int64), 0, n_seg - 1)
+        f = (u - j)[..., None]
+        a = self.points[j]
+        b = self.points[(j + 1) % self.num_points]
+        return a + f * (b - a)
+
+    # -------------------------------------------------------------- project
+    def project(self, xy, s_guess=0.0, max_moves: int | None = None):
+        """Project position(s) ``xy`` ``(..., 2)`` [m] onto the road near ``s_guess`` [m].
+
+        The search is local: it starts at the segment containing ``s_guess`` and
+        walks at most ``max_moves`` segments (default: enough to cover 10 m).
+
+        Returns:
+            ``(cte, s, heading)``: signed cross-track error [m] (positive = left of the
+            direction of travel), arc length of the closest point [m], road heading
+            there [rad].
+        """
+        xy = np.asarray(xy, dtype=np.float64)
+        s_guess = np.broadcast_to(np.asarray(s_guess, dtype=np.float64), xy.shape[:-1])
+        moves = max_moves if max_moves is not None else int(math.ceil(10.0 / self.spacing)) + 1
+        n_seg = self.num_segments
+        j = np.floor(s_guess / self.spacing).astype(np.int64)
+        j = np.mod(j, n_seg) if self.closed else np.clip(j, 0, n_seg - 1)
+        for _ in range(moves):
+            a = self.points[j]
+            b = self.points[(j + 1) % self.num_points]
+            t = np.sum((xy - a) * (b - a), axis=-1) / self.spacing**2
+            step = (t > 1.0).astype(np.int64) - (t < 0.0).astype(np.int64)
+            new = j + step
+            new = np.mod(new, n_seg) if self.closed else np.clip(new, 0, n_seg - 1)
+            if np.all(new == j):
+                break
+            j = new
+        a = self.points[j]
+        b = self.points[(j + 1) % self.num_points]
+        d = b - a
+        t = np.clip(np.sum((xy - a) * d, axis=-1) / self.spacing**2, 0.0, 1.0)
+        foot = a + t[..., None] * d
+        rel = xy - foot
+        cross = (d[..., 0] * rel[..., 1] - d[..., 1] * rel[..., 0]) / self.spacing
+        s = (j + t) * self.spacing
+        heading = np.arctan2(d[..., 1], d[..., 0])
+        return cross, s, heading
+
+    # ------------------------------------------------------------ transform
+    def with_width(self, width: float) -> "Road":
+        """The same centreline with another width."""
+        return Road.from_points(self.points, width, self.closed, self.name, self.spacing)
+
+    def to_json_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "points": np.round(self.points, 4).tolist(),
+            "width": self.width,
+            "closed": self.closed,
+        }
+
+    def __reduce__(self):
+        return (_rebuild_road, (self.points, self.width, self.closed, self.name, self.spacing))
+
+
+def _rebuild_road(points, width, closed, name, spacing) -> Road:
+    return Road._from_uniform(np.array(points), width, closed, name, spacing)
+
+
+# ------------------------------------------------------------------- files
+def load_roads(path) -> list[Road]:
+    """Read roads from a JSON file ``{"roads": [{"name", "points", "width", "closed"}]}``.
+
+    Raises:
+        RoadError: the file is missing, is not JSON, or a road in it is malformed;
+            the message names the file and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RoadError(f"{path}: no such roads file") from None
+    except OSError as exc:
+        raise RoadError(f"{path}: cannot read roads file ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RoadError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("roads"), list):
+        raise RoadError(f'{path}: expected an object {{"roads": [...]}}')
+    if not data["roads"]:
+        raise RoadError(f"{path}: the file holds no roads")
+    roads = []
+    for i, item in enumerate(data["roads"]):
+        if not isinstance(item, dict) or "points" not in item:
+            raise RoadError(f"{path}: road #{i} must be an object with 'points'")
+        name = str(item.get("name", f"{path.stem}/{i}"))
+        try:
+            roads.append(
+                Road.from_points(item["points"], item.get("width", 7.0), bool(item.get("closed", False)), name)
+            )
+        except RoadError as exc:
+            raise RoadError(f"{path}: {exc}") from None
+    return roads
+
+
+def save_roads(path, roads) -> None:
+    """Write roads to a JSON file atomically (temporary file, then rename)."""
+    path = Path(path)
+    payload = {"roads": [r.to_json_dict() for r in roads]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(payload, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,218 @@
+"""N roads side by side in padded arrays, for batched projection and look-ups.
+
+Slot ``i`` holds the road car ``i`` drives. Closed roads are stored twice over
+(plus the first point again), so arc lengths up to two laps need no modulo; open
+roads are stored once and extend straight beyond their ends.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from envs.road import Road
+
+_BIG = 1 << 40
+
+
+class RoadBatch:
+    """Centreline arrays of the roads ``num_slots`` cars drive, for batched look-ups.
+
+    Every distinct road in use is stored once in flat "atlas" arrays; slot ``i``
+    points at its road through ``offset[i]``, so giving a car a new road is O(1)
+    once the road has been seen. Atlas arrays: ``px, py`` sample positions [m],
+    ``ux, uy`` the unit direction of the segment starting at each sample,
+    ``seg_heading`` its angle [rad], ``curvature`` [1/m]. Per-slot vectors:
+    ``spacing`` [m], ``length`` [m], ``n_seg``, ``closed`` (0/1 float),
+    ``half_width`` [m].
+    """
+
+    _ARRAYS = ("px", "py", "ux", "uy", "seg_heading", "curvature")
+
+    def __init__(self, num_slots: int, max_move: int = 4):
+        self.num_slots = num_slots
+        self.max_move = max_move
+        self.roads: list[Road | None] = [None] * num_slots
+        n = num_slots
+        self.spacing = np.ones(n)
+        self.length = np.ones(n)
+        self.n_seg = np.ones(n, dtype=np.int64)
+        self.closed = np.zeros(n)
+        self.half_width = np.ones(n)
+        self._lo = np.zeros(n, dtype=np.int64)  # projection index clamp (open roads)
+        self._hi = np.zeros(n, dtype=np.int64)
+        self._mod = np.full(n, _BIG, dtype=np.int64)  # projection index modulus (closed roads)
+        self._look_hi = np.zeros(n, dtype=np.int64)  # last usable segment for look-ups
+        self._row_offset = np.zeros(n, dtype=np.int64)  # where each slot's road starts in the atlas
+        self._atlas_index: dict[int, tuple[int, Road]] = {}
+        self._used = 0
+        self._flat = {name: np.zeros(1024) for name in self._ARRAYS}
+        self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
+
+    def _store(self, road: Road) -> int:
+        """Offset of ``road`` in the atlas, appending it if new."""
+        key = id(road)
+        hit = self._atlas_index.get(key)
+        if hit is not None and hit[1] is road:
+            return hit[0]
+        pts, kap = road.points, road.curvatures
+        if road.closed:
+            pts = np.vstack([pts, pts, pts[:1]])
+            kap = np.concatenate([kap, kap, kap[:1]])
+        d = np.diff(pts, axis=0)
+        d = np.vstack([d, d[-1:]])
+        norm = np.hypot(d[:, 0], d[:, 1])
+        norm[norm == 0] = 1.0
+        columns = {
+            "px": pts[:, 0],
+            "py": pts[:, 1],
+            "ux": d[:, 0] / norm,
+            "uy": d[:, 1] / norm,
+            "seg_heading": np.arctan2(d[:, 1], d[:, 0]),
+            "curvature": kap,
+        }
+        pad = 2  # one straight-extension sample beyond the end, and a gap
+        need = len(pts) + pad
+        if self._used + need > len(self._flat["px"]):
+            self._grow(need)
+        start = self._used
+        for name, col in columns.items():
+            arr = self._flat[name]
+            arr[start : start + len(pts)] = col
+            arr[start + len(pts) : start + need] = col[-1]
+        for c, name in enumerate(("px", "py", "ux", "uy")):
+            self._geo[start : start + need, c] = self._flat[name][start : start + need]
+        self._used += need
+        self._atlas_index[key] = (start, road)
+        return start
+
+    def _grow(self, need: int) -> None:
+        in_use = {id(r) for r in self.roads if r is not None}
+        stored = sum(len(r.points) * (2 if r.closed else 1) + 3 for _, r in self._atlas_index.values())
+        live = sum(len(r.points) * (2 if r.closed else 1) + 3 for k, (_, r) in self._atlas_index.items() if k in in_use)
+        if stored > 4 * live + (1 << 20):
+            # mostly roads no car drives any more: rebuild with the live ones only
+            old_roads = self.roads
+            self._atlas_index, self._used = {}, 0
+            self._flat = {name: np.zeros(max(1024, 2 * (live + need))) for name in self._ARRAYS}
+            self._geo = np.zeros((len(self._flat["px"]), 4))
+            for slot, road in enumerate(old_roads):
+                if road is not None:
+                    self._row_offset[slot] = self._store(road)
+            if self._used + need <= len(self._flat["px"]):
+                return
+        size = max(2 * len(self._flat["px"]), self._used + need)
+        for name in self._ARRAYS:
+            grown = np.zeros(size)
+            grown[: self._used] = self._flat[name][: self._used]
+            self._flat[name] = grown
+        geo = np.zeros((size, 4))
+        geo[: self._used] = self._geo[: self._used]
+        self._geo = geo
+
+    def set_road(self, slot: int, road: Road) -> None:
+        """Put ``road`` in ``slot``."""
+        self._row_offset[slot] = self._store(road)
+        self.roads[slot] = road
+        nseg = road.num_segments
+        self.spacing[slot] = road.spacing
+        self.length[slot] = road.length
+        self.n_seg[slot] = nseg
+        self.closed[slot] = 1.0 if road.closed else 0.0
+        self.half_width[slot] = road.half_width
+        if road.closed:
+            self._lo[slot], self._hi[slot], self._mod[slot] = -_BIG, _BIG, nseg
+            self._look_hi[slot] = 2 * nseg - 1
+        else:
+            self._lo[slot], self._hi[slot], self._mod[slot] = 0, nseg - 1, _BIG
+            self._look_hi[slot] = nseg - 1
+
+    # ------------------------------------------------------------ look-ups
+    def _gather(self, name: str, rows_flat: np.ndarray) -> np.ndarray:
+        return self._flat[name].take(rows_flat)
+
+    def points_at(self, s: np.ndarray):
+        """Centreline ``(x, y)`` at arc lengths ``s[N, K]`` (or ``[N]``) [m] ahead of each slot's start.
+
+        ``s`` must lie in ``[0, 2 * length)`` for closed roads (one wrap) and may
+        pass the end of an open road (straight extension).
+        """
+        expand = s.ndim == 2
+        spacing = self.spacing[:, None] if expand else self.spacing
+        hi = self._look_hi[:, None] if expand else self._look_hi
+        off = self._row_offset[:, None] if expand else self._row_offset
+        u = s / spacing
+        j = np.minimum(np.maximum(u.astype(np.int64), 0), hi)
+        f = u - j
+        rec = self._geo.take(j + off, axis=0)
+        fs = f * spacing
+        return rec[..., 0] + fs * rec[..., 2], rec[..., 1] + fs * rec[..., 3]
+
+    def curvature_at(self, s: np.ndarray) -> np.ndarray:
+        """Curvature [1/m] at arc lengths ``s[N, K]`` (nearest sample below)."""
+        u = s / self.spacing[:, None]
+        j = np.minimum(np.maximum(u.astype(np.int64), 0), self._look_hi[:, None])
+        return self._flat["curvature"].take(j + self._row_offset[:, None])
+
+    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, rows=None):
+        """Local projection of positions ``x[N], y[N]`` [m] near segment indices ``seg[N]``.
+
+        Each round moves the segment index by ``floor(t)`` (bounded by ``max_move``),
+        where ``t`` is the position along the current segment in segment lengths,
+        so the search is O(1) and never leaves the neighbourhood of the previous
+        progress. A fixed number of rounds keeps single and batched runs identical.
+
+        Returns:
+            ``(seg, s, cte, seg_heading)``: new segment index, arc length of the
+            closest point [m] in ``[0, length]``, signed cross-track error [m]
+            (left positive), heading of the segment [rad].
+
+        ``rows`` selects the slots ``x, y, seg`` belong to (default: all, in order).
+        """
+        off, spacing, lo, hi, mod = self._row_offset, self.spacing, self._lo, self._hi, self._mod
+        if rows is not None:
+            off, spacing, lo, hi, mod = off[rows], spacing[rows], lo[rows], hi[rows], mod[rows]
+        geo = self._geo
+        inv_ds = 1.0 / spacing
+        for _ in range(rounds):
+            rec = geo.take(seg + off, axis=0)
+            dx = x - rec[:, 0]
+            dy = y - rec[:, 1]
+            t = (dx * rec[:, 2] + dy * rec[:, 3]) * inv_ds
+            move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -self.max_move), self.max_move)
+            seg = np.mod(np.minimum(np.maximum(seg + move, lo), hi), mod)
+        k = seg + off
+        rec = geo.take(k, axis=0)
+        dx = x - rec[:, 0]
+        dy = y - rec[:, 1]
+        ux = rec[:, 2]
+        uy = rec[:, 3]
+        t = np.minimum(np.maximum((dx * ux + dy * uy) * inv_ds, 0.0), 1.0)
+        cte = ux * (dy - t * spacing * uy) - uy * (dx - t * spacing * ux)
+        s = (seg + t) * spacing
+        return seg, s, cte, self._flat["seg_heading"].take(k)
+
+    def edge_segments(self, s: np.ndarray, behind: float, ahead: float, step: float):
+        """Road edges near arc length ``s[N]``: ``(ax, ay, bx, by)`` each ``[N, 2 W]`` [m].
+
+        Segments of the left and right edges from ``s - behind`` to ``s + ahead``,
+        sampled every ``step`` metres (degenerate beyond an open road's ends).
+        """
+        count = max(1, int(math.ceil((ahead + behind) / step)))
+        stride = np.maximum(np.round(step / self.spacing).astype(np.int64), 1)
+        j0 = np.floor((s - behind) / self.spacing).astype(np.int64)
+        j0 = j0 + (j0 < 0) * (self.closed > 0) * self.n_seg  # closed roads: wrap into the first lap
+        j = j0[:, None] + stride[:, None] * np.arange(count + 1)
+        j = np.minimum(np.maximum(j, 0), self._look_hi[:, None] + 1) + self._row_offset[:, None]
+        px, py = self._flat["px"].take(j), self._flat["py"].take(j)
+        # unit normal to the left of each sample's segment
+        nx, ny = -self._flat["uy"].take(j), self._flat["ux"].take(j)
+        hw = self.half_width[:, None]
+        lx, ly = px + hw * nx, py + hw * ny
+        rx, ry = px - hw * nx, py - hw * ny
+        ax = np.concatenate([lx[:, :-1], rx[:, :-1]], axis=1)
+        ay = np.concatenate([ly[:, :-1], ry[:, :-1]], axis=1)
+        bx = np.concatenate([lx[:, 1:], rx[:, 1:]], axis=1)
+        by = np.concatenate([ly[:, 1:], ry[:, 1:]], axis=1)
+        return ax, ay, bx, by

@@ -1,0 +1,191 @@
+"""``RoadFollowEnv``: one car learns to follow a road."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.config import RoadFollowConfig
+from envs.episode import draw_episode
+from envs.fleet import Fleet
+from envs.observations import observation_space
+
+MAX_EPISODE_STEPS = 3000
+
+
+def make_config(config: RoadFollowConfig | None, overrides: dict) -> RoadFollowConfig:
+    """``config`` (default: the defaults) with fields replaced; an unknown field is a TypeError."""
+    config = config if config is not None else RoadFollowConfig()
+    if not isinstance(config, RoadFollowConfig):
+        raise TypeError(f"config must be a RoadFollowConfig, got {type(config).__name__}")
+    fields = {f.name for f in dataclasses.fields(RoadFollowConfig)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise TypeError(f"unknown RoadFollowEnv argument(s) {sorted(unknown)}; allowed: {', '.join(sorted(fields))}")
+    return dataclasses.replace(config, **overrides) if overrides else config
+
+
+def validate_actions(action, batch: int | None, size: int) -> np.ndarray:
+    """Actions as float64 ``[batch, size]`` (or ``[size]``) clipped to [-1, 1]; NaN/inf raise ValueError."""
+    a = np.asarray(action, dtype=np.float64)
+    want = (size,) if batch is None else (batch, size)
+    if a.shape != want:
+        if a.size == int(np.prod(want)):
+            a = a.reshape(want)
+        else:
+            raise ValueError(f"action must have shape {want}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"action must be finite numbers, got {action!r} (NaN or infinite)")
+    return np.minimum(np.maximum(a, -1.0), 1.0)
+
+
+class RoadFollowEnv(gym.Env):
+    """A car with a cruise controller follows a procedurally generated road.
+
+    ## Action Space
+    ``Box(-1, 1, (1,))``: normalized steering, ``1`` asks for the full wheel angle
+    to the left (``CarParams.max_steer``). With ``throttle=True`` the action is
+    ``Box(-1, 1, (2,))``: ``[steer, accel]``, accel in units of ``max_accel``.
+    Out-of-range values are clipped to [-1, 1]; NaN or infinite values raise ``ValueError``.
+
+    ## Observation Space
+    Chosen by ``observation``: ``features`` (default; cte, heading error, speed,
+    steer and the centreline points ahead in the car's frame), ``rays`` (edge
+    distances along fixed angles) or ``image`` (64x64x1 uint8 top-down view).
+    See ``envs.observations``.
+
+    ## Rewards
+    Named parts, each also in ``info``: ``reward_progress`` (per metre along the
+    road), ``reward_centering`` (minus the squared cte as a fraction of half the
+    width), ``reward_off_road`` (a one-off penalty for leaving the road).
+
+    ## Episode End
+    Terminated when the car leaves the road (|cte| > width / 2 + ``off_road_margin``)
+    or reaches the end of an open road (a lap of a closed one); truncated after
+    ``max_episode_steps`` (3000 when made through ``gymnasium.make``).
+
+    ## Arguments
+    ``RoadFollowEnv(render_mode=None, config=None, **fields)`` where ``fields`` are
+    any fields of :class:`envs.RoadFollowConfig` (``observation``, ``split``,
+    ``families``, ``target_speed``, ``throttle``, ``disturbances`` ...); an unknown
+    name is a ``TypeError``. ``reset(options=...)`` takes ``road`` (an ``envs.Road``),
+    ``family``, ``road_index`` and ``start_offset=(lateral_m, heading_rad)``.
+    ``info`` has the same keys at every step: see ``envs.fleet.INFO_KEYS``.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 20}
+
+    def __init__(self, render_mode: str | None = None, config: RoadFollowConfig | None = None, **fields):
+        self.config = make_config(config, fields)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.config.dt))}
+        self.action_space = spaces.Box(-1.0, 1.0, (self.config.action_size,), dtype=np.float32)
+        self.observation_space = observation_space(self.config)
+        self.fleet = Fleet(self.config, 1)
+        self.camera = "follow"
+        self.renderer = None
+        self._trail = np.zeros((0, 3))
+        self._trail_len = 0
+        self._steps = 0
+        self._started = False
+
+    # ------------------------------------------------------------------ step
+    def step(self, action):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        a = validate_actions(action, None, self.config.action_size)
+        fleet = self.fleet
+        steer = a[:1]
+        accel = a[1:] * self.config.car.max_accel if self.config.throttle else None
+        reward, terminated, info_arr = fleet.advance(steer, accel)
+        obs = fleet.observe()[0]
+        self._steps += 1
+        info = {k: v[0] if k == "road" else v[0].item() for k, v in info_arr.items()}
+        if self.render_mode is not None:
+            self._record_trail()
+            if self.render_mode == "human":
+                self.render()
+        return obs, float(reward[0]), bool(terminated[0]), False, info
+
+    # ----------------------------------------------------------------- reset
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        start = draw_episode(self.config, self.np_random, options)
+        self.fleet.reset_cars(np.array([0]), [start], [self.np_random])
+        self._steps = 0
+        self._started = True
+        self._trail_len = 0
+        if self.render_mode is not None:
+            self._record_trail()
+            if self.render_mode == "human":
+                self.render()
+        return self.fleet.observe()[0], self.fleet.reset_info(0)
+
+    @property
+    def road(self):
+        """The road of the current episode."""
+        return self.fleet.roads.roads[0]
+
+    @property
+    def car_state(self) -> np.ndarray:
+        """``[5]`` car state: x [m], y [m], heading [rad], speed [m/s], steer [rad]."""
+        return self.fleet.state[0].copy()
+
+    # ---------------------------------------------------------------- render
+    def _record_trail(self) -> None:
+        if self._trail_len == len(self._trail):
+            grown = np.zeros((max(256, 2 * len(self._trail)), 3))
+            grown[: self._trail_len] = self._trail[: self._trail_len]
+            self._trail = grown
+        st = self.fleet.state[0]
+        self._trail[self._trail_len] = (st[0], st[1], abs(self.fleet.cte[0]))
+        self._trail_len += 1
+
+    @property
+    def trail(self) -> np.ndarray:
+        """``[T, 3]`` positions driven this episode (x [m], y [m], |cte| [m]); recorded when rendering."""
+        return self._trail[: self._trail_len]
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'")
+            return None
+        if not self._started:
+            raise RuntimeError("call reset() before render()")
+        from envs.rendering import CarPose, RoadRenderer
+
+        if self.renderer is None:
+            self.renderer = RoadRenderer(
+                render_mode=self.render_mode, fps=self.metadata["render_fps"], camera=self.camera
+            )
+        self.renderer.camera = self.camera
+        st = self.fleet.state[0]
+        car = self.config.car
+        pose = CarPose(
+            float(st[0]), float(st[1]), float(st[2]), float(st[4]), car.length, car.width, car.wheelbase
+        )
+        trail = self.trail
+        hud = {
+            "road": str(self.fleet.road_labels[0]),
+            "step": str(self._steps),
+            "speed": f"{st[3]:5.2f} m/s",
+            "steer": f"{np.degrees(st[4]):+6.1f} deg",
+            "cte": f"{self.fleet.cte[0]:+6.2f} m",
+            "progress": f"{100 * min(self.fleet.distance[0] / self.fleet.roads.length[0], 1.0):5.1f} %",
+        }
+        return self.renderer.render(self.road, pose, trail[:, :2], trail[:, 2], hud)
+
+    def close(self):
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["renderer"] = None
+        return state

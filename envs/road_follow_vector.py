@@ -1,0 +1,164 @@
+"""``RoadFollowVectorEnv``: N cars on N roads, stepped in one numpy batch.
+
+Car ``i`` after ``reset(seed=s)`` is exactly the single ``RoadFollowEnv`` reset
+with seed ``s + i`` (as Gymnasium's own vector envs seed their copies), and it
+stays identical step for step, autoresets included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from envs.config import RoadFollowConfig
+from envs.episode import draw_episode
+from envs.fleet import INFO_KEYS, Fleet
+from envs.observations import observation_space
+from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
+
+
+class RoadFollowVectorEnv(VectorEnv):
+    """``num_envs`` independent road-following cars with next-step autoreset.
+
+    Made by ``gymnasium.make_vec("roadschool/RoadFollow-v0", num_envs=N,
+    vectorization_mode="vector_entry_point", **fields)`` or directly. Takes the
+    same configuration fields as :class:`envs.RoadFollowEnv`, plus
+    ``max_episode_steps``. ``reset(options=...)`` takes the single env's options;
+    ``road``, ``family`` and ``road_index`` may also be sequences of one value per
+    car, and ``reset_mask`` (``[N]`` bool) resets only some cars. Rendering is
+    done by the single environment.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        config: RoadFollowConfig | None = None,
+        max_episode_steps: int | None = MAX_EPISODE_STEPS,
+        render_mode: str | None = None,
+        **fields,
+    ):
+        if not (isinstance(num_envs, (int, np.integer)) and num_envs >= 1):
+            raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if render_mode is not None:
+            raise ValueError("RoadFollowVectorEnv does not render; render single RoadFollowEnv copies instead")
+        self.config = make_config(config, fields)
+        self.num_envs = int(num_envs)
+        self.max_episode_steps = max_episode_steps
+        self.render_mode = None
+        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.config.dt))}
+        self.single_action_space = spaces.Box(-1.0, 1.0, (self.config.action_size,), dtype=np.float32)
+        self.single_observation_space = observation_space(self.config)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.fleet = Fleet(self.config, self.num_envs)
+        self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        self._steps = np.zeros(self.num_envs, dtype=np.int64)
+        self._autoreset = np.zeros(self.num_envs, dtype=bool)
+        self._started = False
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        cars = np.arange(self.num_envs) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
+        if mask is not None and len(np.asarray(mask)) != self.num_envs:
+            raise ValueError(f"reset_mask must have {self.num_envs} entries")
+        if mask is None and not self._started:
+            pass
+        elif mask is not None and not self._started and len(cars) < self.num_envs:
+            raise RuntimeError("the first reset() must reset every car")
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"seed must be an int or a list of {self.num_envs} seeds, got {len(seeds)}")
+        per_car = {k: v for k, v in options.items() if _is_per_car(k, v)}
+        for k, v in per_car.items():
+            if len(v) != self.num_envs:
+                raise ValueError(f"options[{k!r}] must have one entry per car ({self.num_envs}), got {len(v)}")
+        for i in cars:
+            if seeds[i] is not None or not self._started:
+                self.rngs[i] = seeding.np_random(seeds[i])[0]
+        self._reset_cars(cars, [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars])
+        self._started = True
+        obs = self.fleet.observe()
+        return obs, self._info(np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs), None)
+
+    def _reset_cars(self, cars: np.ndarray, options: list[dict | None]) -> None:
+        rngs = [self.rngs[i] for i in cars.tolist()]
+        starts = [draw_episode(self.config, rng, opt) for rng, opt in zip(rngs, options)]
+        self.fleet.reset_cars(cars, starts, rngs)
+        self._steps[cars] = 0
+        self._autoreset[cars] = False
+
+    def step(self, actions):
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        a = validate_actions(actions, self.num_envs, self.config.action_size)
+        resetting = self._autoreset.copy()
+        moving = ~resetting if resetting.any() else None
+        accel = a[:, 1] * self.config.car.max_accel if self.config.throttle else None
+        reward, terminated, info = self.fleet.advance(a[:, 0], accel, moving)
+        self._steps += 1 if moving is None else moving
+        if self.max_episode_steps is not None:
+            truncated = self._steps >= self.max_episode_steps
+        else:
+            truncated = np.zeros(self.num_envs, dtype=bool)
+        if moving is not None:
+            cars = np.flatnonzero(resetting)
+            self._reset_cars(cars, [None] * len(cars))
+        if moving is not None:
+            reward = np.where(moving, reward, 0.0)
+            terminated = terminated & moving
+            truncated = truncated & moving
+        obs = self.fleet.observe()
+        step_info = self._info(resetting, reward, info)
+        self._autoreset = terminated | truncated
+        return obs, reward, terminated, truncated, step_info
+
+    def _info(self, resetting: np.ndarray, reward: np.ndarray, step_info: dict | None) -> dict:
+        """Per-car info arrays (same keys as the single env), ``_key`` masks all True."""
+        f = self.fleet
+        fresh = resetting if step_info is not None else np.ones(self.num_envs, dtype=bool)
+        zero = np.zeros(self.num_envs)
+        no = np.zeros(self.num_envs, dtype=bool)
+
+        def pick(key, default):
+            if step_info is None:
+                return default.copy()
+            return np.where(fresh, default, step_info[key])
+
+        info = {
+            "cte": f.cte.copy(),
+            "heading_error": f.heading_error.copy(),
+            "progress": np.minimum(f.distance / f.roads.length, 1.0),
+            "progress_m": f.distance.copy(),
+            "off_road": pick("off_road", no),
+            "finished": pick("finished", no),
+            "speed": f.state[:, 3].copy(),
+            "steer": f.state[:, 4].copy(),
+            "road": f.road_labels.copy(),
+            "reward_progress": pick("reward_progress", zero),
+            "reward_centering": pick("reward_centering", zero),
+            "reward_off_road": pick("reward_off_road", zero),
+        }
+        assert tuple(info) == INFO_KEYS
+        mask = np.ones(self.num_envs, dtype=bool)
+        info.update({f"_{k}": mask for k in INFO_KEYS})
+        return info
+
+    def close_extras(self, **kwargs):
+        pass
+
+
+def _is_per_car(key: str, value) -> bool:
+    return key in ("road", "family", "road_index") and isinstance(value, (list, tuple, np.ndarray))
