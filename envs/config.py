@@ -97,6 +97,10 @@ class RoadFollowConfig:
         for fam in self.families:
             if fam not in FAMILIES:
                 raise ValueError(f"unknown road family {fam!r}; choose from {', '.join(FAMILIES)}")
+        if not isinstance(self.car, CarParams):
+            raise TypeError(f"car must be a CarParams, got {type(self.car).__name__}")
+        if not isinstance(self.disturbances, Disturbances):
+            raise TypeError(f"disturbances must be a Disturbances, got {type(self.disturbances).__name__}")
         if self.num_roads < 1:
             raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
         if self.road_indices is not None:

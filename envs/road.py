@@ -199,8 +199,8 @@ class Road:
         j = np.mod(j, n_seg) if self.closed else np.clip(j, 0, n_seg - 1)
         for _ in range(moves):
             a = self.points[j]
-            b = self.points[(j + 1) % self.num_points]
-            t = np.sum((xy - a) * (b - a), axis=-1) / self.spacing**2
+            d = self.points[(j + 1) % self.num_points] - a
+            t = np.sum((xy - a) * d, axis=-1) / np.maximum(np.sum(d * d, axis=-1), 1e-18)
             step = (t > 1.0).astype(np.int64) - (t < 0.0).astype(np.int64)
             new = j + step
             new = np.mod(new, n_seg) if self.closed else np.clip(new, 0, n_seg - 1)
@@ -210,10 +210,12 @@ class Road:
         a = self.points[j]
         b = self.points[(j + 1) % self.num_points]
         d = b - a
-        t = np.clip(np.sum((xy - a) * d, axis=-1) / self.spacing**2, 0.0, 1.0)
+        # a resampled segment that cuts a corner is shorter than `spacing`: use its true length
+        seg_length = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-9)
+        t = np.clip(np.sum((xy - a) * d, axis=-1) / seg_length**2, 0.0, 1.0)
         foot = a + t[..., None] * d
         rel = xy - foot
-        cross = (d[..., 0] * rel[..., 1] - d[..., 1] * rel[..., 0]) / self.spacing
+        cross = (d[..., 0] * rel[..., 1] - d[..., 1] * rel[..., 0]) / seg_length
         s = (j + t) * self.spacing
         heading = np.arctan2(d[..., 1], d[..., 0])
         return cross, s, heading

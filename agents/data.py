@@ -1,0 +1,292 @@
+"""Trajectories as training data: the expert drives, every step is recorded.
+
+A dataset is one ``.npz`` file holding arrays ``obs``, ``action`` (the clean
+expert steering label, normalized), ``road`` (index into the metadata's road
+names), ``episode``, ``step`` and ``cte`` [m], plus a JSON ``metadata`` string
+(observation type, environment configuration, seeds, split, noise, package
+version). It is written to a temporary file and renamed, so a crash never
+leaves a half-written dataset under the final name.
+
+Recovery data against covariate shift (DART): while collecting, the car
+executes the expert's action plus seeded, temporally correlated noise, while
+the recorded label stays the clean expert action; episodes also start with
+random lateral and heading offsets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from agents.drivers import Driver, ExpertDriver
+from agents.expert import PathExpert
+from envs import DEFAULT_FAMILIES, RoadFollowConfig, RoadFollowVectorEnv
+from envs.road import Road
+
+FORMAT = "roadschool-dataset"
+FORMAT_VERSION = 1
+_ARRAYS = ("obs", "action", "road", "episode", "step", "cte")
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing, damaged or of the wrong kind."""
+
+
+def package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("roadschool")
+    except Exception:  # not installed (running from a checkout)
+        return "0.1.0+checkout"
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    """How expert data is collected."""
+
+    num_roads: int = 200
+    """Roads driven, one episode each."""
+    split: str = "train"
+    """Road split: ``train`` or ``unseen``."""
+    families: tuple[str, ...] = DEFAULT_FAMILIES
+    """Road families, used in turn (road i is of family i mod len(families))."""
+    first_road: int = 0
+    """Index of the first road of the split."""
+    noise_std: float = 0.15
+    """DART: std of the noise added to the executed (normalized) steering; the label stays clean. 0 turns it off."""
+    noise_correlation: float = 0.9
+    """Per-step correlation of the noise (AR(1)); higher means slower, larger excursions."""
+    start_lateral_offset: float = 1.0
+    """Episodes start up to this far off the centreline [m]."""
+    start_heading_offset: float = 0.15
+    """Episodes start up to this far off the road heading [rad]."""
+    seed: int = 0
+    """Seeds the start offsets (car i gets seed + i) and the action noise."""
+    observation: str = "features"
+    """Observation type recorded."""
+    max_steps: int = 3000
+    """Time limit per episode [steps]."""
+    env: RoadFollowConfig = field(default_factory=RoadFollowConfig)
+    """Everything else about the world (speed, car, disturbances...)."""
+
+    def __post_init__(self):
+        if self.num_roads < 1:
+            raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
+        if self.noise_std < 0:
+            raise ValueError(f"noise_std must be non-negative, got {self.noise_std}")
+        if not 0 <= self.noise_correlation < 1:
+            raise ValueError(f"noise_correlation must be in [0, 1), got {self.noise_correlation}")
+
+    def env_config(self) -> RoadFollowConfig:
+        return dataclasses.replace(
+            self.env,
+            observation=self.observation,
+            split=self.split,
+            families=tuple(self.families),
+            start_lateral_offset=self.start_lateral_offset,
+            start_heading_offset=self.start_heading_offset,
+        )
+
+    def road_options(self) -> dict:
+        fams = [self.families[i % len(self.families)] for i in range(self.num_roads)]
+        return {"family": fams, "road_index": [self.first_road + i for i in range(self.num_roads)]}
+
+
+@dataclass
+class Dataset:
+    """Recorded steps, as numpy arrays of equal length, and their metadata."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    road: np.ndarray
+    episode: np.ndarray
+    step: np.ndarray
+    cte: np.ndarray
+    metadata: dict
+
+    def __len__(self) -> int:
+        return len(self.action)
+
+    @property
+    def observation(self) -> str:
+        return self.metadata["observation"]
+
+    @property
+    def road_names(self) -> list[str]:
+        return self.metadata["roads"]
+
+    def concatenate(self, other: "Dataset") -> "Dataset":
+        """This dataset followed by ``other`` (road and episode ids are renumbered)."""
+        if other.observation != self.observation or other.obs.shape[1:] != self.obs.shape[1:]:
+            raise DatasetError("cannot join datasets of different observation types")
+        names = self.road_names + [n for n in other.road_names if n not in self.road_names]
+        remap = np.array([names.index(n) for n in other.road_names], dtype=np.int32)
+        meta = dict(self.metadata)
+        meta["roads"] = names
+        meta["parts"] = self.metadata.get("parts", [_describe(self.metadata)]) + other.metadata.get(
+            "parts", [_describe(other.metadata)]
+        )
+        return Dataset(
+            np.concatenate([self.obs, other.obs]),
+            np.concatenate([self.action, other.action]),
+            np.concatenate([self.road, remap[other.road]]),
+            np.concatenate([self.episode, other.episode + (self.episode.max() + 1 if len(self) else 0)]),
+            np.concatenate([self.step, other.step]),
+            np.concatenate([self.cte, other.cte]),
+            meta,
+        )
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> Path:
+        """Write atomically to ``path`` (``.npz``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = dict(self.metadata, format=FORMAT, format_version=FORMAT_VERSION)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, metadata=np.array(json.dumps(meta)), **{k: getattr(self, k) for k in _ARRAYS})
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path, observation: str | None = None) -> "Dataset":
+        """Read a dataset; ``observation`` (if given) must match its observation type.
+
+        Raises:
+            DatasetError: naming the file and the problem.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise DatasetError(f"{path}: no such dataset file")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "metadata" not in z.files or not all(k in z.files for k in _ARRAYS):
+                    raise DatasetError(f"{path}: not a roadschool dataset (missing arrays)")
+                meta = json.loads(str(z["metadata"]))
+                arrays = {k: z[k] for k in _ARRAYS}
+        except DatasetError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+            raise DatasetError(f"{path}: damaged or not a dataset file ({type(exc).__name__}: {exc})") from None
+        if meta.get("format") != FORMAT:
+            raise DatasetError(f"{path}: not a roadschool dataset")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise DatasetError(f"{path}: dataset format version {meta.get('format_version')} is not supported")
+        n = len(arrays["action"])
+        if any(len(a) != n for a in arrays.values()):
+            raise DatasetError(f"{path}: damaged dataset (arrays of different lengths)")
+        if observation is not None and meta.get("observation") != observation:
+            raise DatasetError(
+                f"{path}: holds {meta.get('observation')!r} observations, but {observation!r} are needed"
+            )
+        return cls(metadata=meta, **arrays)
+
+
+def _describe(meta: dict) -> dict:
+    return {k: meta.get(k) for k in ("split", "families", "first_road", "num_roads", "noise_std", "seed", "source")}
+
+
+def collect(
+    config: CollectConfig,
+    driver: Driver | None = None,
+    labeler: PathExpert | None = None,
+    roads: list[Road] | None = None,
+    progress: bool = False,
+) -> Dataset:
+    """Drive one episode per road, all roads at once, and record every step.
+
+    Args:
+        config: what to collect.
+        driver: who drives (default: the expert). DAgger passes the learner here.
+        labeler: who labels each visited state (default: the path expert).
+        roads: explicit roads to drive instead of the configured split.
+        progress: show a progress bar.
+    """
+    labeler = labeler or PathExpert()
+    driver = driver or ExpertDriver(labeler)
+    env_cfg = config.env_config()
+    n = len(roads) if roads is not None else config.num_roads
+    env = RoadFollowVectorEnv(n, config=env_cfg, max_episode_steps=config.max_steps)
+    options = {"road": list(roads)} if roads is not None else config.road_options()
+    obs, _ = env.reset(seed=config.seed, options=options)
+    fleet = env.fleet
+    names = [str(x) for x in fleet.road_labels]
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0x4E4F495345,)))
+    noise = np.zeros(n)
+    alive = np.ones(n, dtype=bool)
+    rows: dict[str, list] = {k: [] for k in _ARRAYS}
+    step = 0
+    bar = _progress(config.max_steps, progress, "collect")
+    while alive.any():
+        label = labeler.act(fleet)[:, 0]
+        executed = driver.act(obs, fleet)[:, 0]
+        if config.noise_std > 0:
+            rho = config.noise_correlation
+            noise = rho * noise + np.sqrt(1 - rho * rho) * config.noise_std * rng.standard_normal(n)
+            executed = executed + noise
+        idx = np.flatnonzero(alive)
+        rows["obs"].append(obs[idx])
+        rows["action"].append(label[idx].astype(np.float32))
+        rows["road"].append(idx.astype(np.int32))
+        rows["episode"].append(idx.astype(np.int32))
+        rows["step"].append(np.full(len(idx), step, dtype=np.int32))
+        rows["cte"].append(fleet.cte[idx].astype(np.float32))
+        obs, _, term, trunc, _ = env.step(np.clip(executed, -1, 1)[:, None])
+        alive &= ~(term | trunc)
+        step += 1
+        bar.update(1)
+    bar.close()
+    meta = {
+        "observation": config.observation,
+        "obs_shape": list(obs.shape[1:]),
+        "split": config.split if roads is None else "custom",
+        "families": list(config.families),
+        "first_road": config.first_road,
+        "num_roads": n,
+        "noise_std": config.noise_std,
+        "noise_correlation": config.noise_correlation,
+        "start_lateral_offset": config.start_lateral_offset,
+        "start_heading_offset": config.start_heading_offset,
+        "seed": config.seed,
+        "source": getattr(driver, "name", "driver"),
+        "env": config_to_dict(env_cfg),
+        "roads": names,
+        "package_version": package_version(),
+    }
+    arrays = {k: np.concatenate(v) for k, v in rows.items()}
+    arrays["action"] = arrays["action"].reshape(-1, 1)
+    return Dataset(metadata=meta, **arrays)
+
+
+def config_to_dict(config) -> dict:
+    """A dataclass config as plain JSON-able Python."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False, dynamic_ncols=True)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,47 @@
+"""Who drives: anything with ``act(obs, fleet) -> actions[N, 1]``.
+
+The expert reads the road from the fleet (privileged); a learned policy reads
+only the observations. Both drive every car of a vector environment at once.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from envs.fleet import Fleet
+
+
+class Driver(Protocol):
+    name: str
+
+    def act(self, obs: np.ndarray, fleet: Fleet) -> np.ndarray:
+        """Normalized actions ``[N, 1]`` for observations ``obs[N, ...]`` of the cars in ``fleet``."""
+        ...
+
+
+class ExpertDriver:
+    """The path expert as a :class:`Driver`."""
+
+    name = "expert"
+
+    def __init__(self, expert=None):
+        from agents.expert import PathExpert
+
+        self.expert = expert or PathExpert()
+
+    def act(self, obs: np.ndarray, fleet: Fleet) -> np.ndarray:
+        return self.expert.act(fleet)
+
+
+class PolicyDriver:
+    """A learned steering policy as a :class:`Driver`."""
+
+    name = "learner"
+
+    def __init__(self, policy):
+        self.policy = policy
+
+    def act(self, obs: np.ndarray, fleet: Fleet) -> np.ndarray:
+        return self.policy.act(obs).reshape(len(obs), 1)

@@ -1,0 +1,151 @@
+"""Closed-loop evaluation: drive every road once, in inference mode, all roads at once.
+
+Metrics per road and aggregated over roads:
+``completion_rate`` (reached the end), ``off_road_rate`` (left the road),
+``mean_abs_cte`` and ``max_abs_cte`` [m], ``mean_speed`` [m/s], ``episodes``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.drivers import Driver
+from envs import RoadFollowConfig, RoadFollowVectorEnv
+from envs.road import Road
+
+METRICS = ("completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes")
+
+
+@dataclass
+class Trajectory:
+    """What one car did on one road: per step positions [m], cte [m], speed [m/s], steer [rad]."""
+
+    road: str
+    xy: np.ndarray
+    cte: np.ndarray
+    speed: np.ndarray
+    steer: np.ndarray
+    progress_m: np.ndarray
+    finished: bool
+    off_road: bool
+
+    def metrics(self) -> dict:
+        cte = np.abs(self.cte[1:]) if len(self.cte) > 1 else np.abs(self.cte)
+        return {
+            "completion_rate": float(self.finished),
+            "off_road_rate": float(self.off_road),
+            "mean_abs_cte": float(cte.mean()),
+            "max_abs_cte": float(cte.max()),
+            "mean_speed": float(self.speed[1:].mean()) if len(self.speed) > 1 else float(self.speed.mean()),
+            "episodes": 1,
+        }
+
+
+def aggregate(per_road: list[dict]) -> dict:
+    """Average the per-road metrics over roads (``max_abs_cte``: the largest; ``episodes``: the count)."""
+    if not per_road:
+        raise ValueError("no episodes to aggregate")
+    out = {}
+    for key in METRICS:
+        values = np.array([m[key] for m in per_road], dtype=np.float64)
+        if key == "max_abs_cte":
+            out[key] = float(values.max())
+        elif key == "episodes":
+            out[key] = int(values.sum())
+        else:
+            out[key] = float(values.mean())
+    return out
+
+
+def drive(
+    driver: Driver,
+    roads: list[Road],
+    env_config: RoadFollowConfig = RoadFollowConfig(),
+    max_steps: int = 3000,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[Trajectory]:
+    """Drive each road once (car ``i`` on ``roads[i]``), all cars in one vector env.
+
+    The learner's network runs under ``torch.inference_mode()``: testing is
+    drive, observe, no changes.
+    """
+    if not roads:
+        raise ValueError("no roads to drive")
+    n = len(roads)
+    env = RoadFollowVectorEnv(n, config=env_config, max_episode_steps=max_steps)
+    obs, info = env.reset(seed=seed, options={"road": list(roads)})
+    fleet = env.fleet
+    alive = np.ones(n, dtype=bool)
+    finished = np.zeros(n, dtype=bool)
+    off_road = np.zeros(n, dtype=bool)
+    length = np.zeros(n, dtype=np.int64)
+    record = {k: [] for k in ("x", "y", "cte", "speed", "steer", "progress_m")}
+
+    def keep(info):
+        record["x"].append(fleet.state[:, 0].copy())
+        record["y"].append(fleet.state[:, 1].copy())
+        for k in ("cte", "speed", "steer", "progress_m"):
+            record[k].append(np.asarray(info[k], dtype=np.float64).copy())
+
+    keep(info)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc="evaluate", unit="road", leave=False, dynamic_ncols=True)
+    with torch.inference_mode():
+        while alive.any():
+            actions = driver.act(obs, fleet)
+            obs, _, term, trunc, info = env.step(actions)
+            length += alive
+            keep(info)
+            ended = alive & (term | trunc)
+            finished |= ended & info["finished"]
+            off_road |= ended & info["off_road"]
+            alive &= ~ended
+            if bar is not None:
+                bar.update(int(ended.sum()))
+    if bar is not None:
+        bar.close()
+    arrays = {k: np.stack(v, axis=1) for k, v in record.items()}
+    trajectories = []
+    for i, road in enumerate(roads):
+        t = length[i] + 1
+        trajectories.append(
+            Trajectory(
+                road=road.name,
+                xy=np.column_stack([arrays["x"][i, :t], arrays["y"][i, :t]]),
+                cte=arrays["cte"][i, :t],
+                speed=arrays["speed"][i, :t],
+                steer=arrays["steer"][i, :t],
+                progress_m=arrays["progress_m"][i, :t],
+                finished=bool(finished[i]),
+                off_road=bool(off_road[i]),
+            )
+        )
+    return trajectories
+
+
+def evaluate(
+    driver: Driver,
+    roads: list[Road],
+    env_config: RoadFollowConfig = RoadFollowConfig(),
+    max_steps: int = 3000,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict:
+    """``{"aggregate": {...}, "roads": {name: {...}}}`` for ``driver`` on ``roads``."""
+    trajs = drive(driver, roads, env_config, max_steps, seed, progress)
+    per_road = {t.road: t.metrics() for t in trajs}
+    return {"aggregate": aggregate(list(per_road.values())), "roads": per_road}
+
+
+def env_config_for(policy_observation: str, base: RoadFollowConfig | None = None) -> RoadFollowConfig:
+    """The evaluation world: no start offsets, the policy's observation type."""
+    base = base or RoadFollowConfig()
+    return dataclasses.replace(base, observation=policy_observation, start_lateral_offset=0.0, start_heading_offset=0.0)

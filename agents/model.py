@@ -1,0 +1,182 @@
+"""The steering network and the policy that drives with it.
+
+``SteeringNet`` is an MLP for ``features``/``rays`` observations and a small
+CNN for ``image`` ones. It normalizes its inputs with statistics measured on
+the training data (stored as buffers, so they travel with the weights).
+``SteeringPolicy`` wraps a trained net and rebuilds it from a checkpoint alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+CHECKPOINT_FORMAT = "roadschool-checkpoint"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, damaged, unsafe or of the wrong kind."""
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Shape of a :class:`SteeringNet`."""
+
+    observation: str
+    """Observation type the net reads: ``features``, ``rays`` or ``image``."""
+    obs_shape: tuple[int, ...]
+    """Shape of one observation."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Widths of the hidden layers of the MLP (or of the CNN's head)."""
+    channels: tuple[int, ...] = (16, 32, 32)
+    """Convolution channels of the CNN (``image`` only); each layer halves the image."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "obs_shape", tuple(int(x) for x in self.obs_shape))
+        object.__setattr__(self, "hidden", tuple(int(x) for x in self.hidden))
+        object.__setattr__(self, "channels", tuple(int(x) for x in self.channels))
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"hidden layer widths must be positive, got {self.hidden}")
+
+
+class SteeringNet(nn.Module):
+    """Observation -> normalized steering (one number, ideally in [-1, 1])."""
+
+    def __init__(self, config: NetConfig):
+        super().__init__()
+        self.config = config
+        shape = config.obs_shape
+        self.register_buffer("obs_mean", torch.zeros(shape))
+        self.register_buffer("obs_std", torch.ones(shape))
+        layers: list[nn.Module] = []
+        if config.observation == "image":
+            c_in = shape[-1]
+            size = shape[0]
+            for c_out in config.channels:
+                layers += [nn.Conv2d(c_in, c_out, 5, stride=2, padding=2), nn.ReLU()]
+                c_in, size = c_out, (size + 1) // 2
+            layers.append(nn.Flatten())
+            width = c_in * size * size
+        else:
+            width = int(np.prod(shape))
+        for h in config.hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.body = nn.Sequential(*layers)
+
+    def set_normalization(self, obs: torch.Tensor) -> None:
+        """Measure input mean and std on (a sample of) the training observations."""
+        x = obs.float()
+        if self.config.observation == "image":
+            mean = x.mean().expand(self.config.obs_shape)
+            std = x.std().clamp_min(1.0).expand(self.config.obs_shape)
+        else:
+            mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-3)
+        self.obs_mean.copy_(mean)
+        self.obs_std.copy_(std)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        """``obs[B, *obs_shape]`` -> ``[B, 1]`` normalized steering."""
+        x = (obs.float() - self.obs_mean) / self.obs_std
+        if self.config.observation == "image":
+            x = x.permute(0, 3, 1, 2)  # HWC -> CHW
+        return self.body(x)
+
+
+# ---------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model: SteeringNet, **metadata) -> Path:
+    """Write ``model``'s state dict and plain-Python metadata atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "net_config": dataclasses.asdict(model.config),
+        "model_state": model.state_dict(),
+        **metadata,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path) -> dict:
+    """Read a checkpoint with ``weights_only=True`` (a pickle that runs code is refused).
+
+    Raises:
+        CheckpointError: naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise CheckpointError(f"{path}: refused: not a plain weights file ({first[:160]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a roadschool checkpoint")
+    return payload
+
+
+def net_from_checkpoint(payload: dict, path="checkpoint") -> SteeringNet:
+    try:
+        cfg = NetConfig(**payload["net_config"])
+        net = SteeringNet(cfg)
+        net.load_state_dict(payload["model_state"])
+    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: checkpoint does not describe a SteeringNet ({exc})") from None
+    return net
+
+
+class SteeringPolicy:
+    """A trained :class:`SteeringNet`, ready to drive."""
+
+    name = "learner"
+
+    def __init__(self, net: SteeringNet, metadata: dict | None = None):
+        self.net = net.eval()
+        self.metadata = metadata or {}
+
+    @property
+    def observation(self) -> str:
+        return self.net.config.observation
+
+    @classmethod
+    def load(cls, path, observation: str | None = None) -> "SteeringPolicy":
+        """Rebuild a policy from a checkpoint file alone."""
+        payload = load_checkpoint(path)
+        net = net_from_checkpoint(payload, path)
+        if observation is not None and net.config.observation != observation:
+            raise CheckpointError(
+                f"{path}: the policy reads {net.config.observation!r} observations, not {observation!r}"
+            )
+        meta = {k: v for k, v in payload.items() if k not in ("model_state", "optimizer_state")}
+        return cls(net, meta)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Normalized steering for one observation (-> ``[1]``) or a batch (-> ``[B, 1]``), in [-1, 1]."""
+        obs = np.asarray(obs)
+        single = obs.shape == self.net.config.obs_shape
+        batch = obs[None] if single else obs
+        with torch.inference_mode():
+            out = self.net(torch.as_tensor(batch)).clamp(-1.0, 1.0).numpy()
+        return out[0] if single else out

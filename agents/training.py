@@ -1,0 +1,205 @@
+"""The standard training loop, step for step as in the tutorial it comes from.
+
+For each epoch: ``model.train()``; for each minibatch: forward pass, loss,
+``optimizer.zero_grad()``, ``loss.backward()``, ``optimizer.step()``. Then
+``model.eval()`` and, inside ``torch.inference_mode()``, the test loss on
+unseen-road data. Data lives in memory as tensors and is shuffled with a
+seeded generator, so two runs with the same seed give identical weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from agents.data import Dataset, config_to_dict
+from agents.model import (
+    CheckpointError,
+    NetConfig,
+    SteeringNet,
+    SteeringPolicy,
+    load_checkpoint,
+    net_from_checkpoint,
+    save_checkpoint,
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the network is trained."""
+
+    epochs: int = 30
+    """Passes over the training data."""
+    batch_size: int = 256
+    """Minibatch size; 0 (or the dataset size or more) means full-batch training."""
+    learning_rate: float = 2e-3
+    """Adam step size (decayed to 1% of this over the run by cosine annealing)."""
+    weight_decay: float = 0.0
+    """Decoupled weight decay (AdamW)."""
+    seed: int = 0
+    """Seeds weight initialization and shuffling."""
+    print_every: int = 10
+    """Print an epoch line every this many epochs (0: never)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden layer widths of the network."""
+    channels: tuple[int, ...] = (16, 32, 32)
+    """CNN channels (image observations)."""
+    checkpoint_every: int = 0
+    """Also write the checkpoint every this many epochs (0: only at the end)."""
+
+    def __post_init__(self):
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be non-negative, got {self.epochs}")
+        if self.batch_size < 0:
+            raise ValueError(f"batch_size must be non-negative, got {self.batch_size}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
+
+
+@dataclass
+class History:
+    """Per-epoch losses and timings of a run."""
+
+    epoch: list[int] = dataclasses.field(default_factory=list)
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    test_loss: list[float] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def to_tensors(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    obs = torch.from_numpy(np.ascontiguousarray(data.obs))
+    if obs.dtype != torch.uint8:
+        obs = obs.float()
+    return obs, torch.from_numpy(np.ascontiguousarray(data.action, dtype=np.float32)).reshape(-1, 1)
+
+
+def evaluate_loss(model: nn.Module, obs: torch.Tensor, labels: torch.Tensor, batch_size: int = 8192) -> float:
+    """Mean squared error over a dataset, with gradients off."""
+    model.eval()
+    total = 0.0
+    with torch.inference_mode():
+        for i in range(0, len(obs), batch_size):
+            pred = model(obs[i : i + batch_size])
+            total += nn.functional.mse_loss(pred, labels[i : i + batch_size], reduction="sum").item()
+    return total / max(1, len(obs))
+
+
+def train(
+    train_data: Dataset,
+    test_data: Dataset | None,
+    config: TrainConfig = TrainConfig(),
+    checkpoint: str | Path | None = None,
+    resume: str | Path | None = None,
+    log=print,
+    extra_metadata: dict | None = None,
+) -> tuple[SteeringPolicy, History]:
+    """Train a :class:`SteeringNet` on ``train_data``; report the test loss on ``test_data``.
+
+    Args:
+        checkpoint: where to write the checkpoint (atomically) at the end and every
+            ``checkpoint_every`` epochs.
+        resume: a checkpoint to continue from (its weights, optimizer state,
+            epoch and history); ``config.epochs`` is the total to reach.
+        log: where epoch lines go (``print`` by default).
+    """
+    if len(train_data) == 0:
+        raise ValueError("the training dataset is empty")
+    if test_data is not None and test_data.observation != train_data.observation:
+        raise ValueError("training and test data hold different observation types")
+    torch.manual_seed(config.seed)
+    obs, labels = to_tensors(train_data)
+    test_obs, test_labels = to_tensors(test_data) if test_data is not None else (None, None)
+
+    # the model: a new one, or the one a checkpoint describes
+    start_epoch, history, payload = 0, History(), None
+    if resume is not None:
+        payload = load_checkpoint(resume)
+        model = net_from_checkpoint(payload, resume)
+        if model.config.observation != train_data.observation:
+            raise CheckpointError(f"{resume}: was trained on {model.config.observation!r}, not {train_data.observation!r}")
+        start_epoch = int(payload.get("epoch", 0))
+        history = History(**payload.get("history", {}))
+    else:
+        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.hidden, config.channels)
+        model = SteeringNet(net_config)
+        model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:50_000]])
+
+    # the mechanic: an optimizer, and a schedule that calms it down towards the end
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    total_epochs = max(config.epochs, 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda e: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(e, total_epochs) / total_epochs))
+    )
+    if payload is not None and "optimizer_state" in payload:
+        optimizer.load_state_dict(payload["optimizer_state"])
+        schedule.last_epoch = start_epoch - 1
+        schedule.step()
+    loss_fn = nn.MSELoss()
+    batch_size = len(obs) if config.batch_size == 0 else min(config.batch_size, len(obs))
+    shuffler = torch.Generator().manual_seed(config.seed + 1_000_003 * start_epoch)
+
+    meta = {
+        "observation": train_data.observation,
+        "train_config": config_to_dict(config),
+        "env": train_data.metadata.get("env"),
+        "train_data": {"roads": len(train_data.road_names), "samples": len(train_data)},
+        **(extra_metadata or {}),
+    }
+    clock = time.perf_counter()
+    for epoch in range(start_epoch, config.epochs):
+        # --- training: drive, analyze, fix, repeat
+        model.train()
+        order = torch.randperm(len(obs), generator=shuffler)
+        running, seen = 0.0, 0
+        for i in range(0, len(obs), batch_size):
+            idx = order[i : i + batch_size]
+            x, y = obs[idx], labels[idx]
+            pred = model(x)  # 1. forward pass
+            loss = loss_fn(pred, y)  # 2. calculate the loss
+            optimizer.zero_grad()  # 3. optimizer zero grad
+            loss.backward()  # 4. loss backward (backpropagation)
+            optimizer.step()  # 5. optimizer step (gradient descent)
+            running += loss.item() * len(idx)
+            seen += len(idx)
+        schedule.step()
+
+        # --- testing: drive, observe, no changes
+        model.eval()
+        with torch.inference_mode():
+            test_loss = evaluate_loss(model, test_obs, test_labels) if test_obs is not None else float("nan")
+
+        history.epoch.append(epoch + 1)
+        history.train_loss.append(running / seen)
+        history.test_loss.append(test_loss)
+        history.seconds.append(time.perf_counter() - clock)
+        if config.print_every and ((epoch + 1) % config.print_every == 0 or epoch + 1 == config.epochs):
+            log(f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f} | Test Loss: {test_loss:.6f}")
+        if checkpoint is not None and config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
+            _save(checkpoint, model, optimizer, epoch + 1, history, meta)
+    if checkpoint is not None:
+        _save(checkpoint, model, optimizer, max(config.epochs, start_epoch), history, meta)
+    model.eval()
+    return SteeringPolicy(model, {**meta, "history": history.as_dict()}), history
+
+
+def _save(path, model, optimizer, epoch, history, meta) -> None:
+    save_checkpoint(
+        path,
+        model,
+        optimizer_state=optimizer.state_dict(),
+        epoch=epoch,
+        history=history.as_dict(),
+        **meta,
+    )

@@ -1,0 +1,312 @@
+"""The ``roadschool`` command."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+from pathlib import Path
+
+from envs import DEFAULT_FAMILIES, FAMILIES, OBSERVATION_TYPES, SPLITS
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _add_roads(p: argparse.ArgumentParser, default_count: int) -> None:
+    g = p.add_argument_group("roads")
+    g.add_argument("--split", choices=SPLITS, default="train", help="road split (default: %(default)s)")
+    g.add_argument("--roads", type=_positive_int, default=default_count, help="number of roads (default: %(default)s)")
+    g.add_argument(
+        "--family",
+        choices=list(FAMILIES),
+        action="append",
+        help=f"road family, repeatable (default: {' '.join(DEFAULT_FAMILIES)})",
+    )
+    g.add_argument("--first-road", type=_non_negative_int, default=0, help="index of the first road (default: 0)")
+    g.add_argument("--roads-file", type=Path, help="drive the roads of this JSON file instead of a split")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roadschool",
+        description="A 2D driving lab: a car learns to steer by imitation and is tested on roads it has never seen.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="the main job: collect, train, evaluate on train vs unseen roads, report")
+    p.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
+    p.add_argument("--quick", action="store_true", help="a small, fast version (for tests)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the whole run (default: 0)")
+    p.add_argument("--epochs", type=_non_negative_int, help="training epochs (default: 30, quick: 4)")
+    p.add_argument("--dagger", type=_non_negative_int, default=0, help="DAgger rounds after training (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("collect", help="record the expert driving train roads as a dataset")
+    p.add_argument("--out", type=Path, required=True, help="dataset file to write (.npz)")
+    _add_roads(p, 200)
+    p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features", help="(default: %(default)s)")
+    p.add_argument("--noise", type=_non_negative_float, default=0.15,
+                   help="DART steering noise std while collecting, labels stay clean (default: %(default)s)")
+    p.add_argument("--start-offset", type=_non_negative_float, default=1.0,
+                   help="random lateral start offset up to this [m] (default: %(default)s)")
+    p.add_argument("--start-heading", type=_non_negative_float, default=0.15,
+                   help="random heading start offset up to this [rad] (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("train", help="train the steering network on a dataset (the standard loop)")
+    p.add_argument("--data", type=Path, required=True, help="training dataset (.npz from collect)")
+    p.add_argument("--test-data", type=Path, help="held-out dataset on unseen roads, for the test loss")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--epochs", type=_non_negative_int, default=30, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=_non_negative_int, default=256,
+                   help="minibatch size; 0 = full batch (default: %(default)s)")
+    p.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (default: %(default)s)")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="(default: %(default)s)")
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[256, 256], help="hidden widths (default: 256 256)")
+    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--print-every", type=_non_negative_int, default=10, help="epochs between lines (default: %(default)s)")
+    p.add_argument("--resume", type=Path, help="continue training from this checkpoint")
+    p.add_argument("--dagger", type=_non_negative_int, default=0, metavar="K",
+                   help="then K rounds of DAgger on the dataset's train roads (default: 0)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("evaluate", help="drive a policy (or the expert) on roads and measure it")
+    p.add_argument("--policy", required=True, help="checkpoint path, or 'expert'")
+    _add_roads(p, 100)
+    p.add_argument("--json", type=Path, help="write the metrics to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    p = sub.add_parser("compare", help="the learned car and the expert side by side on train and unseen roads")
+    p.add_argument("--policy", required=True, help="checkpoint path")
+    p.add_argument("--roads", type=_positive_int, default=100, help="roads per split (default: %(default)s)")
+    p.add_argument("--family", choices=list(FAMILIES), action="append", help="road family, repeatable")
+    p.add_argument("--json", type=Path, help="write the metrics to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def _families(args) -> tuple[str, ...]:
+    return tuple(args.family) if getattr(args, "family", None) else DEFAULT_FAMILIES
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    os.replace(tmp, path)
+
+
+def cmd_demo(args) -> int:
+    import torch
+
+    from sims.demo import DemoConfig, run_demo
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    cfg = DemoConfig.quick(args.seed) if args.quick else DemoConfig(seed=args.seed)
+    overrides = {}
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.dagger:
+        overrides["dagger_rounds"] = args.dagger
+    if overrides:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, **overrides)
+    out = args.out or Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_demo(out, cfg, progress=not args.no_progress)
+    return 0
+
+
+def cmd_collect(args) -> int:
+    from agents.data import CollectConfig, collect
+
+    if args.roads_file:
+        from envs import load_roads
+
+        roads = load_roads(args.roads_file)
+    else:
+        roads = None
+    cfg = CollectConfig(
+        num_roads=args.roads if roads is None else len(roads),
+        split=args.split,
+        families=_families(args),
+        first_road=args.first_road,
+        noise_std=args.noise,
+        start_lateral_offset=args.start_offset,
+        start_heading_offset=args.start_heading,
+        seed=args.seed,
+        observation=args.observation,
+    )
+    data = collect(cfg, roads=roads, progress=not args.no_progress)
+    data.save(args.out)
+    print(f"wrote {args.out}: {len(data)} steps on {len(data.road_names)} {cfg.split if roads is None else 'file'} roads "
+          f"({cfg.observation} observations, noise {cfg.noise_std})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from agents.data import CollectConfig, Dataset
+    from agents.training import TrainConfig, train
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    data = Dataset.load(args.data)
+    test = Dataset.load(args.test_data, observation=data.observation) if args.test_data else None
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        print_every=args.print_every,
+        hidden=tuple(args.hidden),
+    )
+    print(f"training on {len(data)} steps from {len(data.road_names)} roads"
+          + (f", testing on {len(test)} steps from {len(test.road_names)} roads" if test else ""))
+    policy, history = train(data, test, cfg, checkpoint=args.out, resume=args.resume)
+    if args.dagger:
+        from agents.dagger import dagger
+
+        meta = data.metadata
+        if meta.get("split") not in SPLITS:
+            raise ValueError(f"{args.data}: DAgger needs a dataset collected on a split, not {meta.get('split')!r}")
+        ccfg = CollectConfig(
+            num_roads=int(meta["num_roads"]),
+            split=meta["split"],
+            families=tuple(meta["families"]),
+            first_road=int(meta["first_road"]),
+            seed=int(meta["seed"]),
+            observation=data.observation,
+        )
+        policy, data, _ = dagger(policy, data, test, args.dagger, ccfg, cfg, args.out, progress=not args.no_progress)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _driver(spec: str):
+    from agents.drivers import ExpertDriver, PolicyDriver
+    from agents.model import SteeringPolicy
+
+    if spec == "expert":
+        return ExpertDriver(), "features"
+    policy = SteeringPolicy.load(spec)
+    return PolicyDriver(policy), policy.observation
+
+
+def cmd_evaluate(args) -> int:
+    import torch
+
+    from agents.evaluation import env_config_for, evaluate
+    from sims.report import format_table
+    from sims.roads import load_roads, split_road_list
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    driver, observation = _driver(args.policy)
+    if args.roads_file:
+        roads, label = load_roads(args.roads_file), args.roads_file.name
+    else:
+        roads, label = split_road_list(args.split, args.roads, _families(args), args.first_road), args.split
+    result = evaluate(driver, roads, env_config_for(observation), progress=not args.no_progress)
+    print(format_table({driver.name: {label: result["aggregate"]}}))
+    if args.json:
+        _write_json(args.json, {"policy": args.policy, "roads": label, **result})
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    import torch
+
+    from agents.drivers import ExpertDriver
+    from agents.evaluation import env_config_for, evaluate
+    from sims.report import format_table
+    from sims.roads import split_road_list
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    learner, observation = _driver(args.policy)
+    table: dict = {"learner": {}, "expert": {}}
+    for split in SPLITS:
+        roads = split_road_list(split, args.roads, _families(args))
+        table["learner"][split] = evaluate(learner, roads, env_config_for(observation), progress=not args.no_progress)["aggregate"]
+        table["expert"][split] = evaluate(ExpertDriver(), roads, env_config_for("features"))["aggregate"]
+    print(format_table(table))
+    gap = 100 * (table["learner"]["train"]["completion_rate"] - table["learner"]["unseen"]["completion_rate"])
+    print(f"generalization gap (train - unseen completion): {gap:+.1f} points")
+    if args.json:
+        _write_json(args.json, table)
+        print(f"wrote {args.json}")
+    return 0
+
+
+COMMANDS = {
+    "demo": cmd_demo,
+    "collect": cmd_collect,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "compare": cmd_compare,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from agents.data import DatasetError
+    from agents.model import CheckpointError
+    from envs.road import RoadError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (DatasetError, CheckpointError, RoadError) as exc:
+        print(f"roadschool {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""``roadschool demo``: collect on train roads, train, evaluate on train and unseen roads, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.dagger import dagger
+from agents.data import CollectConfig, collect
+from agents.drivers import ExpertDriver, PolicyDriver
+from agents.evaluation import aggregate, drive, env_config_for
+from agents.training import TrainConfig, train
+from envs import DEFAULT_FAMILIES
+from sims.report import format_table, write_report
+from sims.roads import split_road_list
+from sims.video import drive_frames, write_gif
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """The main job's budget."""
+
+    train_roads: int = 200
+    """Training roads the expert drives (with DART noise)."""
+    test_roads: int = 50
+    """Unseen roads for the held-out test loss."""
+    eval_roads: int = 200
+    """Roads of each split for closed-loop evaluation."""
+    epochs: int = 30
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    dagger_rounds: int = 0
+    seed: int = 0
+    observation: str = "features"
+    gif_frames: int = 400
+    """Most frames in drive.gif (every second step is drawn)."""
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> "DemoConfig":
+        return cls(train_roads=16, test_roads=6, eval_roads=8, epochs=4, gif_frames=40, seed=seed)
+
+
+def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    clock = time.perf_counter()
+    families = DEFAULT_FAMILIES
+
+    log(f"[1/5] The expert drives {config.train_roads} train roads (with DART steering noise) ...")
+    train_cfg = CollectConfig(num_roads=config.train_roads, split="train", seed=config.seed, observation=config.observation)
+    train_data = collect(train_cfg, progress=progress)
+    test_cfg = CollectConfig(
+        num_roads=config.test_roads, split="unseen", seed=config.seed + 1, observation=config.observation
+    )
+    test_data = collect(test_cfg, progress=progress)
+    log(f"      {len(train_data)} training steps, {len(test_data)} test steps on unseen roads")
+
+    log(f"[2/5] Training the steering network ({config.epochs} epochs) ...")
+    tcfg = TrainConfig(
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        seed=config.seed,
+        print_every=max(1, config.epochs // 6),
+    )
+    model_path = out / "model.pt"
+    policy, history = train(train_data, test_data, tcfg, checkpoint=model_path, log=log)
+    if config.dagger_rounds:
+        policy, train_data, hs = dagger(
+            policy, train_data, test_data, config.dagger_rounds, train_cfg, tcfg, model_path, log, progress
+        )
+        history = hs[-1]
+
+    log(f"[3/5] Closed-loop evaluation on {config.eval_roads} train and {config.eval_roads} unseen roads ...")
+    env_cfg = env_config_for(config.observation)
+    metrics: dict = {"expert": {}}
+    trajectories = {}
+    for split in ("train", "unseen"):
+        roads = split_road_list(split, config.eval_roads, families)
+        for who, driver in (("learner", PolicyDriver(policy)), ("expert", ExpertDriver())):
+            trajs = drive(driver, roads, env_cfg, progress=progress)
+            agg = aggregate([t.metrics() for t in trajs])
+            if who == "learner":
+                metrics[split] = agg
+            else:
+                metrics["expert"][split] = agg
+            trajectories[(who, split)] = trajs
+    table = {"learner": {"train": metrics["train"], "unseen": metrics["unseen"]}, "expert": metrics["expert"]}
+    log(format_table(table))
+    ratio = metrics["unseen"]["mean_abs_cte"] / max(metrics["expert"]["unseen"]["mean_abs_cte"], 1e-12)
+    log(f"      unseen mean |cte|: learner/expert = {ratio:.2f}")
+
+    # the unseen road shown in the pictures: the one where the learner drifted most (typical of its worst)
+    learner_unseen = trajectories[("learner", "unseen")]
+    pick = max(range(len(learner_unseen)), key=lambda i: learner_unseen[i].metrics()["mean_abs_cte"])
+    road = split_road_list("unseen", config.eval_roads, families)[pick]
+    learner_traj, expert_traj = learner_unseen[pick], trajectories[("expert", "unseen")][pick]
+
+    log("[4/5] Writing report.png and metrics.json ...")
+    write_report(
+        out / "report.png",
+        history.as_dict(),
+        metrics,
+        road,
+        learner_traj,
+        expert_traj,
+        title=f"roadschool demo: {len(train_data)} expert steps on {config.train_roads} train roads",
+    )
+    result = {
+        **metrics,
+        "history": history.as_dict(),
+        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "gif_road": road.name,
+        "per_road": {
+            f"{who}/{split}": {t.road: t.metrics() for t in trajs} for (who, split), trajs in trajectories.items()
+        },
+    }
+    tmp = out / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out / "metrics.json")
+
+    log(f"[5/5] Rendering drive.gif on unseen road {road.name} ...")
+    frames = [f for f, _ in drive_frames(road, learner_traj, expert_traj, stride=2, max_frames=config.gif_frames)]
+    write_gif(out / "drive.gif", frames, frame_seconds=2 * env_cfg.dt)
+    log(f"Done in {time.perf_counter() - clock:.0f} s: {out}/model.pt, metrics.json, report.png, drive.gif")
+    return result

@@ -1,0 +1,89 @@
+"""Animated drives: the learned car on a road, its drift trail, the expert as a ghost."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from agents.evaluation import Trajectory
+from envs.car import CarParams
+from envs.road import Road
+
+
+def _heading(xy: np.ndarray, fallback: float) -> np.ndarray:
+    d = np.diff(xy, axis=0)
+    h = np.arctan2(d[:, 1], d[:, 0])
+    return np.concatenate([[fallback], h]) if len(h) else np.array([fallback])
+
+
+def drive_frames(
+    road: Road,
+    learner: Trajectory,
+    expert: Trajectory | None = None,
+    car: CarParams = CarParams(),
+    size: int = 480,
+    stride: int = 2,
+    camera: str = "follow",
+    pixels_per_metre: float = 8.0,
+    max_frames: int | None = None,
+):
+    """Yield ``(frame[H, W, 3] uint8, step)`` along the learner's real trajectory.
+
+    The trail is the positions the car actually drove, coloured by its measured
+    |cross-track error|; the ghost is the expert at the same step.
+    """
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    from envs.rendering import CarPose, RoadRenderer
+
+    renderer = RoadRenderer(size, size, camera=camera, pixels_per_metre=pixels_per_metre)
+    heading = _heading(learner.xy, float(road.headings[0]))
+    ghost_heading = _heading(expert.xy, float(road.headings[0])) if expert is not None else None
+    steps = list(range(0, len(learner.xy), stride))
+    if steps[-1] != len(learner.xy) - 1:
+        steps.append(len(learner.xy) - 1)
+    if max_frames is not None:
+        steps = steps[:max_frames]
+    try:
+        for t in steps:
+            pose = CarPose(*learner.xy[t], heading[t], learner.steer[t], car.length, car.width, car.wheelbase)
+            ghost = None
+            if expert is not None:
+                g = min(t, len(expert.xy) - 1)
+                ghost = CarPose(*expert.xy[g], ghost_heading[g], expert.steer[g], car.length, car.width, car.wheelbase)
+            hud = {
+                "road": road.name,
+                "step": str(t),
+                "speed": f"{learner.speed[t]:5.2f} m/s",
+                "steer": f"{np.degrees(learner.steer[t]):+6.1f} deg",
+                "cte": f"{learner.cte[t]:+6.3f} m",
+                "progress": f"{100 * min(learner.progress_m[t] / road.length, 1):5.1f} %",
+                "ghost": "expert" if expert is not None else "-",
+            }
+            frame = renderer.render(road, pose, learner.xy[: t + 1], np.abs(learner.cte[: t + 1]), hud, ghost)
+            yield np.array(frame), t
+    finally:
+        renderer.close()
+
+
+def write_gif(path, frames, frame_seconds: float) -> Path:
+    """Write RGB frames as an animated GIF (atomically) playing at real time."""
+    from PIL import Image
+
+    path = Path(path)
+    images = [Image.fromarray(f).quantize(colors=96, method=Image.Quantize.MEDIANCUT) for f in frames]
+    if not images:
+        raise ValueError("no frames to write")
+    tmp = path.with_name(f".{path.name}.tmp")
+    images[0].save(
+        tmp,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(20, int(round(frame_seconds * 1000))),
+        loop=0,
+        optimize=False,
+    )
+    os.replace(tmp, path)
+    return path
