@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib
 import json
 import os
 import sys
@@ -122,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", choices=list(FAMILIES), action="append", help="road family, repeatable")
     p.add_argument("--json", type=Path, help="write the metrics to this JSON file")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    for module_name in COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        COMMANDS.update(module.register(sub))
     return parser
 
 
@@ -287,6 +292,10 @@ COMMANDS = {
     "compare": cmd_compare,
 }
 
+# Modules that add more commands: each has ``register(subparsers) -> {name: handler}``,
+# where ``handler(args) -> exit code``. Keep their heavy imports inside the handlers.
+COMMAND_MODULES: list[str] = []
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -300,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except (DatasetError, CheckpointError, RoadError) as exc:
+    except (DatasetError, CheckpointError, RoadError, ValueError) as exc:
         print(f"roadschool {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

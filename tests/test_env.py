@@ -307,7 +307,7 @@ def test_cross_track_error_on_a_circle_is_positive_inside():
         assert info["cte"] == pytest.approx(2.0, abs=5e-3)
         cte, _, _ = road.project(env.unwrapped.car_state[:2], s_guess=info["progress_m"] % road.length)
         assert cte == pytest.approx(info["cte"], abs=1e-6)
-    assert info["progress"] == pytest.approx(200 * 0.5 * 48 / 50 / road.length, rel=1e-3)  # 100 m at radius 48
+    assert info["progress"] == pytest.approx(200 * 0.5 * 50 / 48 / road.length, rel=1e-3)  # 100 m at radius 48
 
 
 def test_a_lap_of_a_closed_road_finishes_the_episode():
