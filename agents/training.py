@@ -138,17 +138,16 @@ def train(
 
     # the mechanic: an optimizer, and a schedule that calms it down towards the end
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    total_epochs = max(config.epochs, 1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda e: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(e, total_epochs) / total_epochs))
-    )
     if payload is not None and "optimizer_state" in payload:
         optimizer.load_state_dict(payload["optimizer_state"])
-        schedule.last_epoch = start_epoch - 1
-        schedule.step()
+    total_epochs = max(config.epochs, 1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda e: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(e, total_epochs) / total_epochs)),
+        last_epoch=start_epoch - 1,
+    )
     loss_fn = nn.MSELoss()
     batch_size = len(obs) if config.batch_size == 0 else min(config.batch_size, len(obs))
-    shuffler = torch.Generator().manual_seed(config.seed + 1_000_003 * start_epoch)
 
     meta = {
         "observation": train_data.observation,
@@ -161,6 +160,8 @@ def train(
     for epoch in range(start_epoch, config.epochs):
         # --- training: drive, analyze, fix, repeat
         model.train()
+        # each epoch's shuffle depends only on (seed, epoch), so a resumed run matches an uninterrupted one
+        shuffler = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         order = torch.randperm(len(obs), generator=shuffler)
         running, seen = 0.0, 0
         for i in range(0, len(obs), batch_size):

@@ -101,7 +101,8 @@ def step(
     a = np.minimum(np.maximum(accel, -params.max_accel), params.max_accel)
     speed = np.minimum(np.maximum(state[:, SPEED] + a * dt, 0.0), params.max_speed)
     distance = speed * dt
-    turn = distance * np.tan(steer + steering_bias) / params.wheelbase
+    wheel = steer + steering_bias
+    turn = distance * (np.sin(wheel) / np.cos(wheel)) / params.wheelbase
     # chord of an arc of length `distance` turning by `turn`, along the mean heading
     chord = distance * np.sinc(turn / (2.0 * np.pi))
     mid = heading + 0.5 * turn

@@ -44,7 +44,7 @@ class Fleet:
         self.num_cars = num_cars
         self.params = config.car
         max_move = int(math.ceil(config.max_travel_per_step / 0.25)) + 2
-        self.roads = RoadBatch(num_cars, max_move=max_move)
+        self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step)
         self.sensor = make_sensor(config, num_cars)
         self.state = np.zeros((num_cars, STATE_SIZE))
         self.seg = np.zeros(num_cars, dtype=np.int64)
@@ -162,6 +162,129 @@ class Fleet:
             "reward_off_road": reward_off_road,
         }
         return reward, terminated, info
+
+    # ------------------------------------------------------- one car, fast
+    def advance_one(self, steer: float, accel: float | None = None):
+        """:meth:`advance` for a fleet of one car, on Python floats.
+
+        The same arithmetic as the batched path, operation for operation (the
+        tests check bit-for-bit equality with a vector of cars); numpy's
+        per-call overhead would otherwise dominate a single car's step.
+        Returns ``(reward, terminated, info)`` with Python scalars.
+        """
+        cfg = self.config
+        p = self.params
+        dist = cfg.disturbances
+        x0, y0, h0, v0, st0 = self.state[0].tolist()
+        if accel is None:
+            accel = p.cruise_gain * (cfg.target_speed - v0)
+            accel = min(max(accel, -p.max_accel), p.max_accel)
+        push_x = push_y = None
+        if dist.crosswind != 0.0 or dist.crosswind_gust > 0.0:
+            push_x, push_y = self.wind[0].tolist()
+            if dist.crosswind_gust > 0.0:
+                gx, gy = self.rngs[0].standard_normal(2).tolist()
+                push_x = push_x + dist.crosswind_gust * gx
+                push_y = push_y + dist.crosswind_gust * gy
+        # the bicycle model: envs.car.step
+        max_delta = p.max_steer_rate * cfg.dt
+        target = steer * p.max_steer
+        delta_steer = min(max(target - st0, -max_delta), max_delta)
+        st = st0 + delta_steer
+        st = min(max(st, -p.max_steer), p.max_steer)
+        a = min(max(accel, -p.max_accel), p.max_accel)
+        v = min(max(v0 + a * cfg.dt, 0.0), p.max_speed)
+        travel = v * cfg.dt
+        wheel = st + dist.steering_bias
+        turn = travel * (math.sin(wheel) / math.cos(wheel)) / p.wheelbase
+        half_turn = turn / (2.0 * math.pi)
+        arg = math.pi * (half_turn if half_turn != 0 else 1.0e-20)
+        chord = travel * (math.sin(arg) / arg)
+        mid = h0 + 0.5 * turn
+        x = x0 + chord * math.cos(mid)
+        y = y0 + chord * math.sin(mid)
+        if push_x is not None:
+            x += push_x * cfg.dt
+            y += push_y * cfg.dt
+        h = (h0 + turn + math.pi) % (2.0 * math.pi) - math.pi
+        # local projection: envs.road_batch.RoadBatch.project
+        roads = self.roads
+        rows = roads.rows(0)
+        spacing = roads.spacing[0].item()
+        lo, hi, mod = roads._lo[0].item(), roads._hi[0].item(), roads._mod[0].item()
+        max_move = roads.max_move
+        inv_ds = 1.0 / spacing
+        seg = self.seg[0].item()
+        for _ in range(2):
+            px, py, ux, uy, _h = rows[seg]
+            t = ((x - px) * ux + (y - py) * uy) * inv_ds
+            move = min(max(math.floor(t), -max_move), max_move)
+            seg = min(max(seg + move, lo), hi) % mod
+        px, py, ux, uy, seg_heading = rows[seg]
+        dx = x - px
+        dy = y - py
+        t = min(max((dx * ux + dy * uy) * inv_ds, 0.0), 1.0)
+        cte = ux * (dy - t * spacing * uy) - uy * (dx - t * spacing * ux)
+        s = (seg + t) * spacing
+        progress_delta = s - self.s[0].item()
+        length = roads.length[0].item()
+        if roads.closed[0] > 0:
+            progress_delta = progress_delta - 1.0 * length * round(progress_delta / length)
+        heading_error = (h - seg_heading + math.pi) % (2.0 * math.pi) - math.pi
+        distance = self.distance[0].item() + progress_delta
+        self.state[0] = (x, y, h, v, st)
+        self.seg[0], self.s[0], self.cte[0], self.heading_error[0], self.distance[0] = (
+            seg, s, cte, heading_error, distance
+        )
+        # rewards and the end of the episode
+        half = roads.half_width[0].item()
+        off_road = abs(cte) > half + cfg.off_road_margin
+        finished = distance >= length - 1e-6
+        reward_progress = cfg.progress_reward * progress_delta
+        ratio = cte / half
+        reward_centering = -cfg.centering_penalty * ratio * ratio
+        reward_off_road = -cfg.off_road_penalty * off_road
+        info = {
+            "cte": cte,
+            "heading_error": heading_error,
+            "progress": min(distance / length, 1.0),
+            "progress_m": distance,
+            "off_road": off_road,
+            "finished": finished,
+            "speed": v,
+            "steer": st,
+            "road": self.road_labels[0],
+            "reward_progress": reward_progress,
+            "reward_centering": reward_centering,
+            "reward_off_road": reward_off_road,
+        }
+        return reward_progress + reward_centering + reward_off_road, off_road or finished, info
+
+    def observe_one(self) -> np.ndarray:
+        """:meth:`observe` of a fleet of one car; the ``features`` sensor on Python floats, same arithmetic."""
+        sensor = self.sensor
+        if self.config.observation != "features" or self.config.disturbances.observation_noise > 0:
+            return self.observe()[0]
+        roads = self.roads
+        rows = roads.rows(0)
+        spacing = roads.spacing[0].item()
+        look_hi = roads._look_hi[0].item()
+        x, y, h, v, st = self.state[0].tolist()
+        s = self.s[0].item()
+        c = math.cos(h)
+        sn = math.sin(h)
+        out = [self.cte[0].item(), self.heading_error[0].item(), v, st]
+        for d in sensor.distance_list:
+            u = (s + d) / spacing
+            j = min(max(int(u), 0), look_hi)
+            fs = (u - j) * spacing
+            px, py, ux, uy, _h = rows[j]
+            dx = (px + fs * ux) - x
+            dy = (py + fs * uy) - y
+            out.append(c * dx + sn * dy)
+            out.append(c * dy - sn * dx)
+        obs = np.array(out, dtype=np.float32)
+        return np.minimum(np.maximum(obs, sensor.low, out=obs), sensor.high, out=obs)
 
     def observe(self) -> np.ndarray:
         """Observations of all cars at their current state (with sensor noise if configured)."""

@@ -59,6 +59,7 @@ class FeatureSensor:
 
     def __init__(self, config: RoadFollowConfig, num_cars: int):
         self.distances = np.asarray(config.lookahead_distances, dtype=np.float64)[None, :]
+        self.distance_list = [float(d) for d in config.lookahead_distances]
         low, high = feature_bounds(config)
         self.low, self.high = low, high
         self.size = len(low)

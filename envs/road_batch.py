@@ -30,9 +30,13 @@ class RoadBatch:
 
     _ARRAYS = ("px", "py", "ux", "uy", "seg_heading", "curvature")
 
-    def __init__(self, num_slots: int, max_move: int = 4):
+    def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0):
+        """``max_move``: fewest segments one projection round may move; ``max_travel``: farthest
+        a car moves per step [m], so a slot may also move enough segments of its road to cover it
+        (roads built with a fine ``spacing`` need more)."""
         self.num_slots = num_slots
         self.max_move = max_move
+        self.max_travel = max_travel
         self.roads: list[Road | None] = [None] * num_slots
         n = num_slots
         self.spacing = np.ones(n)
@@ -42,6 +46,7 @@ class RoadBatch:
         self.half_width = np.ones(n)
         self._lo = np.zeros(n, dtype=np.int64)  # projection index clamp (open roads)
         self._hi = np.zeros(n, dtype=np.int64)
+        self._max_move = np.full(n, max_move, dtype=np.int64)  # per-slot bound on one round's move
         self._mod = np.full(n, _BIG, dtype=np.int64)  # projection index modulus (closed roads)
         self._look_hi = np.zeros(n, dtype=np.int64)  # last usable segment for look-ups
         self._row_offset = np.zeros(n, dtype=np.int64)  # where each slot's road starts in the atlas
@@ -49,6 +54,7 @@ class RoadBatch:
         self._used = 0
         self._flat = {name: np.zeros(1024) for name in self._ARRAYS}
         self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
+        self._rows_cache: dict[int, tuple[Road, list]] = {}
 
     def _store(self, road: Road) -> int:
         """Offset of ``road`` in the atlas, appending it if new."""
@@ -85,7 +91,27 @@ class RoadBatch:
             self._geo[start : start + need, c] = self._flat[name][start : start + need]
         self._used += need
         self._atlas_index[key] = (start, road)
+        self._rows_cache.pop(key, None)
         return start
+
+    def rows(self, slot: int) -> list:
+        """Slot ``slot``'s road as a list of ``(px, py, ux, uy, seg_heading)`` tuples, for scalar code."""
+        road = self.roads[slot]
+        key = id(road)
+        hit = self._rows_cache.get(key)
+        if hit is not None and hit[0] is road:
+            return hit[1]
+        start = int(self._row_offset[slot])
+        n = self._stored_length(road)
+        rows = np.column_stack([self._geo[start : start + n], self._flat["seg_heading"][start : start + n]]).tolist()
+        if len(self._rows_cache) > 64:
+            self._rows_cache.clear()
+        self._rows_cache[key] = (road, rows)
+        return rows
+
+    @staticmethod
+    def _stored_length(road: Road) -> int:
+        return (2 * len(road.points) + 1 if road.closed else len(road.points)) + 2
 
     def _grow(self, need: int) -> None:
         in_use = {id(r) for r in self.roads if r is not None}
@@ -121,6 +147,7 @@ class RoadBatch:
         self.n_seg[slot] = nseg
         self.closed[slot] = 1.0 if road.closed else 0.0
         self.half_width[slot] = road.half_width
+        self._max_move[slot] = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
         if road.closed:
             self._lo[slot], self._hi[slot], self._mod[slot] = -_BIG, _BIG, nseg
             self._look_hi[slot] = 2 * nseg - 1
@@ -158,7 +185,7 @@ class RoadBatch:
     def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, rows=None):
         """Local projection of positions ``x[N], y[N]`` [m] near segment indices ``seg[N]``.
 
-        Each round moves the segment index by ``floor(t)`` (bounded by ``max_move``),
+        Each round moves the segment index by ``floor(t)`` (bounded by the slot's ``max_move``),
         where ``t`` is the position along the current segment in segment lengths,
         so the search is O(1) and never leaves the neighbourhood of the previous
         progress. A fixed number of rounds keeps single and batched runs identical.
@@ -171,8 +198,10 @@ class RoadBatch:
         ``rows`` selects the slots ``x, y, seg`` belong to (default: all, in order).
         """
         off, spacing, lo, hi, mod = self._row_offset, self.spacing, self._lo, self._hi, self._mod
+        max_move = self._max_move
         if rows is not None:
             off, spacing, lo, hi, mod = off[rows], spacing[rows], lo[rows], hi[rows], mod[rows]
+            max_move = max_move[rows]
         geo = self._geo
         inv_ds = 1.0 / spacing
         for _ in range(rounds):
@@ -180,7 +209,7 @@ class RoadBatch:
             dx = x - rec[:, 0]
             dy = y - rec[:, 1]
             t = (dx * rec[:, 2] + dy * rec[:, 3]) * inv_ds
-            move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -self.max_move), self.max_move)
+            move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
             seg = np.mod(np.minimum(np.maximum(seg + move, lo), hi), mod)
         k = seg + off
         rec = geo.take(k, axis=0)

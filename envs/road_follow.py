@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import gymnasium as gym
 import numpy as np
@@ -40,6 +41,15 @@ def validate_actions(action, batch: int | None, size: int) -> np.ndarray:
     if not np.isfinite(a).all():
         raise ValueError(f"action must be finite numbers, got {action!r} (NaN or infinite)")
     return np.minimum(np.maximum(a, -1.0), 1.0)
+
+
+def _fast_action(action, size: int) -> list[float]:
+    """One action as a list of floats clipped to [-1, 1] (same checks as :func:`validate_actions`)."""
+    if type(action) is np.ndarray and action.shape == (size,):
+        values = action.tolist()
+        if all(math.isfinite(v) for v in values):
+            return [min(max(float(v), -1.0), 1.0) for v in values]
+    return validate_actions(action, None, size).tolist()
 
 
 class RoadFollowEnv(gym.Env):
@@ -98,19 +108,17 @@ class RoadFollowEnv(gym.Env):
     def step(self, action):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        a = validate_actions(action, None, self.config.action_size)
+        a = _fast_action(action, self.config.action_size)
         fleet = self.fleet
-        steer = a[:1]
-        accel = a[1:] * self.config.car.max_accel if self.config.throttle else None
-        reward, terminated, info_arr = fleet.advance(steer, accel)
-        obs = fleet.observe()[0]
+        accel = a[1] * self.config.car.max_accel if self.config.throttle else None
+        reward, terminated, info = fleet.advance_one(a[0], accel)
+        obs = fleet.observe_one()
         self._steps += 1
-        info = {k: v[0] if k == "road" else v[0].item() for k, v in info_arr.items()}
         if self.render_mode is not None:
             self._record_trail()
             if self.render_mode == "human":
                 self.render()
-        return obs, float(reward[0]), bool(terminated[0]), False, info
+        return obs, reward, terminated, False, info
 
     # ----------------------------------------------------------------- reset
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -124,7 +132,7 @@ class RoadFollowEnv(gym.Env):
             self._record_trail()
             if self.render_mode == "human":
                 self.render()
-        return self.fleet.observe()[0], self.fleet.reset_info(0)
+        return self.fleet.observe_one(), self.fleet.reset_info(0)
 
     @property
     def road(self):

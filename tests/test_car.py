@@ -170,8 +170,9 @@ def test_batch_of_n_cars_equals_n_single_car_calls_exactly():
         bias = rng.normal(0, 0.02, n)
         push = rng.normal(0, 1.0, (n, 2))
         batch = car.step(state, command, accel, PARAMS, 0.05, bias, push)
+        rows = [slice(i, i + 1) for i in range(n)]
         single = np.concatenate(
-            [car.step(state[i : i + 1], command[i : i + 1], accel[i : i + 1], PARAMS, 0.05, bias[i], push[i : i + 1]) for i in range(n)]
+            [car.step(state[r], command[r], accel[r], PARAMS, 0.05, bias[r], push[r]) for r in rows]
         )
         assert np.array_equal(batch, single)
         state = batch

@@ -473,3 +473,16 @@ def test_bad_config_values_raise(kwargs):
 def test_disturbances_must_be_finite(field):
     with pytest.raises(ValueError, match=field):
         Disturbances(**{field: float("nan")})
+
+
+@pytest.mark.parametrize("spacing", [0.5, 0.05])
+@pytest.mark.parametrize("dt", [0.05, 0.2])
+def test_projection_keeps_up_with_a_fast_car_on_a_finely_sampled_road(spacing, dt):
+    road = Road.from_points([[0.0, 0.0], [2000.0, 0.0]], 7.0, name="fine", spacing=spacing)
+    env = gym.make(ENV_ID, target_speed=30.0, dt=dt)
+    env.reset(seed=0, options={"road": road, "start_offset": (0.5, 0.0)})
+    for step in range(1, 101):
+        _, _, terminated, _, info = env.step([0.0])
+        assert not terminated
+        assert info["progress_m"] == pytest.approx(30.0 * dt * step, abs=1e-6)
+        assert info["cte"] == pytest.approx(0.5, abs=1e-9)

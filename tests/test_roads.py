@@ -281,8 +281,36 @@ def test_road_batch_matches_road_on_a_closed_road():
     cte_ref, s_ref, _ = road.project(xy, s_guess=30.0 * angles)
     np.testing.assert_allclose(cte, cte_ref, atol=1e-9)
     np.testing.assert_allclose(s, s_ref, atol=1e-9)
-    ahead = batch.points_at(np.array([[road.length + 5.0], [1.0], [20.0]]))
-    np.testing.assert_allclose(np.column_stack([ahead[0][:, 0], ahead[1][:, 0]]), road.point_at([5.0, 1.0, 20.0]), atol=1e-9)
+    ahead_x, ahead_y = batch.points_at(np.array([[road.length + 5.0], [1.0], [20.0]]))  # slot 0 wraps a lap
+    expected = road.point_at([5.0, 1.0, 20.0])
+    np.testing.assert_allclose(np.column_stack([ahead_x[:, 0], ahead_y[:, 0]]), expected, atol=1e-9)
+
+
+def test_road_batch_stays_right_while_its_atlas_grows_and_is_rebuilt():
+    """Giving one slot a thousand new roads grows the atlas and then rebuilds it from the
+    roads still in use; the other slots' roads must read the same throughout."""
+    kept = [generate_road("train", "twisty", 0), circle_road(radius=40.0)]
+    batch = RoadBatch(3, max_move=8)
+    batch.set_road(1, kept[0])
+    batch.set_road(2, kept[1])
+    s = np.array([[10.0, 300.0], [12.0, 180.0], [30.0, 240.0]])
+    atlas_sizes = []
+    for k in range(1100):
+        angle = 0.01 * k
+        road = Road.from_points([[k, 0.0], [k + 1000.0 * math.cos(angle), 1000.0 * math.sin(angle)]], 7.0)
+        batch.set_road(0, road)
+        atlas_sizes.append(len(batch._atlas_index))
+        if k % 50 and k != 1099:
+            continue
+        x, y = batch.points_at(s)
+        for slot, r in enumerate([road] + kept):
+            np.testing.assert_allclose(np.column_stack([x[slot], y[slot]]), r.point_at(s[slot]), atol=1e-5)
+        xy = np.stack([r.point_at(s[i, 0]) + left_normal(r, s[i, 0]) for i, r in enumerate([road] + kept)])
+        seg = np.floor(s[:, 0] / batch.spacing).astype(np.int64)
+        _, s_proj, cte, _ = batch.project(xy[:, 0], xy[:, 1], seg)
+        np.testing.assert_allclose(cte, 1.0, atol=1e-3)
+        np.testing.assert_allclose(s_proj, s[:, 0], atol=1e-3)
+    assert max(atlas_sizes) > atlas_sizes[-1], "the atlas should have been rebuilt"
 
 
 # ------------------------------------------------------------- generation
@@ -339,14 +367,14 @@ def test_road_seeds_differ_across_splits_families_and_indices():
 
 
 def test_generation_is_deterministic_and_cached():
-    a = generate_road("unseen", "twisty", 7)
-    assert generate_road("unseen", "twisty", 7) is a
-    from envs.generation import _draw_road, get_family  # uncached draw from the same seed
+    from envs.generation import _generate
 
-    rng = np.random.default_rng(road_seed("unseen", "twisty", 7))
-    first = _draw_road(rng, get_family("twisty"), "x")
-    if np.array_equal(first.points, a.points):  # the first draw was clean
-        assert first.width == a.width
+    road = generate_road("unseen", "hairpin", 7)
+    assert generate_road("unseen", "hairpin", 7) is road  # cached
+    fresh = _generate.__wrapped__("unseen", FAMILIES["hairpin"], 7)  # drawn again, bypassing the cache
+    assert fresh is not road
+    assert np.array_equal(fresh.points, road.points)
+    assert (fresh.width, fresh.name) == (road.width, road.name)
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
