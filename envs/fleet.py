@@ -69,19 +69,16 @@ class Fleet:
     def reset_cars(self, rows: np.ndarray, starts: list, rngs: list[np.random.Generator]) -> None:
         """Place cars ``rows`` at the start of their roads (``starts``: :class:`envs.episode.EpisodeStart`)."""
         rows = np.asarray(rows, dtype=np.int64)
-        h0 = np.empty(len(rows))
-        xy0 = np.empty((len(rows), 2))
-        offsets = np.empty((len(rows), 2))
-        wind_on = self.config.disturbances.crosswind != 0.0
-        for n, (i, start, rng) in enumerate(zip(rows.tolist(), starts, rngs)):
-            road = start.road
-            self.roads.set_road(i, road)
-            self.road_labels[i] = start.label
+        roads = [start.road for start in starts]
+        self.roads.set_roads(rows, roads)
+        self.road_labels[rows] = [start.label for start in starts]
+        starts_xyh = np.array([(r.points[0, 0], r.points[0, 1], r.headings[0]) for r in roads])
+        xy0, h0 = starts_xyh[:, :2], starts_xyh[:, 2]
+        offsets = np.array([(start.lateral, start.heading_offset) for start in starts], dtype=np.float64)
+        for i, rng in zip(rows.tolist(), rngs):
             self.rngs[i] = rng
-            h0[n] = road.headings[0]
-            xy0[n] = road.points[0]
-            offsets[n] = start.lateral, start.heading_offset
-            if wind_on:
+        if self.config.disturbances.crosswind != 0.0:
+            for n, (i, rng) in enumerate(zip(rows.tolist(), rngs)):
                 sign = 1.0 if rng.random() < 0.5 else -1.0
                 self.wind[i] = sign * self.config.disturbances.crosswind * np.array([-math.sin(h0[n]), math.cos(h0[n])])
         lateral, heading_offset = offsets[:, 0], offsets[:, 1]
@@ -212,7 +209,7 @@ class Fleet:
         rows = roads.rows(0)
         spacing = roads.spacing[0].item()
         lo, hi, mod = roads._lo[0].item(), roads._hi[0].item(), roads._mod[0].item()
-        max_move = roads.max_move
+        max_move = roads._max_move[0].item()
         inv_ds = 1.0 / spacing
         seg = self.seg[0].item()
         for _ in range(2):

@@ -437,6 +437,45 @@ class RoadRenderer:
         xy = np.asarray(xy, dtype=np.float64)
         return xy * np.array([scale, -scale]) - np.array([ox, oy])
 
+    def render_onto(
+        self,
+        surface,
+        road: Road,
+        car: CarPose | None,
+        trail_xy: np.ndarray,
+        trail_abs_cte: np.ndarray,
+        hud: dict[str, str],
+        ghost: CarPose | None = None,
+        centre: tuple[float, float] | None = None,
+    ) -> None:
+        """Draw the frame :meth:`render` would, onto ``surface`` (a pygame Surface of any size).
+
+        The frame is the surface's size, so one renderer can draw into a resizable
+        window or a part of one (a subsurface); ``width`` and ``height`` are left as
+        they are. ``car`` may be None (no car is drawn); the follow camera centres on
+        ``centre`` (world ``(x, y)`` [m]) if given, else on the car. Afterwards
+        :meth:`world_to_screen` maps onto ``surface``.
+        """
+        if car is None and centre is None and self.camera == "follow":
+            raise ValueError("the follow camera needs a car or a centre to look at")
+        trail_xy = np.asarray(trail_xy, dtype=np.float64).reshape(-1, 2)
+        trail_abs_cte = np.asarray(trail_abs_cte, dtype=np.float64).reshape(-1)
+        if len(trail_xy) != len(trail_abs_cte):
+            raise ValueError(f"trail_xy has {len(trail_xy)} points but trail_abs_cte has {len(trail_abs_cte)}")
+        size = (self.width, self.height)
+        self.width, self.height = surface.get_size()
+        try:
+            self._draw_background(surface, road, car, centre)
+            self._draw_trail(surface, trail_xy, trail_abs_cte, road.half_width)
+            if ghost is not None:
+                self._draw_ghost(surface, ghost)
+            if car is not None:
+                self._draw_car(surface, car)
+            self._draw_hud(surface, hud)
+            self._draw_scale_bar(surface)
+        finally:
+            self.width, self.height = size
+
     def close(self) -> None:
         """Close the window (human mode) and drop cached pictures."""
         if self._window is not None:
@@ -450,7 +489,7 @@ class RoadRenderer:
         self._texts.clear()
 
     # --------------------------------------------------------------- drawing
-    def _draw_background(self, canvas, road: Road, car: CarPose) -> None:
+    def _draw_background(self, canvas, road: Road, car: CarPose | None, centre=None) -> None:
         size = (self.width, self.height)
         if self.camera == "road":
             if self._fitted is None or self._fitted[0] is not road or self._fitted[1].surface.get_size() != size:
@@ -462,7 +501,7 @@ class RoadRenderer:
         scale = self.pixels_per_metre
         if self._follow is None or self._follow[0] is not road or self._follow[1].scale != scale:
             self._follow = (road, _FollowBackground(road, scale))
-        cx, cy = car.body_centre
+        cx, cy = car.body_centre if centre is None else centre
         origin = (int(round(cx * scale - 0.5 * self.width)), int(round(-cy * scale - 0.5 * self.height)))
         self._follow[1].blit(canvas, origin)
         self._view = (scale, float(origin[0]), float(origin[1]))

@@ -55,6 +55,7 @@ class RoadBatch:
         self._flat = {name: np.zeros(1024) for name in self._ARRAYS}
         self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
         self._rows_cache: dict[int, tuple[Road, list]] = {}
+        self._records: dict[int, tuple] = {}
 
     def _store(self, road: Road) -> int:
         """Offset of ``road`` in the atlas, appending it if new."""
@@ -139,21 +140,37 @@ class RoadBatch:
 
     def set_road(self, slot: int, road: Road) -> None:
         """Put ``road`` in ``slot``."""
-        self._row_offset[slot] = self._store(road)
-        self.roads[slot] = road
+        self.set_roads(np.array([slot]), [road])
+
+    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> None:
+        """Put ``roads[k]`` in ``slots[k]`` (one vectorized write per per-slot array)."""
+        ints, floats = [], []
+        for slot, road in zip(slots.tolist(), roads):
+            offset = self._store(road)
+            hit = self._records.get(id(road))
+            if hit is None or hit[0] is not road:
+                hit = (road,) + self._record(road)
+                if len(self._records) > 100_000:
+                    self._records.clear()
+                self._records[id(road)] = hit
+            ints.append((offset,) + hit[1])
+            floats.append(hit[2])
+            self.roads[slot] = road
+        i = np.array(ints, dtype=np.int64)
+        f = np.array(floats, dtype=np.float64)
+        self._row_offset[slots], self.n_seg[slots], self._lo[slots], self._hi[slots] = i[:, 0], i[:, 1], i[:, 2], i[:, 3]
+        self._mod[slots], self._look_hi[slots], self._max_move[slots] = i[:, 4], i[:, 5], i[:, 6]
+        self.spacing[slots], self.length[slots], self.closed[slots], self.half_width[slots] = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
+
+    def _record(self, road: Road) -> tuple[tuple, tuple]:
+        """Per-slot values of ``road``: ``(n_seg, lo, hi, mod, look_hi, max_move)``, ``(spacing, length, closed, half_width)``."""
         nseg = road.num_segments
-        self.spacing[slot] = road.spacing
-        self.length[slot] = road.length
-        self.n_seg[slot] = nseg
-        self.closed[slot] = 1.0 if road.closed else 0.0
-        self.half_width[slot] = road.half_width
-        self._max_move[slot] = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
+        max_move = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
         if road.closed:
-            self._lo[slot], self._hi[slot], self._mod[slot] = -_BIG, _BIG, nseg
-            self._look_hi[slot] = 2 * nseg - 1
+            ints = (nseg, -_BIG, _BIG, nseg, 2 * nseg - 1, max_move)
         else:
-            self._lo[slot], self._hi[slot], self._mod[slot] = 0, nseg - 1, _BIG
-            self._look_hi[slot] = nseg - 1
+            ints = (nseg, 0, nseg - 1, _BIG, nseg - 1, max_move)
+        return ints, (road.spacing, road.length, 1.0 if road.closed else 0.0, road.half_width)
 
     # ------------------------------------------------------------ look-ups
     def _gather(self, name: str, rows_flat: np.ndarray) -> np.ndarray:
