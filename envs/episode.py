@@ -38,12 +38,7 @@ def draw_episode(config: RoadFollowConfig, rng: np.random.Generator, options: di
     if unknown:
         raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: {', '.join(OPTION_KEYS)}")
     # draw the same random numbers whatever the options, so options never shift the stream
-    u_family, u_index, u_lateral, u_heading = rng.random(4).tolist()
-    family_pick = int(u_family * len(config.families))
-    pool = config.road_indices
-    index_pick = int(pool[int(u_index * len(pool))]) if pool is not None else int(u_index * config.num_roads)
-    lateral = (2.0 * u_lateral - 1.0) * config.start_lateral_offset
-    heading = (2.0 * u_heading - 1.0) * config.start_heading_offset
+    family_pick, index_pick, lateral, heading = _picks(config, rng.random(4).tolist())
     if "road" in options:
         road = options["road"]
         if not isinstance(road, Road):
@@ -59,3 +54,25 @@ def draw_episode(config: RoadFollowConfig, rng: np.random.Generator, options: di
         if not (math.isfinite(lateral) and math.isfinite(heading)):
             raise ValueError(f"start_offset must be finite, got {options['start_offset']}")
     return EpisodeStart(road, label, lateral, heading)
+
+
+def _picks(config: RoadFollowConfig, u: list[float]) -> tuple[int, int, float, float]:
+    """Family position, road index, lateral [m] and heading [rad] offsets from four uniform numbers."""
+    u_family, u_index, u_lateral, u_heading = u
+    family_pick = int(u_family * len(config.families))
+    pool = config.road_indices
+    index_pick = int(pool[int(u_index * len(pool))]) if pool is not None else int(u_index * config.num_roads)
+    lateral = (2.0 * u_lateral - 1.0) * config.start_lateral_offset
+    heading = (2.0 * u_heading - 1.0) * config.start_heading_offset
+    return family_pick, index_pick, lateral, heading
+
+
+def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator]) -> list[EpisodeStart]:
+    """:func:`draw_episode` without options for many cars (each from its own rng): the autoreset path."""
+    starts = []
+    families, split = config.families, config.split
+    for rng in rngs:
+        family_pick, index_pick, lateral, heading = _picks(config, rng.random(4).tolist())
+        road = generate_road(split, families[family_pick], index_pick)
+        starts.append(EpisodeStart(road, road.name, lateral, heading))
+    return starts

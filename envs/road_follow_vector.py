@@ -16,7 +16,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.config import RoadFollowConfig
-from envs.episode import draw_episode
+from envs.episode import draw_episode, draw_episodes
 from envs.fleet import INFO_KEYS, Fleet
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
@@ -93,9 +93,12 @@ class RoadFollowVectorEnv(VectorEnv):
         obs = self.fleet.observe()
         return obs, self._info(np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs), None)
 
-    def _reset_cars(self, cars: np.ndarray, options: list[dict | None]) -> None:
+    def _reset_cars(self, cars: np.ndarray, options: list[dict | None] | None) -> None:
         rngs = [self.rngs[i] for i in cars.tolist()]
-        starts = [draw_episode(self.config, rng, opt) for rng, opt in zip(rngs, options)]
+        if options is None:
+            starts = draw_episodes(self.config, rngs)
+        else:
+            starts = [draw_episode(self.config, rng, opt) for rng, opt in zip(rngs, options)]
         self.fleet.reset_cars(cars, starts, rngs)
         self._steps[cars] = 0
         self._autoreset[cars] = False
@@ -115,7 +118,7 @@ class RoadFollowVectorEnv(VectorEnv):
             truncated = np.zeros(self.num_envs, dtype=bool)
         if moving is not None:
             cars = np.flatnonzero(resetting)
-            self._reset_cars(cars, [None] * len(cars))
+            self._reset_cars(cars, None)
         if moving is not None:
             reward = np.where(moving, reward, 0.0)
             terminated = terminated & moving

@@ -156,6 +156,7 @@ class _Exploit:
         return (os.system, ("touch /tmp/roadschool_pwned_marker",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_malicious_checkpoint_is_refused_not_executed(tmp_path):
     marker = "/tmp/roadschool_pwned_marker"
     if os.path.exists(marker):
