@@ -13,6 +13,7 @@ One car and ten thousand cars run the same code: the single environment is the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +62,27 @@ def wrap_angle(angle):
     return np.mod(angle + np.pi, 2.0 * np.pi) - np.pi
 
 
+SINC_SERIES_LIMIT = 0.3  # [rad] below this |x|, sin(x)/x comes from its series (error < 2e-13)
+
+
+def sin_over_x(x: np.ndarray) -> np.ndarray:
+    """``sin(x) / x`` (1 at 0): a short series for small |x|, ``sin(x) / x`` beyond, element by element."""
+    x2 = x * x
+    out = 1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0 - x2 * (1.0 / 362880.0))))
+    big = np.abs(x) > SINC_SERIES_LIMIT
+    if big.any():
+        out[big] = np.sin(x[big]) / x[big]
+    return out
+
+
+def sin_over_x_scalar(x: float) -> float:
+    """:func:`sin_over_x` for one Python float, with the same operations."""
+    if abs(x) > SINC_SERIES_LIMIT:
+        return math.sin(x) / x
+    x2 = x * x
+    return 1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0 - x2 * (1.0 / 362880.0))))
+
+
 def cruise_accel(speed: np.ndarray, target_speed: float | np.ndarray, params: CarParams) -> np.ndarray:
     """Cruise controller: ``accel[N]`` [m/s^2] that holds ``target_speed`` [m/s]."""
     accel = params.cruise_gain * (target_speed - speed)
@@ -101,11 +123,11 @@ def step(
     a = np.minimum(np.maximum(accel, -params.max_accel), params.max_accel)
     speed = np.minimum(np.maximum(state[:, SPEED] + a * dt, 0.0), params.max_speed)
     distance = speed * dt
-    wheel = steer + steering_bias
-    turn = distance * (np.sin(wheel) / np.cos(wheel)) / params.wheelbase
+    turn = distance * np.tan(steer + steering_bias) / params.wheelbase
     # chord of an arc of length `distance` turning by `turn`, along the mean heading
-    chord = distance * np.sinc(turn / (2.0 * np.pi))
-    mid = heading + 0.5 * turn
+    half = 0.5 * turn
+    chord = distance * sin_over_x(half)
+    mid = heading + half
     out = np.empty_like(state)
     out[:, X] = state[:, X] + chord * np.cos(mid)
     out[:, Y] = state[:, Y] + chord * np.sin(mid)

@@ -192,12 +192,10 @@ class Fleet:
         a = min(max(accel, -p.max_accel), p.max_accel)
         v = min(max(v0 + a * cfg.dt, 0.0), p.max_speed)
         travel = v * cfg.dt
-        wheel = st + dist.steering_bias
-        turn = travel * (math.sin(wheel) / math.cos(wheel)) / p.wheelbase
-        half_turn = turn / (2.0 * math.pi)
-        arg = math.pi * (half_turn if half_turn != 0 else 1.0e-20)
-        chord = travel * (math.sin(arg) / arg)
-        mid = h0 + 0.5 * turn
+        turn = travel * float(np.tan(st + dist.steering_bias)) / p.wheelbase
+        half = 0.5 * turn
+        chord = travel * car_model.sin_over_x_scalar(half)
+        mid = h0 + half
         x = x0 + chord * math.cos(mid)
         y = y0 + chord * math.sin(mid)
         if push_x is not None:

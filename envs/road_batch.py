@@ -56,6 +56,7 @@ class RoadBatch:
         self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._records: dict[int, tuple] = {}
+        self._buffers: dict[str, np.ndarray] = {}
 
     def _store(self, road: Road) -> int:
         """Offset of ``road`` in the atlas, appending it if new."""
@@ -188,10 +189,23 @@ class RoadBatch:
         off = self._row_offset[:, None] if expand else self._row_offset
         u = s / spacing
         j = np.minimum(np.maximum(u.astype(np.int64), 0), hi)
-        f = u - j
-        rec = self._geo.take(j + off, axis=0)
-        fs = f * spacing
-        return rec[..., 0] + fs * rec[..., 2], rec[..., 1] + fs * rec[..., 3]
+        fs = (u - j) * spacing
+        # gather into reused buffers: fresh megabyte-sized arrays each step cost more than the arithmetic
+        rec = self._buffer("rec", j.shape + (4,), np.float64)
+        np.take(self._geo, j + off, axis=0, out=rec)
+        x = self._buffer("x", j.shape, np.float64)
+        y = self._buffer("y", j.shape, np.float64)
+        np.multiply(fs, rec[..., 2], out=x)
+        np.add(rec[..., 0], x, out=x)
+        np.multiply(fs, rec[..., 3], out=y)
+        np.add(rec[..., 1], y, out=y)
+        return x, y
+
+    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape, dtype)
+        return buf
 
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         """Curvature [1/m] at arc lengths ``s[N, K]`` (nearest sample below)."""
