@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.config import RoadFollowConfig
-from envs.generation import generate_road
+from envs.generation import _generate, generate_road, get_family
 from envs.road import Road
 
 OPTION_KEYS = ("road", "family", "road_index", "start_offset")
@@ -67,12 +67,21 @@ def _picks(config: RoadFollowConfig, u: list[float]) -> tuple[int, int, float, f
     return family_pick, index_pick, lateral, heading
 
 
-def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator]) -> list[EpisodeStart]:
-    """:func:`draw_episode` without options for many cars (each from its own rng): the autoreset path."""
-    starts = []
-    families, split = config.families, config.split
-    for rng in rngs:
-        family_pick, index_pick, lateral, heading = _picks(config, rng.random(4).tolist())
-        road = generate_road(split, families[family_pick], index_pick)
-        starts.append(EpisodeStart(road, road.name, lateral, heading))
-    return starts
+def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator]):
+    """:func:`draw_episode` without options for many cars, each from its own rng (the autoreset path).
+
+    Returns ``(roads, lateral[M], heading[M])`` with the same numbers :func:`draw_episode` gives.
+    """
+    u = np.array([rng.random(4) for rng in rngs]).reshape(len(rngs), 4)
+    family_pick = (u[:, 0] * len(config.families)).astype(np.int64)
+    pool = config.road_indices
+    if pool is not None:
+        index_pick = np.asarray(pool, dtype=np.int64)[(u[:, 1] * len(pool)).astype(np.int64)]
+    else:
+        index_pick = (u[:, 1] * config.num_roads).astype(np.int64)
+    lateral = (2.0 * u[:, 2] - 1.0) * config.start_lateral_offset
+    heading = (2.0 * u[:, 3] - 1.0) * config.start_heading_offset
+    families = [get_family(f) for f in config.families]
+    split = config.split
+    roads = [_generate(split, families[f], i) for f, i in zip(family_pick.tolist(), index_pick.tolist())]
+    return roads, lateral, heading

@@ -66,22 +66,27 @@ class Fleet:
         return (c.image_size, c.image_size, 1)
 
     # ---------------------------------------------------------------- reset
-    def reset_cars(self, rows: np.ndarray, starts: list, rngs: list[np.random.Generator]) -> None:
-        """Place cars ``rows`` at the start of their roads (``starts``: :class:`envs.episode.EpisodeStart`)."""
+    def reset_cars(
+        self,
+        rows: np.ndarray,
+        roads: list[Road],
+        lateral: np.ndarray,
+        heading_offset: np.ndarray,
+        rngs: list[np.random.Generator],
+    ) -> None:
+        """Place cars ``rows`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad]."""
         rows = np.asarray(rows, dtype=np.int64)
-        roads = [start.road for start in starts]
-        self.roads.set_roads(rows, roads)
-        self.road_labels[rows] = [start.label for start in starts]
-        starts_xyh = np.array([(r.points[0, 0], r.points[0, 1], r.headings[0]) for r in roads])
-        xy0, h0 = starts_xyh[:, :2], starts_xyh[:, 2]
-        offsets = np.array([(start.lateral, start.heading_offset) for start in starts], dtype=np.float64)
+        lateral = np.asarray(lateral, dtype=np.float64)
+        heading_offset = np.asarray(heading_offset, dtype=np.float64)
+        starts = self.roads.set_roads(rows, roads)
+        self.road_labels[rows] = [road.name for road in roads]
+        xy0, h0 = starts[:, :2], starts[:, 2]
         for i, rng in zip(rows.tolist(), rngs):
             self.rngs[i] = rng
         if self.config.disturbances.crosswind != 0.0:
             for n, (i, rng) in enumerate(zip(rows.tolist(), rngs)):
                 sign = 1.0 if rng.random() < 0.5 else -1.0
                 self.wind[i] = sign * self.config.disturbances.crosswind * np.array([-math.sin(h0[n]), math.cos(h0[n])])
-        lateral, heading_offset = offsets[:, 0], offsets[:, 1]
         x = xy0[:, 0] - lateral * np.sin(h0)
         y = xy0[:, 1] + lateral * np.cos(h0)
         heading = car_model.wrap_angle(h0 + heading_offset)
@@ -196,8 +201,9 @@ class Fleet:
         half = 0.5 * turn
         chord = travel * car_model.sin_over_x_scalar(half)
         mid = h0 + half
-        x = x0 + chord * math.cos(mid)
-        y = y0 + chord * math.sin(mid)
+        cos_mid, sin_mid = car_model.cos_sin_scalar(mid)
+        x = x0 + chord * cos_mid
+        y = y0 + chord * sin_mid
         if push_x is not None:
             x += push_x * cfg.dt
             y += push_y * cfg.dt
@@ -261,19 +267,18 @@ class Fleet:
         if self.config.observation != "features" or self.config.disturbances.observation_noise > 0:
             return self.observe()[0]
         roads = self.roads
-        rows = roads.rows(0)
+        rows = roads.rows32(0)
         spacing = roads.spacing[0].item()
         look_hi = roads._look_hi[0].item()
         x, y, h, v, st = self.state[0].tolist()
         s = self.s[0].item()
-        c = math.cos(h)
-        sn = math.sin(h)
+        c, sn = car_model.cos_sin_scalar(h)
         out = [self.cte[0].item(), self.heading_error[0].item(), v, st]
         for d in sensor.distance_list:
             u = (s + d) / spacing
             j = min(max(int(u), 0), look_hi)
             fs = (u - j) * spacing
-            px, py, ux, uy, _h = rows[j]
+            px, py, ux, uy = rows[j]
             dx = (px + fs * ux) - x
             dy = (py + fs * uy) - y
             out.append(c * dx + sn * dy)
@@ -283,8 +288,8 @@ class Fleet:
 
     def observe(self) -> np.ndarray:
         """Observations of all cars at their current state (with sensor noise if configured)."""
-        h = self.state[:, HEADING]
-        obs = self.sensor(self.state, self.s, self.cte, self.heading_error, self.roads, np.cos(h), np.sin(h))
+        cos_h, sin_h = car_model.cos_sin(self.state[:, HEADING])
+        obs = self.sensor(self.state, self.s, self.cte, self.heading_error, self.roads, cos_h, sin_h)
         sigma = self.config.disturbances.observation_noise
         if sigma > 0.0:
             shape = obs.shape[1:]

@@ -66,8 +66,8 @@ class FeatureSensor:
 
     def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
         px, py = roads.points_at(s[:, None] + self.distances)
-        dx = px - state[:, X, None]
-        dy = py - state[:, Y, None]
+        dx = np.subtract(px, state[:, X, None], out=px)
+        dy = np.subtract(py, state[:, Y, None], out=py)
         c = cos_h[:, None]
         sn = sin_h[:, None]
         obs = np.empty((len(state), self.size), dtype=np.float32)

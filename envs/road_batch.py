@@ -54,6 +54,8 @@ class RoadBatch:
         self._used = 0
         self._flat = {name: np.zeros(1024) for name in self._ARRAYS}
         self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
+        # the same in float32 for look-ups ahead: half the memory traffic, 30 um resolution at 500 m
+        self._geo32 = np.zeros((1024, 4), dtype=np.float32)
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._records: dict[int, tuple] = {}
         self._buffers: dict[str, np.ndarray] = {}
@@ -91,6 +93,7 @@ class RoadBatch:
             arr[start + len(pts) : start + need] = col[-1]
         for c, name in enumerate(("px", "py", "ux", "uy")):
             self._geo[start : start + need, c] = self._flat[name][start : start + need]
+        self._geo32[start : start + need] = self._geo[start : start + need]
         self._used += need
         self._atlas_index[key] = (start, road)
         self._rows_cache.pop(key, None)
@@ -106,10 +109,16 @@ class RoadBatch:
         start = int(self._row_offset[slot])
         n = self._stored_length(road)
         rows = np.column_stack([self._geo[start : start + n], self._flat["seg_heading"][start : start + n]]).tolist()
+        rows32 = self._geo32[start : start + n].tolist()
         if len(self._rows_cache) > 64:
             self._rows_cache.clear()
-        self._rows_cache[key] = (road, rows)
+        self._rows_cache[key] = (road, rows, rows32)
         return rows
+
+    def rows32(self, slot: int) -> list:
+        """Slot ``slot``'s float32 look-up rows ``(px, py, ux, uy)`` as Python floats, for scalar code."""
+        self.rows(slot)
+        return self._rows_cache[id(self.roads[slot])][2]
 
     @staticmethod
     def _stored_length(road: Road) -> int:
@@ -125,6 +134,7 @@ class RoadBatch:
             self._atlas_index, self._used = {}, 0
             self._flat = {name: np.zeros(max(1024, 2 * (live + need))) for name in self._ARRAYS}
             self._geo = np.zeros((len(self._flat["px"]), 4))
+            self._geo32 = np.zeros((len(self._flat["px"]), 4), dtype=np.float32)
             for slot, road in enumerate(old_roads):
                 if road is not None:
                     self._row_offset[slot] = self._store(road)
@@ -138,13 +148,19 @@ class RoadBatch:
         geo = np.zeros((size, 4))
         geo[: self._used] = self._geo[: self._used]
         self._geo = geo
+        geo32 = np.zeros((size, 4), dtype=np.float32)
+        geo32[: self._used] = self._geo32[: self._used]
+        self._geo32 = geo32
 
     def set_road(self, slot: int, road: Road) -> None:
         """Put ``road`` in ``slot``."""
         self.set_roads(np.array([slot]), [road])
 
-    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> None:
-        """Put ``roads[k]`` in ``slots[k]`` (one vectorized write per per-slot array)."""
+    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> np.ndarray:
+        """Put ``roads[k]`` in ``slots[k]`` (one vectorized write per per-slot array).
+
+        Returns ``[M, 3]``: each road's start ``x, y`` [m] and heading [rad].
+        """
         ints, floats = [], []
         for slot, road in zip(slots.tolist(), roads):
             offset = self._store(road)
@@ -162,16 +178,20 @@ class RoadBatch:
         self._row_offset[slots], self.n_seg[slots], self._lo[slots], self._hi[slots] = i[:, 0], i[:, 1], i[:, 2], i[:, 3]
         self._mod[slots], self._look_hi[slots], self._max_move[slots] = i[:, 4], i[:, 5], i[:, 6]
         self.spacing[slots], self.length[slots], self.closed[slots], self.half_width[slots] = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
+        return f[:, 4:7]
 
     def _record(self, road: Road) -> tuple[tuple, tuple]:
-        """Per-slot values of ``road``: ``(n_seg, lo, hi, mod, look_hi, max_move)``, ``(spacing, length, closed, half_width)``."""
+        """Per-slot values of ``road``: ``(n_seg, lo, hi, mod, look_hi, max_move)`` and
+        ``(spacing, length, closed, half_width, start x, start y, start heading)``."""
         nseg = road.num_segments
         max_move = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
         if road.closed:
             ints = (nseg, -_BIG, _BIG, nseg, 2 * nseg - 1, max_move)
         else:
             ints = (nseg, 0, nseg - 1, _BIG, nseg - 1, max_move)
-        return ints, (road.spacing, road.length, 1.0 if road.closed else 0.0, road.half_width)
+        floats = (road.spacing, road.length, 1.0 if road.closed else 0.0, road.half_width)
+        start = (float(road.points[0, 0]), float(road.points[0, 1]), float(road.headings[0]))
+        return ints, floats + start
 
     # ------------------------------------------------------------ look-ups
     def _gather(self, name: str, rows_flat: np.ndarray) -> np.ndarray:
@@ -179,6 +199,9 @@ class RoadBatch:
 
     def points_at(self, s: np.ndarray):
         """Centreline ``(x, y)`` at arc lengths ``s[N, K]`` (or ``[N]``) [m] ahead of each slot's start.
+
+        Reads the float32 copy of the centreline (about 30 um resolution on a 500 m road),
+        computing in float64; returned arrays are reused by the next call.
 
         ``s`` must lie in ``[0, 2 * length)`` for closed roads (one wrap) and may
         pass the end of an open road (straight extension).
@@ -191,8 +214,8 @@ class RoadBatch:
         j = np.minimum(np.maximum(u.astype(np.int64), 0), hi)
         fs = (u - j) * spacing
         # gather into reused buffers: fresh megabyte-sized arrays each step cost more than the arithmetic
-        rec = self._buffer("rec", j.shape + (4,), np.float64)
-        np.take(self._geo, j + off, axis=0, out=rec)
+        rec = self._buffer("rec", j.shape + (4,), np.float32)
+        np.take(self._geo32, j + off, axis=0, out=rec)
         x = self._buffer("x", j.shape, np.float64)
         y = self._buffer("y", j.shape, np.float64)
         np.multiply(fs, rec[..., 2], out=x)

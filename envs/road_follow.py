@@ -124,7 +124,7 @@ class RoadFollowEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         start = draw_episode(self.config, self.np_random, options)
-        self.fleet.reset_cars(np.array([0]), [start], [self.np_random])
+        self.fleet.reset_cars(np.array([0]), [start.road], [start.lateral], [start.heading_offset], [self.np_random])
         self._steps = 0
         self._started = True
         self._trail_len = 0

@@ -96,10 +96,13 @@ class RoadFollowVectorEnv(VectorEnv):
     def _reset_cars(self, cars: np.ndarray, options: list[dict | None] | None) -> None:
         rngs = [self.rngs[i] for i in cars.tolist()]
         if options is None:
-            starts = draw_episodes(self.config, rngs)
+            roads, lateral, heading = draw_episodes(self.config, rngs)
         else:
             starts = [draw_episode(self.config, rng, opt) for rng, opt in zip(rngs, options)]
-        self.fleet.reset_cars(cars, starts, rngs)
+            roads = [st.road for st in starts]
+            lateral = [st.lateral for st in starts]
+            heading = [st.heading_offset for st in starts]
+        self.fleet.reset_cars(cars, roads, lateral, heading, rngs)
         self._steps[cars] = 0
         self._autoreset[cars] = False
 
