@@ -98,12 +98,14 @@ class Fleet:
 
     # ----------------------------------------------------------------- step
     def advance(self, steer: np.ndarray, accel: np.ndarray | None = None, moving: np.ndarray | None = None):
-        """Advance the cars one step (all of them, or those where ``moving[N]`` is True).
+        """Advance every car one step.
 
         Args:
             steer: ``[N]`` normalized steering in [-1, 1].
             accel: ``[N]`` acceleration [m/s^2], or None for the cruise controller.
-            moving: ``[N]`` bool mask of cars to step; the others keep their state.
+            moving: ``[N]`` bool mask of the cars really driving on; the others are
+                about to be reset (their new state is thrown away), so they draw
+                no random gust and their progress is not counted.
 
         Returns:
             ``(reward, terminated, info)`` as ``[N]`` arrays; ``info`` holds the
@@ -128,17 +130,8 @@ class Fleet:
             length = self.roads.length
             delta = delta - self.roads.closed * length * np.round(delta / length)
         heading_error = car_model.wrap_angle(new_state[:, HEADING] - seg_heading)
-        if moving is None:
-            self.state, self.seg, self.s, self.cte, self.heading_error = new_state, seg, s, cte, heading_error
-            self.distance = self.distance + delta
-        else:
-            delta = np.where(moving, delta, 0.0)
-            self.state = np.where(moving[:, None], new_state, self.state)
-            self.seg = np.where(moving, seg, self.seg)
-            self.s = np.where(moving, s, self.s)
-            self.cte = cte = np.where(moving, cte, self.cte)
-            self.heading_error = np.where(moving, heading_error, self.heading_error)
-            self.distance = self.distance + delta
+        self.state, self.seg, self.s, self.cte, self.heading_error = new_state, seg, s, cte, heading_error
+        self.distance = self.distance + delta
 
         half = self.roads.half_width
         off_road = np.abs(cte) > half + cfg.off_road_margin

@@ -59,6 +59,7 @@ class RoadBatch:
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._records: dict[int, tuple] = {}
         self._buffers: dict[str, np.ndarray] = {}
+        self._any_closed = False
 
     def _store(self, road: Road) -> int:
         """Offset of ``road`` in the atlas, appending it if new."""
@@ -178,6 +179,7 @@ class RoadBatch:
         self._row_offset[slots], self.n_seg[slots], self._lo[slots], self._hi[slots] = i[:, 0], i[:, 1], i[:, 2], i[:, 3]
         self._mod[slots], self._look_hi[slots], self._max_move[slots] = i[:, 4], i[:, 5], i[:, 6]
         self.spacing[slots], self.length[slots], self.closed[slots], self.half_width[slots] = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
+        self._any_closed = bool(self.closed.any())
         return f[:, 4:7]
 
     def _record(self, road: Road) -> tuple[tuple, tuple]:
@@ -264,7 +266,9 @@ class RoadBatch:
             dy = y - rec[:, 1]
             t = (dx * rec[:, 2] + dy * rec[:, 3]) * inv_ds
             move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
-            seg = np.mod(np.minimum(np.maximum(seg + move, lo), hi), mod)
+            seg = np.minimum(np.maximum(seg + move, lo), hi)
+            if self._any_closed:  # open roads' index needs no wrapping (their modulus is huge)
+                seg = np.mod(seg, mod)
         k = seg + off
         rec = geo.take(k, axis=0)
         dx = x - rec[:, 0]
