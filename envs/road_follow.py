@@ -78,7 +78,9 @@ class RoadFollowEnv(gym.Env):
     ``max_episode_steps`` (3000 when made through ``gymnasium.make``).
 
     ## Arguments
-    ``RoadFollowEnv(render_mode=None, config=None, **fields)`` where ``fields`` are
+    ``RoadFollowEnv(render_mode=None, config=None, camera="follow", **fields)``: ``camera`` is
+    ``follow`` (centred on the car) or ``road`` (the whole road; settable between frames
+    through ``env.unwrapped.camera``), and ``fields`` are
     any fields of :class:`envs.RoadFollowConfig` (``observation``, ``split``,
     ``families``, ``target_speed``, ``throttle``, ``disturbances`` ...); an unknown
     name is a ``TypeError``. ``reset(options=...)`` takes ``road`` (an ``envs.Road``),
@@ -88,8 +90,12 @@ class RoadFollowEnv(gym.Env):
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 20}
 
-    def __init__(self, render_mode: str | None = None, config: RoadFollowConfig | None = None, **fields):
+    def __init__(
+        self, render_mode: str | None = None, config: RoadFollowConfig | None = None, camera: str = "follow", **fields
+    ):
         self.config = make_config(config, fields)
+        if camera not in ("follow", "road"):
+            raise ValueError(f"unknown camera {camera!r}; choose from follow, road")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"unknown render_mode {render_mode!r}; choose from {self.metadata['render_modes']}")
         self.render_mode = render_mode
@@ -97,7 +103,7 @@ class RoadFollowEnv(gym.Env):
         self.action_space = spaces.Box(-1.0, 1.0, (self.config.action_size,), dtype=np.float32)
         self.observation_space = observation_space(self.config)
         self.fleet = Fleet(self.config, 1)
-        self.camera = "follow"
+        self.camera = camera
         self.renderer = None
         self._trail = np.zeros((0, 3))
         self._trail_len = 0
