@@ -196,9 +196,6 @@ class RoadBatch:
         return ints, floats + start
 
     # ------------------------------------------------------------ look-ups
-    def _gather(self, name: str, rows_flat: np.ndarray) -> np.ndarray:
-        return self._flat[name].take(rows_flat)
-
     def points_at(self, s: np.ndarray):
         """Centreline ``(x, y)`` at arc lengths ``s[N, K]`` (or ``[N]``) [m] ahead of each slot's start.
 
@@ -217,7 +214,7 @@ class RoadBatch:
         fs = (u - j) * spacing
         # gather into reused buffers: fresh megabyte-sized arrays each step cost more than the arithmetic
         rec = self._buffer("rec", j.shape + (4,), np.float32)
-        np.take(self._geo32, j + off, axis=0, out=rec)
+        np.take(self._geo32, j + off, axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
         x = self._buffer("x", j.shape, np.float64)
         y = self._buffer("y", j.shape, np.float64)
         np.multiply(fs, rec[..., 2], out=x)
@@ -261,7 +258,7 @@ class RoadBatch:
         geo = self._geo
         inv_ds = 1.0 / spacing
         for _ in range(rounds):
-            rec = geo.take(seg + off, axis=0)
+            rec = geo.take(seg + off, axis=0, mode="clip")
             dx = x - rec[:, 0]
             dy = y - rec[:, 1]
             t = (dx * rec[:, 2] + dy * rec[:, 3]) * inv_ds
@@ -270,7 +267,7 @@ class RoadBatch:
             if self._any_closed:  # open roads' index needs no wrapping (their modulus is huge)
                 seg = np.mod(seg, mod)
         k = seg + off
-        rec = geo.take(k, axis=0)
+        rec = geo.take(k, axis=0, mode="clip")
         dx = x - rec[:, 0]
         dy = y - rec[:, 1]
         ux = rec[:, 2]
@@ -278,7 +275,7 @@ class RoadBatch:
         t = np.minimum(np.maximum((dx * ux + dy * uy) * inv_ds, 0.0), 1.0)
         cte = ux * (dy - t * spacing * uy) - uy * (dx - t * spacing * ux)
         s = (seg + t) * spacing
-        return seg, s, cte, self._flat["seg_heading"].take(k)
+        return seg, s, cte, self._flat["seg_heading"].take(k, mode="clip")
 
     def edge_segments(self, s: np.ndarray, behind: float, ahead: float, step: float):
         """Road edges near arc length ``s[N]``: ``(ax, ay, bx, by)`` each ``[N, 2 W]`` [m].
