@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", required=True, help="checkpoint path, or 'expert'")
     _add_roads(p, 100)
     p.add_argument("--json", type=Path, help="write the metrics to this JSON file")
+    p.add_argument("--save-episodes", type=Path, metavar="DIR",
+                   help="keep every drive (and the expert's, as its ghost) in DIR for `roadschool replay`")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("compare", help="the learned car and the expert side by side on train and unseen roads")
@@ -252,8 +254,17 @@ def cmd_evaluate(args) -> int:
         roads, label = load_roads(args.roads_file), args.roads_file.name
     else:
         roads, label = split_road_list(args.split, args.roads, _families(args), args.first_road), args.split
-    result = evaluate(driver, roads, env_config_for(observation), progress=not args.no_progress)
+    if args.save_episodes:
+        from sims.replay import evaluate_and_save
+
+        result = evaluate_and_save(driver, roads, env_config_for(observation), args.save_episodes,
+                                   progress=not args.no_progress, policy=args.policy)
+    else:
+        result = evaluate(driver, roads, env_config_for(observation), progress=not args.no_progress)
     print(format_table({driver.name: {label: result["aggregate"]}}))
+    if args.save_episodes:
+        print(f"kept {len(roads)} episodes in {args.save_episodes}; "
+              f"play them with: roadschool replay {args.save_episodes}")
     if args.json:
         _write_json(args.json, {"policy": args.policy, "roads": label, **result})
         print(f"wrote {args.json}")
@@ -294,7 +305,7 @@ COMMANDS = {
 
 # Modules that add more commands: each has ``register(subparsers) -> {name: handler}``,
 # where ``handler(args) -> exit code``. Keep their heavy imports inside the handlers.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["sims.viewer_cli"]
 
 
 def main(argv: list[str] | None = None) -> int:
