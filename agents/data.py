@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from envs.atomic import atomic_path
 from agents.drivers import Driver, ExpertDriver
 from agents.expert import PathExpert
 from envs import DEFAULT_FAMILIES, RoadFollowConfig, RoadFollowVectorEnv
@@ -148,17 +147,9 @@ class Dataset:
     def save(self, path) -> Path:
         """Write atomically to ``path`` (``.npz``)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = dict(self.metadata, format=FORMAT, format_version=FORMAT_VERSION)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, metadata=np.array(json.dumps(meta)), **{k: getattr(self, k) for k in _ARRAYS})
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, metadata=np.array(json.dumps(meta)), **{k: getattr(self, k) for k in _ARRAYS})
         return path
 
     @classmethod

@@ -9,9 +9,7 @@ the training data (stored as buffers, so they travel with the weights).
 from __future__ import annotations
 
 import dataclasses
-import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from envs.atomic import atomic_path
 
 CHECKPOINT_FORMAT = "roadschool-checkpoint"
 
@@ -97,22 +97,14 @@ class SteeringNet(nn.Module):
 def save_checkpoint(path, model: SteeringNet, **metadata) -> Path:
     """Write ``model``'s state dict and plain-Python metadata atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "net_config": dataclasses.asdict(model.config),
         "model_state": model.state_dict(),
         **metadata,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

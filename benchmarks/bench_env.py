@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-import envs  # noqa: E402  (registers roadschool/RoadFollow-v0)
 from envs import ENV_ID, Road, generate_road  # noqa: E402
 
 FAMILIES = ("gentle", "twisty")  # the default families

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from envs.atomic import write_text_atomically
 
 import numpy as np
 
@@ -280,15 +280,4 @@ def load_roads(path) -> list[Road]:
 
 def save_roads(path, roads) -> None:
     """Write roads to a JSON file atomically (temporary file, then rename)."""
-    path = Path(path)
-    payload = {"roads": [r.to_json_dict() for r in roads]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomically(path, json.dumps({"roads": [r.to_json_dict() for r in roads]}))

@@ -137,10 +137,9 @@ def _families(args) -> tuple[str, ...]:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
+    from envs.atomic import write_text_atomically
+
+    write_text_atomically(path, json.dumps(payload, indent=2))
 
 
 def cmd_demo(args) -> int:

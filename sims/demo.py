@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import aggregate, drive, env_config_for
 from agents.training import TrainConfig, train
 from envs import DEFAULT_FAMILIES
+from envs.atomic import write_text_atomically
 from sims.report import format_table, write_report
 from sims.roads import split_road_list
 from sims.video import drive_frames, write_gif
@@ -117,9 +117,7 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) ->
             f"{who}/{split}": {t.road: t.metrics() for t in trajs} for (who, split), trajs in trajectories.items()
         },
     }
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out / "metrics.json")
+    write_text_atomically(out / "metrics.json", json.dumps(result, indent=2))
 
     log(f"[5/5] Rendering drive.gif on unseen road {road.name} ...")
     frames = [f for f, _ in drive_frames(road, learner_traj, expert_traj, stride=2, max_frames=config.gif_frames)]

@@ -23,14 +23,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from envs.atomic import atomic_path, write_text_atomically
 from envs.car import CarParams
 from envs.config import RoadFollowConfig
 from envs.road import Road
@@ -96,21 +95,14 @@ def save_episode(path, episode: Episode) -> Path:
         columns=list(Track.COLUMNS),
     )
     ghost = episode.ghost.row_array() if episode.ghost is not None else np.zeros((0, len(Track.COLUMNS)))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                metadata=np.array(json.dumps(meta)),
-                track=episode.track.row_array(),
-                ghost=ghost,
-                road_points=np.asarray(road.points),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            metadata=np.array(json.dumps(meta)),
+            track=episode.track.row_array(),
+            ghost=ghost,
+            road_points=np.asarray(road.points),
+        )
     return path
 
 
@@ -241,10 +233,8 @@ def evaluate_and_save(
         episode = Episode(road, track_from_trajectory(trajectory, road, env_config), ghost_track, meta)
         names.append(save_episode(out_dir / episode_name(i, road), episode).name)
     index = out_dir / INDEX_NAME
-    tmp = out_dir / f".{INDEX_NAME}.tmp"
     listing = {"policy": policy, "driver": getattr(driver, "name", "driver"), "episodes": names}
-    tmp.write_text(json.dumps(listing, indent=1))
-    os.replace(tmp, index)
+    write_text_atomically(index, json.dumps(listing, indent=1))
     return {"aggregate": aggregate(list(per_road.values())), "roads": per_road}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -12,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from agents.evaluation import Trajectory  # noqa: E402
+from envs.atomic import atomic_path  # noqa: E402
 from envs.road import Road  # noqa: E402
 
 LEARNER_COLOUR = "#1f5fd6"
@@ -20,7 +20,6 @@ EXPERT_COLOUR = "#e07b00"
 
 def format_table(metrics: dict) -> str:
     """A readable table: one row per (driver, split), one column per metric."""
-    cols = ["completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes"]
     heads = ["completion", "off-road", "mean|cte| m", "max|cte| m", "speed m/s", "episodes"]
     lines = [f"{'driver':<10}{'roads':<9}" + "".join(f"{h:>13}" for h in heads)]
     for driver, by_split in metrics.items():
@@ -104,8 +103,7 @@ def write_report(
 
     fig.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.evaluation import Trajectory
+from envs.atomic import atomic_path
 from envs.car import CarParams
 from envs.road import Road
 
@@ -75,15 +76,14 @@ def write_gif(path, frames, frame_seconds: float) -> Path:
     images = [Image.fromarray(f).quantize(colors=96, method=Image.Quantize.MEDIANCUT) for f in frames]
     if not images:
         raise ValueError("no frames to write")
-    tmp = path.with_name(f".{path.name}.tmp")
-    images[0].save(
-        tmp,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=max(20, int(round(frame_seconds * 1000))),
-        loop=0,
-        optimize=False,
-    )
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=max(20, int(round(frame_seconds * 1000))),
+            loop=0,
+            optimize=False,
+        )
     return path
