@@ -12,38 +12,17 @@ import sys
 from pathlib import Path
 
 from envs import DEFAULT_FAMILIES, FAMILIES, OBSERVATION_TYPES, SPLITS
+from sims.arguments import non_negative_int as _non_negative_int
+from sims.arguments import positive_float as _positive_float
+from sims.arguments import positive_int as _positive_int
 
 EXIT_NO_WINDOW = 1
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (0 < value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def _window_size(text: str) -> tuple[int, int]:
