@@ -56,6 +56,7 @@ class Fleet:
         self.wind = np.zeros((num_cars, 2))  # [m/s] constant crosswind, world frame
         self.rngs: list[np.random.Generator | None] = [None] * num_cars
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
+        self._slot_road: _SlotRoad | None = None
 
     def sensor_shape(self) -> tuple[int, ...]:
         c = self.config
@@ -159,6 +160,14 @@ class Fleet:
         return reward, terminated, info
 
     # ------------------------------------------------------- one car, fast
+    def _road_one(self) -> "_SlotRoad":
+        """Car 0's road as Python scalars and row lists (rebuilt when the road changes)."""
+        road = self.roads.roads[0]
+        cached = self._slot_road
+        if cached is None or cached.road is not road or cached.offset != self.roads._row_offset[0]:
+            cached = self._slot_road = _SlotRoad.of(self.roads, 0)
+        return cached
+
     def advance_one(self, steer: float, accel: float | None = None):
         """:meth:`advance` for a fleet of one car, on Python floats.
 
@@ -202,11 +211,8 @@ class Fleet:
             y += push_y * cfg.dt
         h = (h0 + turn + math.pi) % (2.0 * math.pi) - math.pi
         # local projection: envs.road_batch.RoadBatch.project
-        roads = self.roads
-        rows = roads.rows(0)
-        spacing = roads.spacing[0].item()
-        lo, hi, mod = roads._lo[0].item(), roads._hi[0].item(), roads._mod[0].item()
-        max_move = roads._max_move[0].item()
+        road = self._road_one()
+        rows, spacing, lo, hi, mod, max_move = road.rows, road.spacing, road.lo, road.hi, road.mod, road.max_move
         inv_ds = 1.0 / spacing
         seg = self.seg[0].item()
         for _ in range(2):
@@ -221,8 +227,8 @@ class Fleet:
         cte = ux * (dy - t * spacing * uy) - uy * (dx - t * spacing * ux)
         s = (seg + t) * spacing
         progress_delta = s - self.s[0].item()
-        length = roads.length[0].item()
-        if roads.closed[0] > 0:
+        length = road.length
+        if road.closed:
             progress_delta = progress_delta - 1.0 * length * round(progress_delta / length)
         heading_error = (h - seg_heading + math.pi) % (2.0 * math.pi) - math.pi
         distance = self.distance[0].item() + progress_delta
@@ -231,7 +237,7 @@ class Fleet:
             seg, s, cte, heading_error, distance
         )
         # rewards and the end of the episode
-        half = roads.half_width[0].item()
+        half = road.half_width
         off_road = abs(cte) > half + cfg.off_road_margin
         finished = distance >= length - 1e-6
         reward_progress = cfg.progress_reward * progress_delta
@@ -259,17 +265,15 @@ class Fleet:
         sensor = self.sensor
         if self.config.observation != "features" or self.config.disturbances.observation_noise > 0:
             return self.observe()[0]
-        roads = self.roads
-        rows = roads.rows32(0)
-        spacing = roads.spacing[0].item()
-        look_hi = roads._look_hi[0].item()
+        road = self._road_one()
+        rows, spacing, look_hi = road.rows32, road.spacing, road.look_hi
         x, y, h, v, st = self.state[0].tolist()
         s = self.s[0].item()
         c, sn = car_model.cos_sin_scalar(h)
         out = [self.cte[0].item(), self.heading_error[0].item(), v, st]
         for d in sensor.distance_list:
             u = (s + d) / spacing
-            j = min(max(int(u), 0), look_hi)
+            j = min(int(u), look_hi)  # u >= 0: the batched path's lower clamp never acts
             fs = (u - j) * spacing
             px, py, ux, uy = rows[j]
             dx = (px + fs * ux) - x
@@ -313,3 +317,26 @@ class Fleet:
             "reward_centering": 0.0,
             "reward_off_road": 0.0,
         }
+
+
+class _SlotRoad:
+    """One slot's road as plain Python values, for :meth:`Fleet.advance_one` / :meth:`Fleet.observe_one`."""
+
+    __slots__ = ("road", "offset", "rows", "rows32", "spacing", "lo", "hi", "mod", "max_move", "look_hi",
+                 "length", "closed", "half_width")
+
+    @classmethod
+    def of(cls, roads: RoadBatch, slot: int) -> "_SlotRoad":
+        me = cls()
+        me.road = roads.roads[slot]
+        me.offset = int(roads._row_offset[slot])
+        me.rows = roads.rows(slot)
+        me.rows32 = roads.rows32(slot)
+        me.spacing = float(roads.spacing[slot])
+        me.lo, me.hi, me.mod = int(roads._lo[slot]), int(roads._hi[slot]), int(roads._mod[slot])
+        me.max_move = int(roads._max_move[slot])
+        me.look_hi = int(roads._look_hi[slot])
+        me.length = float(roads.length[slot])
+        me.closed = bool(roads.closed[slot] > 0)
+        me.half_width = float(roads.half_width[slot])
+        return me

@@ -47,7 +47,11 @@ def _fast_action(action, size: int) -> list[float]:
     """One action as a list of floats clipped to [-1, 1] (same checks as :func:`validate_actions`)."""
     if type(action) is np.ndarray and action.shape == (size,):
         values = action.tolist()
-        if all(math.isfinite(v) for v in values):
+        if size == 1:
+            v = values[0]
+            if math.isfinite(v):
+                return [min(max(float(v), -1.0), 1.0)]
+        elif all(math.isfinite(v) for v in values):
             return [min(max(float(v), -1.0), 1.0) for v in values]
     return validate_actions(action, None, size).tolist()
 
