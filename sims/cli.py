@@ -279,7 +279,7 @@ COMMANDS = {
 
 # Modules that add more commands: each has ``register(subparsers) -> {name: handler}``,
 # where ``handler(args) -> exit code``. Keep their heavy imports inside the handlers.
-COMMAND_MODULES: list[str] = ["sims.viewer_cli"]
+COMMAND_MODULES: list[str] = ["sims.viewer_cli", "sims.experiments.cli"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,139 @@
+"""``roadschool experiment batching|overfitting|road-change|tutorial-figures``."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+from pathlib import Path
+
+from sims.arguments import non_negative_int as _non_negative_int
+from sims.arguments import positive_int as _positive_int
+
+
+def _add_backend(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where the runs execute")
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local worker processes, or Ray (pip install 'roadschool[ray]') (default: %(default)s)")
+    g.add_argument("--workers", type=_non_negative_int, default=0,
+                   help="runs at once: local processes or CPUs of a local Ray instance; "
+                        "0 = all cores, 1 = in this process (default: 0)")
+    g.add_argument("--address",
+                   help="ray: address of an existing cluster (e.g. 'auto' or 'ray://head:10001'); "
+                        "without it a local Ray instance is started and stopped")
+
+
+def _add_common(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--out", type=Path, help=f"output folder (default: runs/{what}-<timestamp>)")
+    p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
+    p.add_argument("--seeds", type=_positive_int, help="seeds per grid point (default: the experiment's)")
+    p.add_argument("--first-seed", type=int, help="first seed; seeds are first, first + 1, ... (default: 0)")
+    _add_backend(p)
+
+
+def register(subparsers) -> dict:
+    """Add ``experiment`` and its sub-commands; return ``{"experiment": handler}``."""
+    p = subparsers.add_parser("experiment", help="batching, overfitting, road-change: grids of seeded runs, "
+                                                 "CSV + figures + summary")
+    sub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", required=True)
+
+    q = sub.add_parser("batching", help="full-batch training against minibatches of several sizes")
+    _add_common(q, "batching")
+    q.add_argument("--batch-size", type=_non_negative_int, action="append", dest="batch_sizes",
+                   help="batch size, repeatable; 0 = full batch (default: 0 4096 1024 256 64 16)")
+    q.add_argument("--epochs", type=_positive_int, help="epochs of every run (default: 30)")
+
+    q = sub.add_parser("overfitting", help="train on 1 ... 64 roads, test every model on the same unseen roads")
+    _add_common(q, "overfitting")
+    q.add_argument("--observation", choices=("features", "image"), action="append", dest="observations",
+                   help="observation arm, repeatable (default: both)")
+
+    q = sub.add_parser("road-change", help="BC, DART and DAgger on sharper, narrower, faster, windy, "
+                                           "misaligned and noisy roads")
+    _add_common(q, "road-change")
+    from sims.experiments.road_change import CHANGE_NAMES, METHODS
+
+    q.add_argument("--method", choices=METHODS, action="append", dest="methods",
+                   help="training method, repeatable (default: all)")
+    q.add_argument("--change", choices=CHANGE_NAMES, action="append", dest="changes",
+                   help="change of the world, repeatable (default: all)")
+    q.add_argument("--observation", choices=("features", "rays"), default=None,
+                   help="observation of the trained policies (default: features)")
+
+    q = sub.add_parser("tutorial-figures", help="run the three experiments at their defaults and copy their "
+                                                "figures to docs/figures (about 9 minutes on 2 cores)")
+    q.add_argument("--out", type=Path, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
+    q.add_argument("--work", type=Path, default=Path("runs/tutorial"),
+                   help="where the experiments write their full outputs (default: %(default)s)")
+    q.add_argument("--quick", action="store_true", help="the tiny versions (to check the command, not for docs)")
+    _add_backend(q)
+    return {"experiment": cmd_experiment}
+
+
+def _backend(args):
+    from sims.experiments.grid import Backend
+
+    return Backend(args.backend, args.workers, args.address)
+
+
+def _out(args, name: str) -> Path:
+    return args.out or Path("runs") / f"{name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_batching(args) -> Path:
+    from sims.experiments.batching import BatchingConfig, run_experiment
+
+    config = BatchingConfig.quick() if args.quick else BatchingConfig()
+    config = config.with_overrides(args.seeds, args.first_seed, args.batch_sizes, args.epochs)
+    out = _out(args, "batching")
+    run_experiment(out, config, _backend(args))
+    return out
+
+
+def run_overfitting(args) -> Path:
+    from sims.experiments.overfitting import OverfittingConfig, run_experiment
+
+    config = OverfittingConfig.quick() if args.quick else OverfittingConfig()
+    observations = tuple(args.observations) if args.observations else None
+    config = config.with_seeds(args.seeds, args.first_seed, observations)
+    out = _out(args, "overfitting")
+    run_experiment(out, config, _backend(args))
+    return out
+
+
+def run_road_change(args) -> Path:
+    from sims.experiments.road_change import RoadChangeConfig, run_experiment
+
+    config = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
+    config = config.with_overrides(args.seeds, args.first_seed, args.methods, args.changes, args.observation)
+    out = _out(args, "road-change")
+    run_experiment(out, config, _backend(args))
+    return out
+
+
+FIGURES = {"batching": "batching.png", "overfitting": "overfitting.png", "road-change": "road_change.png"}
+
+
+def run_tutorial_figures(args) -> Path:
+    """Each experiment at its defaults into ``--work``, then its figure into ``--out``."""
+    import time
+
+    from sims.experiments.figures import copy_as_small_png
+
+    runners = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change}
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, runner in runners.items():
+        clock = time.perf_counter()
+        ns = argparse.Namespace(**vars(args))
+        ns.out, ns.seeds, ns.first_seed = args.work / name, None, None
+        ns.batch_sizes = ns.epochs = ns.observations = ns.methods = ns.changes = ns.observation = None
+        folder = runner(ns)
+        copy_as_small_png(folder / FIGURES[name], args.out / FIGURES[name])
+        print(f"{name}: {time.perf_counter() - clock:.0f} s; {folder / FIGURES[name]} -> {args.out / FIGURES[name]}")
+    return args.out
+
+
+def cmd_experiment(args) -> int:
+    handlers = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change,
+                "tutorial-figures": run_tutorial_figures}
+    handlers[args.experiment](args)
+    return 0

@@ -1,0 +1,230 @@
+"""A grid of independent, seeded runs, executed on local processes or on a Ray cluster.
+
+A run is a frozen dataclass (its *spec*) and a module-level function
+``run(spec) -> {"row": {...}, "details": {...}}``. ``row`` is one line of the
+experiment's CSV (plain numbers and strings); ``details`` holds anything bigger
+(per-epoch curves, dataset metadata, model weights) that the experiment writes
+elsewhere. Every run pins PyTorch to one thread and seeds everything from its
+spec, so a run gives the same numbers wherever it executes: in this process, in
+a local worker process, or on any node of a Ray cluster. Only the wall-clock
+columns (named in ``TIMING_COLUMNS``) differ from one execution to the next.
+
+Local workers are started with the ``spawn`` method (a fresh interpreter, no
+state copied from this one), so a script that calls :func:`run_grid` must do so
+under ``if __name__ == "__main__":``; the ``roadschool`` command already does.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import csv
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envs.atomic import atomic_path, write_text_atomically
+
+BACKENDS = ("local", "ray")
+
+TIMING_COLUMNS = frozenset({"run_seconds", "train_seconds", "seconds_per_epoch"})
+"""CSV columns that are wall-clock measurements and so differ between executions."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where the runs of a grid execute."""
+
+    kind: str = "local"
+    """``local`` (a pool of worker processes on this machine) or ``ray``."""
+    workers: int = 0
+    """Runs at once: local worker processes, or CPUs of a local Ray instance (0: all cores).
+    ``1`` with ``local`` runs everything in this process, one run after another."""
+    address: str | None = None
+    """Ray only: the address of an existing cluster (e.g. ``ray://head:10001`` or ``auto``);
+    ``None`` starts a local Ray instance for the grid and stops it afterwards."""
+
+    def __post_init__(self):
+        if self.kind not in BACKENDS:
+            raise ValueError(f"unknown backend {self.kind!r}; choose from {', '.join(BACKENDS)}")
+        if self.workers < 0:
+            raise ValueError(f"workers must be 0 (all cores) or more, got {self.workers}")
+        if self.address is not None and self.kind != "ray":
+            raise ValueError("an address is only meaningful with the ray backend")
+
+    @property
+    def num_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def describe(self) -> str:
+        if self.kind == "ray":
+            return f"ray cluster at {self.address}" if self.address else f"local ray instance ({self.num_workers} CPUs)"
+        if self.num_workers == 1:
+            return "this process"
+        return f"{self.num_workers} local worker processes"
+
+
+class RunFailed(RuntimeError):
+    """A run of a grid raised; the message names the run."""
+
+
+def execute(run: Callable, spec) -> dict:
+    """Run one spec with PyTorch on a single thread; adds the ``run_seconds`` it took."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        clock = time.perf_counter()
+        result = run(spec)
+        result["row"]["run_seconds"] = round(time.perf_counter() - clock, 3)
+    except Exception as exc:
+        raise RunFailed(f"{spec} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        torch.set_num_threads(threads)
+    return result
+
+
+def run_grid(
+    run: Callable,
+    specs: Sequence,
+    backend: Backend = Backend(),
+    describe: Callable[[object], str] = str,
+    log=print,
+) -> list[dict]:
+    """Execute ``run(spec)`` for every spec; the results come back in the order of ``specs``.
+
+    Specs with a ``cost`` attribute are started most expensive first, so that
+    the long runs do not end up alone at the end. ``describe(spec)`` labels the
+    progress lines.
+    """
+    specs = list(specs)
+    if not specs:
+        return []
+    order = sorted(range(len(specs)), key=lambda i: -float(getattr(specs[i], "cost", 0.0)))
+    results: list[dict | None] = [None] * len(specs)
+    done = 0
+    clock = time.perf_counter()
+
+    every = max(1, len(specs) // 25)  # about 25 progress lines for a big grid
+
+    def finished(i: int, result: dict) -> None:
+        nonlocal done
+        results[i] = result
+        done += 1
+        if done % every and done != len(specs):
+            return
+        width = len(str(len(specs)))
+        log(f"  [{done:>{width}}/{len(specs)}] {describe(specs[i])}  ({result['row']['run_seconds']:.1f} s,"
+            f" {time.perf_counter() - clock:.0f} s elapsed)")
+
+    if backend.kind == "ray":
+        _run_on_ray(run, specs, order, backend, finished)
+    elif backend.num_workers == 1:
+        for i in order:
+            finished(i, execute(run, specs[i]))
+    else:
+        _run_on_processes(run, specs, order, backend.num_workers, finished)
+    return results  # type: ignore[return-value]
+
+
+def _run_on_processes(run, specs, order, workers, finished) -> None:
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context)
+    futures = {pool.submit(execute, run, specs[i]): i for i in order}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            finished(futures[future], future.result())
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)  # the workers got the interrupt too
+        raise
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # let the running ones end, start no more
+        raise
+    pool.shutdown()
+
+
+def _run_on_ray(run, specs, order, backend: Backend, finished) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("the ray backend needs Ray: pip install 'roadschool[ray]'") from None
+
+    started_here = False
+    if not ray.is_initialized():
+        if backend.address:
+            # ship this checkout's code, so the cluster runs exactly what runs here
+            import agents
+            import envs
+            import sims
+
+            ray.init(address=backend.address, runtime_env={"py_modules": [envs, agents, sims]},
+                     logging_level="WARNING")
+        else:
+            ray.init(num_cpus=backend.num_workers, include_dashboard=False, logging_level="WARNING")
+        started_here = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(execute)
+        pending = {remote.remote(run, specs[i]): i for i in order}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                finished(pending.pop(ref), ray.get(ref))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+# ------------------------------------------------------------------ output files
+def write_csv(path, rows: Sequence[dict]) -> Path:
+    """One line per row; the columns are the union of the rows' keys, in first-seen order."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _csv_value(v) for k, v in row.items()})
+    return Path(path)
+
+
+def read_csv(path) -> list[dict]:
+    """Rows of a CSV written by :func:`write_csv`, with numbers parsed back."""
+    with open(path, newline="") as fh:
+        return [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(fh)]
+
+
+def write_text(path, text: str) -> Path:
+    return write_text_atomically(path, text)
+
+
+def _csv_value(value):
+    if isinstance(value, float):
+        return repr(value)  # the shortest text that reads back as the same float
+    return value
+
+
+def _parse(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def without_timing(row: dict) -> dict:
+    """``row`` without its wall-clock columns: the part that repeats exactly."""
+    return {k: v for k, v in row.items() if k not in TIMING_COLUMNS}
+
+
+def mean_and_spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """Mean, minimum and maximum of the finite ``values`` (NaN if there are none)."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan, math.nan, math.nan
+    return sum(finite) / len(finite), min(finite), max(finite)
