@@ -75,13 +75,14 @@ class SteeringNet(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def set_normalization(self, obs: torch.Tensor) -> None:
-        """Measure input mean and std on (a sample of) the training observations."""
+        """Input mean and std from training observations; an input that never varied is only centred."""
         x = obs.float()
         if self.config.observation == "image":
             mean = x.mean().expand(self.config.obs_shape)
             std = x.std().clamp_min(1.0).expand(self.config.obs_shape)
         else:
-            mean, std = x.mean(dim=0), x.std(dim=0).clamp_min(1e-3)
+            mean, spread = x.mean(dim=0), x.std(dim=0)
+            std = torch.where(spread > 1e-3, spread, torch.ones_like(spread))  # not 1000x on a later change
         self.obs_mean.copy_(mean)
         self.obs_std.copy_(std)
 

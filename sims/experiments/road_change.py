@@ -153,7 +153,7 @@ def train_policy(spec: TrainingRun) -> dict:
         "epochs": spec.epochs,
     }
     if spec.observation == "features":
-        # what the net divides the speed input by: its spread in the training data, floored
+        # what the net divides the speed input by: its spread in the training data, or 1 if it never varied
         from envs import RoadFollowConfig
         from envs.observations import feature_names
 
@@ -441,12 +441,12 @@ def summary(rows: list[dict], training_rows: list[dict], config: RoadChangeConfi
             parts.append(f"{METHOD_LABELS[m]} {100 * comp:.0f}% ({cte:.3f} m)")
         lines.append(f"- {change.label} at {hardest:.3g} {change.unit}: " + ", ".join(parts) + ".")
     divisors = [float(t["speed_input_scale"]) for t in training_rows if "speed_input_scale" in t]
-    if divisors and any(c.name == "speed" for c in config.changes):
-        lines += ["", f"Why every learner fails at any other speed: the `features` include the car's speed, and in "
-                  f"training it never changed (10 m/s in every sample). The net divides each input by its spread "
-                  f"in the training data (with a floor); for the speed that divisor is {max(divisors):.3g} m/s, so "
-                  f"0.5 m/s more reaches the net as {0.5 / max(divisors):.0f} units where everything it learned "
-                  f"lies within a few."]
+    if divisors and all(d == 1.0 for d in divisors) and any(c.name == "speed" for c in config.changes):
+        lines += ["", "Why the learners drift at other speeds: the `features` include the car's speed, and in "
+                  "training it never changed (10 m/s in every sample). An input that never varied is only "
+                  "centred, so the speed input was 0 in every training sample and the weights that read it were "
+                  "never trained; at another speed it is no longer 0 (0.5 m/s more reaches the net as 0.5) and "
+                  "those untrained weights shift the steering."]
     if config.observation == "features" and any(c.name == "width" for c in config.changes):
         lines += ["", "Why a narrower road changes nothing here: the `features` do not include the road's width, "
                   "so the car drives exactly as before; the road only leaves less margin (the car is off the "
