@@ -60,23 +60,28 @@ class FeatureSensor:
     def __init__(self, config: RoadFollowConfig, num_cars: int):
         self.distances = np.asarray(config.lookahead_distances, dtype=np.float64)[None, :]
         self.distance_list = [float(d) for d in config.lookahead_distances]
+        self._ahead = self._t1 = self._t2 = None  # reused [N, K] buffers
         low, high = feature_bounds(config)
         self.low, self.high = low, high
         self.size = len(low)
 
     def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
-        px, py = roads.points_at(s[:, None] + self.distances)
+        n = len(state)
+        if self._ahead is None or len(self._ahead) != n:
+            self._ahead, self._t1, self._t2 = (np.empty((n, len(self.distance_list))) for _ in range(3))
+        px, py = roads.points_at(np.add(s[:, None], self.distances, out=self._ahead))
         dx = np.subtract(px, state[:, X, None], out=px)
         dy = np.subtract(py, state[:, Y, None], out=py)
         c = cos_h[:, None]
         sn = sin_h[:, None]
-        obs = np.empty((len(state), self.size), dtype=np.float32)
+        t1, t2 = self._t1, self._t2
+        obs = np.empty((n, self.size), dtype=np.float32)
         obs[:, 0] = cte
         obs[:, 1] = heading_error
         obs[:, 2] = state[:, SPEED]
         obs[:, 3] = state[:, STEER]
-        obs[:, 4::2] = c * dx + sn * dy
-        obs[:, 5::2] = c * dy - sn * dx
+        obs[:, 4::2] = np.add(np.multiply(c, dx, out=t1), np.multiply(sn, dy, out=t2), out=t1)
+        obs[:, 5::2] = np.subtract(np.multiply(c, dy, out=t1), np.multiply(sn, dx, out=t2), out=t1)
         return np.minimum(np.maximum(obs, self.low, out=obs), self.high, out=obs)
 
     def noise_scale(self) -> np.ndarray:

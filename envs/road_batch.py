@@ -209,12 +209,14 @@ class RoadBatch:
         spacing = self.spacing[:, None] if expand else self.spacing
         hi = self._look_hi[:, None] if expand else self._look_hi
         off = self._row_offset[:, None] if expand else self._row_offset
-        u = s / spacing
-        j = np.minimum(np.maximum(u.astype(np.int64), 0), hi)
-        fs = (u - j) * spacing
-        # gather into reused buffers: fresh megabyte-sized arrays each step cost more than the arithmetic
+        # every temporary lives in a reused buffer: fresh large arrays each step cost more than the arithmetic
+        u = np.divide(s, spacing, out=self._buffer("u", s.shape, np.float64))
+        j = self._buffer("j", s.shape, np.int64)
+        j[...] = u  # truncation towards zero, as astype
+        np.minimum(np.maximum(j, 0, out=j), hi, out=j)
+        fs = np.multiply(np.subtract(u, j, out=u), spacing, out=u)
         rec = self._buffer("rec", j.shape + (4,), np.float32)
-        np.take(self._geo32, j + off, axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
+        np.take(self._geo32, np.add(j, off, out=j), axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
         x = self._buffer("x", j.shape, np.float64)
         y = self._buffer("y", j.shape, np.float64)
         np.multiply(fs, rec[..., 2], out=x)
