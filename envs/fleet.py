@@ -46,7 +46,7 @@ class Fleet:
         max_move = int(math.ceil(config.max_travel_per_step / 0.25)) + 2
         self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step)
         self.sensor = make_sensor(config, num_cars)
-        self.state = np.zeros((num_cars, STATE_SIZE))
+        self.state = np.zeros((num_cars, STATE_SIZE), order="F")  # column-major: each quantity contiguous
         self.seg = np.zeros(num_cars, dtype=np.int64)
         self.s = np.zeros(num_cars)  # arc length of the projection [m], within the first lap
         self.distance = np.zeros(num_cars)  # progress along the road since the start [m]
