@@ -68,8 +68,8 @@ _pygame = None  # the pygame module, once a frame has been drawn
 _fonts: dict[int, object] = {}
 
 
-def _pg():
-    """Import pygame on first use (quietly)."""
+def import_pygame():
+    """pygame, imported on first use (quietly, without its banner)."""
     global _pygame
     if _pygame is None:
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -82,7 +82,7 @@ def _pg():
 def _font(size: int):
     """A monospace font (the default font if the system has none), shared by all renderers."""
     if size not in _fonts:
-        pg = _pg()
+        pg = import_pygame()
         if not pg.font.get_init():
             pg.font.init()
         _fonts[size] = pg.font.SysFont("dejavusansmono,liberationmono,couriernew,monospace", size)
@@ -221,7 +221,7 @@ class _RoadPicture:
         whose top-left pixel is ``origin`` in global pixel coordinates."""
         if len(segments) == 0:
             return
-        pg = _pg()
+        pg = import_pygame()
         o = np.asarray(origin, dtype=np.float64)
         left, right, centre = self.left - o, self.right - o, self.centre - o
         runs = np.split(segments, np.flatnonzero(np.diff(segments) != 1) + 1)
@@ -247,7 +247,7 @@ class _FittedBackground:
     """The whole road fitted into the window: one window-sized picture."""
 
     def __init__(self, road: Road, size: tuple[int, int]):
-        pg = _pg()
+        pg = import_pygame()
         w, h = size
         left, right = road.edges()
         both = np.vstack([left, right])
@@ -289,7 +289,7 @@ class _FollowBackground:
                 self.empty.clear()
             self.empty.add(key)
             return None
-        tile = _pg().Surface((t, t))
+        tile = import_pygame().Surface((t, t))
         tile.fill(GRASS_COLOUR)
         self.picture.draw(tile, (x0, y0), segments)
         self.tiles[key] = tile
@@ -398,7 +398,7 @@ class RoadRenderer:
         Returns:
             rgb_array mode: ``(height, width, 3)`` uint8 frame (read-only). human mode: None.
         """
-        pg = _pg()
+        pg = import_pygame()
         trail_xy = np.asarray(trail_xy, dtype=np.float64).reshape(-1, 2)
         trail_abs_cte = np.asarray(trail_abs_cte, dtype=np.float64).reshape(-1)
         if len(trail_xy) != len(trail_abs_cte):
@@ -479,7 +479,7 @@ class RoadRenderer:
     def close(self) -> None:
         """Close the window (human mode) and drop cached pictures."""
         if self._window is not None:
-            _pg().display.quit()
+            import_pygame().display.quit()
         self._window = None
         self._clock = None
         self._canvas = None
@@ -510,7 +510,7 @@ class RoadRenderer:
         n = len(xy)
         if n == 0:
             return
-        pg = _pg()
+        pg = import_pygame()
         scale = self._view[0]
         width_px = max(2, int(round(TRAIL_WIDTH * scale)))
         p = self.world_to_screen(xy)
@@ -544,7 +544,7 @@ class RoadRenderer:
         return bool(hi[0] >= 0 and hi[1] >= 0 and lo[0] < self.width and lo[1] < self.height)
 
     def _draw_ghost(self, canvas, ghost: CarPose) -> None:
-        pg = _pg()
+        pg = import_pygame()
         shapes = _car_shapes(ghost)
         body = self.world_to_screen(_to_world(ghost, shapes["body"]))
         if not self._on_screen(body):
@@ -560,7 +560,7 @@ class RoadRenderer:
         pg.draw.polygon(canvas, GHOST_COLOUR, windscreen.tolist(), 1)
 
     def _draw_car(self, canvas, car: CarPose) -> None:
-        pg = _pg()
+        pg = import_pygame()
         shapes = _car_shapes(car)
         body = self.world_to_screen(_to_world(car, shapes["body"]))
         if not self._on_screen(body):
@@ -592,7 +592,7 @@ class RoadRenderer:
         if panel is None:
             if len(self._panels) > 64:
                 self._panels.clear()
-            panel = _pg().Surface((w, h), _pg().SRCALPHA)
+            panel = import_pygame().Surface((w, h), import_pygame().SRCALPHA)
             panel.fill(HUD_PANEL_RGBA)
             self._panels[(w, h)] = panel
         return panel
@@ -611,7 +611,7 @@ class RoadRenderer:
         )
 
     def _draw_scale_bar(self, canvas) -> None:
-        pg = _pg()
+        pg = import_pygame()
         scale = self._view[0]
         metres = _nice_length(SCALE_BAR_TARGET_PX / scale)
         bar_px = max(1, int(round(metres * scale)))

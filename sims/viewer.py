@@ -34,6 +34,7 @@ from envs.car import CarParams
 from envs.config import RoadFollowConfig
 from envs.generation import DEFAULT_FAMILIES, generate_road
 from envs.road import Road
+from envs.rendering import import_pygame
 from envs.road_follow import MAX_EPISODE_STEPS
 
 FPS = 60  # [frames/s] the window's frame rate
@@ -61,33 +62,22 @@ OUTCOME_COLOURS = {"finished": (40, 170, 70), "off road": (205, 45, 40), "time l
 PLOT_AXIS = (150, 150, 150)
 PLOT_EDGE = (235, 235, 235)
 
-_pygame = None
 _fonts: dict[tuple[str, int, bool], object] = {}
-
-
-def _import_pygame():
-    global _pygame
-    if _pygame is None:
-        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame
-
-        _pygame = pygame
-    return _pygame
 
 
 def pygame_error() -> type[Exception]:
     """pygame's error class (raised, for one, when no window can be opened)."""
-    return _import_pygame().error
+    return import_pygame().error
 
 
 def pygame_module():
     """pygame, imported quietly on first use, with its display (headless works) and fonts ready."""
-    _import_pygame()
-    if not _pygame.display.get_init():
-        _pygame.display.init()
-    if not _pygame.font.get_init():
-        _pygame.font.init()
-    return _pygame
+    pygame = import_pygame()
+    if not pygame.display.get_init():
+        pygame.display.init()
+    if not pygame.font.get_init():
+        pygame.font.init()
+    return pygame
 
 
 def font(size: int, mono: bool = True, bold: bool = False):
