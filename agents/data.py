@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from envs.atomic import atomic_path
+from envs.records import load_record, save_record
 from agents.drivers import Driver, ExpertDriver
 from agents.expert import PathExpert
 from envs import DEFAULT_FAMILIES, RoadFollowConfig, RoadFollowVectorEnv
@@ -146,11 +145,7 @@ class Dataset:
     # ------------------------------------------------------------------ files
     def save(self, path) -> Path:
         """Write atomically to ``path`` (``.npz``)."""
-        path = Path(path)
-        meta = dict(self.metadata, format=FORMAT, format_version=FORMAT_VERSION)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, metadata=np.array(json.dumps(meta)), **{k: getattr(self, k) for k in _ARRAYS})
-        return path
+        return save_record(path, FORMAT, FORMAT_VERSION, self.metadata, {k: getattr(self, k) for k in _ARRAYS})
 
     @classmethod
     def load(cls, path, observation: str | None = None) -> "Dataset":
@@ -160,22 +155,7 @@ class Dataset:
             DatasetError: naming the file and the problem.
         """
         path = Path(path)
-        if not path.exists():
-            raise DatasetError(f"{path}: no such dataset file")
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if "metadata" not in z.files or not all(k in z.files for k in _ARRAYS):
-                    raise DatasetError(f"{path}: not a roadschool dataset (missing arrays)")
-                meta = json.loads(str(z["metadata"]))
-                arrays = {k: z[k] for k in _ARRAYS}
-        except DatasetError:
-            raise
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
-            raise DatasetError(f"{path}: damaged or not a dataset file ({type(exc).__name__}: {exc})") from None
-        if meta.get("format") != FORMAT:
-            raise DatasetError(f"{path}: not a roadschool dataset")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise DatasetError(f"{path}: dataset format version {meta.get('format_version')} is not supported")
+        meta, arrays = load_record(path, FORMAT, FORMAT_VERSION, _ARRAYS, DatasetError, "dataset")
         n = len(arrays["action"])
         if any(len(a) != n for a in arrays.values()):
             raise DatasetError(f"{path}: damaged dataset (arrays of different lengths)")

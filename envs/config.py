@@ -35,10 +35,6 @@ class Disturbances:
             if getattr(self, name) < 0:
                 raise ValueError(f"Disturbances.{name} must be non-negative")
 
-    @property
-    def any_random_per_step(self) -> bool:
-        return self.crosswind_gust > 0 or self.observation_noise > 0
-
 
 @dataclass(frozen=True)
 class RoadFollowConfig:

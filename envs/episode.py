@@ -21,7 +21,6 @@ OPTION_KEYS = ("road", "family", "road_index", "start_offset")
 @dataclass(frozen=True)
 class EpisodeStart:
     road: Road
-    label: str
     lateral: float  # [m], left positive
     heading_offset: float  # [rad]
 
@@ -43,17 +42,15 @@ def draw_episode(config: RoadFollowConfig, rng: np.random.Generator, options: di
         road = options["road"]
         if not isinstance(road, Road):
             raise TypeError(f"options['road'] must be an envs.Road, got {type(road).__name__}")
-        label = road.name
     else:
         family = options.get("family", config.families[family_pick])
         index = options.get("road_index", index_pick)
         road = generate_road(config.split, family, index)
-        label = road.name
     if "start_offset" in options:
         lateral, heading = (float(v) for v in options["start_offset"])
         if not (math.isfinite(lateral) and math.isfinite(heading)):
             raise ValueError(f"start_offset must be finite, got {options['start_offset']}")
-    return EpisodeStart(road, label, lateral, heading)
+    return EpisodeStart(road, lateral, heading)
 
 
 def _picks(config: RoadFollowConfig, u: list[float]) -> tuple[int, int, float, float]:

@@ -58,14 +58,6 @@ class Fleet:
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
         self._slot_road: _SlotRoad | None = None
 
-    def sensor_shape(self) -> tuple[int, ...]:
-        c = self.config
-        if c.observation == "features":
-            return (self.sensor.size,)
-        if c.observation == "rays":
-            return (self.sensor.size,)
-        return (c.image_size, c.image_size, 1)
-
     # ---------------------------------------------------------------- reset
     def reset_cars(
         self,

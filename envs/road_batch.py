@@ -19,16 +19,18 @@ _BIG = 1 << 40
 class RoadBatch:
     """Centreline arrays of the roads ``num_slots`` cars drive, for batched look-ups.
 
-    Every distinct road in use is stored once in flat "atlas" arrays; slot ``i``
+    Every distinct road in use is stored once in "atlas" arrays; slot ``i``
     points at its road through ``offset[i]``, so giving a car a new road is O(1)
-    once the road has been seen. Atlas arrays: ``px, py`` sample positions [m],
-    ``ux, uy`` the unit direction of the segment starting at each sample,
-    ``seg_heading`` its angle [rad], ``curvature`` [1/m]. Per-slot vectors:
+    once the road has been seen. Atlas: ``_geo[M, 4]`` interleaves each sample's
+    position ``px, py`` [m] and the unit direction ``ux, uy`` of the segment
+    starting there (``_geo32`` is its float32 copy for look-ups ahead); flat
+    arrays hold that segment's angle ``seg_heading`` [rad] and the ``curvature``
+    [1/m]. Per-slot vectors:
     ``spacing`` [m], ``length`` [m], ``n_seg``, ``closed`` (0/1 float),
     ``half_width`` [m].
     """
 
-    _ARRAYS = ("px", "py", "ux", "uy", "seg_heading", "curvature")
+    _ARRAYS = ("seg_heading", "curvature")  # flat per-sample arrays beside the interleaved ``_geo``
 
     def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0):
         """``max_move``: fewest segments one projection round may move; ``max_travel``: farthest
@@ -85,15 +87,13 @@ class RoadBatch:
         }
         pad = 2  # one straight-extension sample beyond the end, and a gap
         need = len(pts) + pad
-        if self._used + need > len(self._flat["px"]):
+        if self._used + need > len(self._geo):
             self._grow(need)
         start = self._used
-        for name, col in columns.items():
-            arr = self._flat[name]
-            arr[start : start + len(pts)] = col
-            arr[start + len(pts) : start + need] = col[-1]
-        for c, name in enumerate(("px", "py", "ux", "uy")):
-            self._geo[start : start + need, c] = self._flat[name][start : start + need]
+        for c, name in enumerate(("px", "py", "ux", "uy", "seg_heading", "curvature")):
+            arr = self._geo[:, c] if c < 4 else self._flat[name]
+            arr[start : start + len(pts)] = columns[name]
+            arr[start + len(pts) : start + need] = columns[name][-1]
         self._geo32[start : start + need] = self._geo[start : start + need]
         self._used += need
         self._atlas_index[key] = (start, road)
@@ -133,15 +133,16 @@ class RoadBatch:
             # mostly roads no car drives any more: rebuild with the live ones only
             old_roads = self.roads
             self._atlas_index, self._used = {}, 0
-            self._flat = {name: np.zeros(max(1024, 2 * (live + need))) for name in self._ARRAYS}
-            self._geo = np.zeros((len(self._flat["px"]), 4))
-            self._geo32 = np.zeros((len(self._flat["px"]), 4), dtype=np.float32)
+            size = max(1024, 2 * (live + need))
+            self._flat = {name: np.zeros(size) for name in self._ARRAYS}
+            self._geo = np.zeros((size, 4))
+            self._geo32 = np.zeros((size, 4), dtype=np.float32)
             for slot, road in enumerate(old_roads):
                 if road is not None:
                     self._row_offset[slot] = self._store(road)
-            if self._used + need <= len(self._flat["px"]):
+            if self._used + need <= len(self._geo):
                 return
-        size = max(2 * len(self._flat["px"]), self._used + need)
+        size = max(2 * len(self._geo), self._used + need)
         for name in self._ARRAYS:
             grown = np.zeros(size)
             grown[: self._used] = self._flat[name][: self._used]
@@ -291,9 +292,10 @@ class RoadBatch:
         j0 = j0 + (j0 < 0) * (self.closed > 0) * self.n_seg  # closed roads: wrap into the first lap
         j = j0[:, None] + stride[:, None] * np.arange(count + 1)
         j = np.minimum(np.maximum(j, 0), self._look_hi[:, None] + 1) + self._row_offset[:, None]
-        px, py = self._flat["px"].take(j), self._flat["py"].take(j)
+        rec = self._geo.take(j, axis=0, mode="clip")
+        px, py = rec[..., 0], rec[..., 1]
         # unit normal to the left of each sample's segment
-        nx, ny = -self._flat["uy"].take(j), self._flat["ux"].take(j)
+        nx, ny = -rec[..., 3], rec[..., 2]
         hw = self.half_width[:, None]
         lx, ly = px + hw * nx, py + hw * ny
         rx, ry = px - hw * nx, py - hw * ny

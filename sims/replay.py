@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.atomic import atomic_path, write_text_atomically
+from envs.atomic import write_text_atomically
 from envs.car import CarParams
+from envs.records import load_record, save_record
 from envs.config import RoadFollowConfig
 from envs.road import Road
 from sims.viewer import (
@@ -84,26 +85,15 @@ class Episode:
 
 def save_episode(path, episode: Episode) -> Path:
     """Write ``episode`` atomically to ``path`` (``.npz``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     road = episode.road
     meta = dict(
         episode.metadata,
-        format=EPISODE_FORMAT,
-        format_version=EPISODE_FORMAT_VERSION,
         road={"name": road.name, "width": road.width, "closed": road.closed, "spacing": road.spacing},
         columns=list(Track.COLUMNS),
     )
     ghost = episode.ghost.row_array() if episode.ghost is not None else np.zeros((0, len(Track.COLUMNS)))
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            metadata=np.array(json.dumps(meta)),
-            track=episode.track.row_array(),
-            ghost=ghost,
-            road_points=np.asarray(road.points),
-        )
-    return path
+    arrays = {"track": episode.track.row_array(), "ghost": ghost, "road_points": np.asarray(road.points)}
+    return save_record(path, EPISODE_FORMAT, EPISODE_FORMAT_VERSION, meta, arrays)
 
 
 def load_episode(path) -> Episode:
@@ -112,25 +102,10 @@ def load_episode(path) -> Episode:
     Raises:
         EpisodeError: naming the file and the problem.
     """
-    import zipfile
-
     path = Path(path)
-    if not path.is_file():
-        raise EpisodeError(f"{path}: no such episode file")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if not {"metadata", "track", "ghost", "road_points"} <= set(z.files):
-                raise EpisodeError(f"{path}: not a roadschool episode (missing arrays)")
-            meta = json.loads(str(z["metadata"]))
-            track, ghost, points = z["track"], z["ghost"], z["road_points"]
-    except EpisodeError:
-        raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
-        raise EpisodeError(f"{path}: damaged or not an episode file ({type(exc).__name__}: {exc})") from None
-    if meta.get("format") != EPISODE_FORMAT:
-        raise EpisodeError(f"{path}: not a roadschool episode")
-    if meta.get("format_version") != EPISODE_FORMAT_VERSION:
-        raise EpisodeError(f"{path}: episode format version {meta.get('format_version')} is not supported")
+    names = ("track", "ghost", "road_points")
+    meta, arrays = load_record(path, EPISODE_FORMAT, EPISODE_FORMAT_VERSION, names, EpisodeError, "episode")
+    track, ghost, points = (arrays[k] for k in names)
     if track.ndim != 2 or track.shape[1] != len(Track.COLUMNS) or len(track) == 0:
         raise EpisodeError(f"{path}: damaged episode (track of shape {track.shape})")
     r = meta["road"]
