@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.records import load_record, save_record
 from agents.drivers import Driver, ExpertDriver
 from agents.expert import PathExpert
 from envs import DEFAULT_FAMILIES, RoadFollowConfig, RoadFollowVectorEnv
+from envs.generation import road_plan
+from envs.records import load_record, save_record
 from envs.road import Road
 
 FORMAT = "roadschool-dataset"
@@ -94,8 +95,8 @@ class CollectConfig:
         )
 
     def road_options(self) -> dict:
-        fams = [self.families[i % len(self.families)] for i in range(self.num_roads)]
-        return {"family": fams, "road_index": [self.first_road + i for i in range(self.num_roads)]}
+        plan = road_plan(self.num_roads, self.families, self.first_road)
+        return {"family": [family for family, _ in plan], "road_index": [index for _, index in plan]}
 
 
 @dataclass

@@ -168,6 +168,14 @@ def _is_clear_of_itself(road: Road) -> bool:
     return not np.any(d2[far_along] < clearance**2)
 
 
+def road_plan(count: int, families, first: int = 0) -> list[tuple[str, int]]:
+    """``(family, index)`` of the ``count`` roads of a mixed list: road ``i`` is of family
+    ``families[i % F]`` with index ``first + i``. Collection and evaluation both use it, so
+    evaluating on the train split drives exactly the roads trained on."""
+    families = (families,) if isinstance(families, str) else tuple(families)
+    return [(families[i % len(families)], first + i) for i in range(count)]
+
+
 def split_roads(split: str, count: int, family: str | RoadFamily = "twisty", start: int = 0) -> list[Road]:
     """Roads ``start .. start + count - 1`` of a split."""
     return [generate_road(split, family, i) for i in range(start, start + count)]

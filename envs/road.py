@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envs.atomic import write_text_atomically
-
 import numpy as np
+
+from envs.atomic import write_text_atomically
 
 DEFAULT_SPACING = 0.5  # [m] target distance between resampled centreline points
 

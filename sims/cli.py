@@ -220,14 +220,11 @@ def cmd_evaluate(args) -> int:
 
     from agents.evaluation import env_config_for, evaluate
     from sims.report import format_table
-    from sims.roads import load_roads, split_road_list
+    from sims.roads import roads_for
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     driver, observation = _driver(args.policy)
-    if args.roads_file:
-        roads, label = load_roads(args.roads_file), args.roads_file.name
-    else:
-        roads, label = split_road_list(args.split, args.roads, _families(args), args.first_road), args.split
+    roads, label = roads_for(args)
     if args.save_episodes:
         from sims.replay import evaluate_and_save
 
