@@ -44,7 +44,8 @@ class Fleet:
         self.num_cars = num_cars
         self.params = config.car
         max_move = int(math.ceil(config.max_travel_per_step / 0.25)) + 2
-        self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step)
+        lookahead = config.lookahead_distances if config.observation == "features" else ()
+        self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step, lookahead=lookahead)
         self.sensor = make_sensor(config, num_cars)
         self.state = np.zeros((num_cars, STATE_SIZE), order="F")  # column-major: each quantity contiguous
         self.seg = np.zeros(num_cars, dtype=np.int64)
@@ -258,22 +259,28 @@ class Fleet:
         if self.config.observation != "features" or self.config.disturbances.observation_noise > 0:
             return self.observe()[0]
         road = self._road_one()
-        rows, spacing, look_hi = road.rows32, road.spacing, road.look_hi
+        rows, look_hi = road.rows32, road.look_hi
         x, y, h, v, st = self.state[0].tolist()
-        s = self.s[0].item()
+        u0 = self.s[0].item() / road.spacing
         c, sn = car_model.cos_sin_scalar(h)
-        out = [self.cte[0].item(), self.heading_error[0].item(), v, st]
-        for d in sensor.distance_list:
-            u = (s + d) / spacing
-            j = min(int(u), look_hi)  # u >= 0: the batched path's lower clamp never acts
-            fs = (u - j) * spacing
-            px, py, ux, uy = rows[j]
-            dx = (px + fs * ux) - x
-            dy = (py + fs * uy) - y
-            out.append(c * dx + sn * dy)
-            out.append(c * dy - sn * dx)
-        obs = np.array(out, dtype=np.float32)
-        return np.minimum(np.maximum(obs, sensor.low, out=obs), sensor.high, out=obs)
+        out = []
+        for value, (lo, hi) in zip((self.cte[0].item(), self.heading_error[0].item(), v, st), sensor.bounds):
+            out.append(min(max(value, lo), hi))
+        reach = sensor.reach
+        fwd, left = [], []
+        for units in road.ahead_units:  # envs.road_batch.RoadBatch.ahead_rows
+            u = units + u0
+            j = min(int(u), look_hi)
+            frac = u - j
+            px, py, sx, sy = rows[j]
+            dx = frac * sx + px - x
+            dy = frac * sy + py - y
+            fwd.append(min(max(dx * c + dy * sn, -reach), reach))
+            left.append(min(max(dy * c - dx * sn, -reach), reach))
+        for a, b in zip(fwd, left):
+            out.append(a)
+            out.append(b)
+        return np.array(out, dtype=np.float32)
 
     def observe(self) -> np.ndarray:
         """Observations of all cars at their current state (with sensor noise if configured)."""
@@ -315,7 +322,7 @@ class _SlotRoad:
     """One slot's road as plain Python values, for :meth:`Fleet.advance_one` / :meth:`Fleet.observe_one`."""
 
     __slots__ = ("road", "offset", "rows", "rows32", "spacing", "lo", "hi", "mod", "max_move", "look_hi",
-                 "length", "closed", "half_width")
+                 "length", "closed", "half_width", "ahead_units")
 
     @classmethod
     def of(cls, roads: RoadBatch, slot: int) -> "_SlotRoad":
@@ -331,4 +338,5 @@ class _SlotRoad:
         me.length = float(roads.length[slot])
         me.closed = bool(roads.closed[slot] > 0)
         me.half_width = float(roads.half_width[slot])
+        me.ahead_units = roads.ahead_units[:, slot].tolist()
         return me

@@ -58,31 +58,45 @@ class FeatureSensor:
     """Builds ``features`` observations for N cars."""
 
     def __init__(self, config: RoadFollowConfig, num_cars: int):
-        self.distances = np.asarray(config.lookahead_distances, dtype=np.float64)[None, :]
         self.distance_list = [float(d) for d in config.lookahead_distances]
-        self._ahead = self._t1 = self._t2 = None  # reused [N, K] buffers
         low, high = feature_bounds(config)
         self.low, self.high = low, high
         self.size = len(low)
+        # clip bounds as float64 numbers: clipping in float64 and then rounding to float32
+        # gives what clipping the float32 value to the float32 bounds gives
+        self.bounds = [(float(a), float(b)) for a, b in zip(low[:4], high[:4])]
+        self.reach = float(high[4])
+        self._buffers: dict[str, np.ndarray] = {}
+
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[name] = np.empty(shape)
+        return buf
 
     def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
         n = len(state)
-        if self._ahead is None or len(self._ahead) != n:
-            self._ahead, self._t1, self._t2 = (np.empty((n, len(self.distance_list))) for _ in range(3))
-        px, py = roads.points_at(np.add(s[:, None], self.distances, out=self._ahead))
-        dx = np.subtract(px, state[:, X, None], out=px)
-        dy = np.subtract(py, state[:, Y, None], out=py)
-        c = cos_h[:, None]
-        sn = sin_h[:, None]
-        t1, t2 = self._t1, self._t2
         obs = np.empty((n, self.size), dtype=np.float32)
-        obs[:, 0] = cte
-        obs[:, 1] = heading_error
-        obs[:, 2] = state[:, SPEED]
-        obs[:, 3] = state[:, STEER]
-        obs[:, 4::2] = np.add(np.multiply(c, dx, out=t1), np.multiply(sn, dy, out=t2), out=t1)
-        obs[:, 5::2] = np.subtract(np.multiply(c, dy, out=t1), np.multiply(sn, dx, out=t2), out=t1)
-        return np.minimum(np.maximum(obs, self.low, out=obs), self.high, out=obs)
+        for col, value in enumerate((cte, heading_error, state[:, SPEED], state[:, STEER])):
+            lo, hi = self.bounds[col]
+            obs[:, col] = np.clip(value, lo, hi, out=self._buffer("column", (n,)))
+        # [K, N] arrays: one row per distance ahead, so each operation runs over all cars contiguously
+        frac, rec = roads.ahead_rows(s)
+        shape = frac.shape
+        dx = np.multiply(frac, rec[..., 2], out=self._buffer("dx", shape))
+        np.add(dx, rec[..., 0], out=dx)
+        np.subtract(dx, state[:, X], out=dx)  # centreline point minus car position, world frame
+        dy = np.multiply(frac, rec[..., 3], out=self._buffer("dy", shape))
+        np.add(dy, rec[..., 1], out=dy)
+        np.subtract(dy, state[:, Y], out=dy)
+        # rotate into the car's frame: forward = c dx + s dy, left = c dy - s dx
+        t = np.multiply(dx, cos_h, out=frac)  # frac is no longer needed
+        fwd = np.add(t, np.multiply(dy, sin_h, out=self._buffer("t", shape)), out=t)
+        obs[:, 4::2] = np.clip(fwd, -self.reach, self.reach, out=fwd).T
+        left = np.multiply(dy, cos_h, out=dy)
+        np.subtract(left, np.multiply(dx, sin_h, out=dx), out=left)
+        obs[:, 5::2] = np.clip(left, -self.reach, self.reach, out=left).T
+        return obs
 
     def noise_scale(self) -> np.ndarray:
         scale = np.ones(self.size, dtype=np.float32)

@@ -23,19 +23,22 @@ class RoadBatch:
     points at its road through ``offset[i]``, so giving a car a new road is O(1)
     once the road has been seen. Atlas: ``_geo[M, 4]`` interleaves each sample's
     position ``px, py`` [m] and the unit direction ``ux, uy`` of the segment
-    starting there (``_geo32`` is its float32 copy for look-ups ahead); flat
+    starting there; ``_look[M, 4]`` holds, in float32 for look-ups ahead, the
+    position and the segment itself (``dx, dy`` [m], to the next sample); flat
     arrays hold that segment's angle ``seg_heading`` [rad] and the ``curvature``
     [1/m]. Per-slot vectors:
     ``spacing`` [m], ``length`` [m], ``n_seg``, ``closed`` (0/1 float),
-    ``half_width`` [m].
+    ``half_width`` [m]; and ``ahead_units[K, N]``, the look-ahead distances
+    in segments of each slot's road.
     """
 
     _ARRAYS = ("seg_heading", "curvature")  # flat per-sample arrays beside the interleaved ``_geo``
 
-    def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0):
+    def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=()):
         """``max_move``: fewest segments one projection round may move; ``max_travel``: farthest
         a car moves per step [m], so a slot may also move enough segments of its road to cover it
-        (roads built with a fine ``spacing`` need more)."""
+        (roads built with a fine ``spacing`` need more); ``lookahead``: the distances ahead [m]
+        :meth:`ahead_rows` looks at."""
         self.num_slots = num_slots
         self.max_move = max_move
         self.max_travel = max_travel
@@ -51,13 +54,15 @@ class RoadBatch:
         self._max_move = np.full(n, max_move, dtype=np.int64)  # per-slot bound on one round's move
         self._mod = np.full(n, _BIG, dtype=np.int64)  # projection index modulus (closed roads)
         self._look_hi = np.zeros(n, dtype=np.int64)  # last usable segment for look-ups
+        self._lookahead = np.asarray(lookahead, dtype=np.float64).reshape(-1, 1)
+        self.ahead_units = np.zeros((len(self._lookahead), n))
         self._row_offset = np.zeros(n, dtype=np.int64)  # where each slot's road starts in the atlas
         self._atlas_index: dict[int, tuple[int, Road]] = {}
         self._used = 0
         self._flat = {name: np.zeros(1024) for name in self._ARRAYS}
         self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
-        # the same in float32 for look-ups ahead: half the memory traffic, 30 um resolution at 500 m
-        self._geo32 = np.zeros((1024, 4), dtype=np.float32)
+        # positions and segments in float32 for look-ups ahead: half the memory traffic, 30 um at 500 m
+        self._look = np.zeros((1024, 4), dtype=np.float32)
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._records: dict[int, tuple] = {}
         self._buffers: dict[str, np.ndarray] = {}
@@ -73,8 +78,8 @@ class RoadBatch:
         if road.closed:
             pts = np.vstack([pts, pts, pts[:1]])
             kap = np.concatenate([kap, kap, kap[:1]])
-        d = np.diff(pts, axis=0)
-        d = np.vstack([d, d[-1:]])
+        seg = np.diff(pts, axis=0)
+        d = np.vstack([seg, seg[-1:]])
         norm = np.hypot(d[:, 0], d[:, 1])
         norm[norm == 0] = 1.0
         columns = {
@@ -94,7 +99,10 @@ class RoadBatch:
             arr = self._geo[:, c] if c < 4 else self._flat[name]
             arr[start : start + len(pts)] = columns[name]
             arr[start + len(pts) : start + need] = columns[name][-1]
-        self._geo32[start : start + need] = self._geo[start : start + need]
+        look = self._look[start : start + need]
+        look[:, :2] = self._geo[start : start + need, :2]
+        look[: len(seg), 2:] = seg
+        look[len(seg) :, 2:] = seg[-1]
         self._used += need
         self._atlas_index[key] = (start, road)
         self._rows_cache.pop(key, None)
@@ -110,14 +118,14 @@ class RoadBatch:
         start = int(self._row_offset[slot])
         n = self._stored_length(road)
         rows = np.column_stack([self._geo[start : start + n], self._flat["seg_heading"][start : start + n]]).tolist()
-        rows32 = self._geo32[start : start + n].tolist()
+        rows32 = self._look[start : start + n].tolist()
         if len(self._rows_cache) > 64:
             self._rows_cache.clear()
         self._rows_cache[key] = (road, rows, rows32)
         return rows
 
     def rows32(self, slot: int) -> list:
-        """Slot ``slot``'s float32 look-up rows ``(px, py, ux, uy)`` as Python floats, for scalar code."""
+        """Slot ``slot``'s float32 look-up rows ``(px, py, dx, dy)`` as Python floats, for scalar code."""
         self.rows(slot)
         return self._rows_cache[id(self.roads[slot])][2]
 
@@ -136,7 +144,7 @@ class RoadBatch:
             size = max(1024, 2 * (live + need))
             self._flat = {name: np.zeros(size) for name in self._ARRAYS}
             self._geo = np.zeros((size, 4))
-            self._geo32 = np.zeros((size, 4), dtype=np.float32)
+            self._look = np.zeros((size, 4), dtype=np.float32)
             for slot, road in enumerate(old_roads):
                 if road is not None:
                     self._row_offset[slot] = self._store(road)
@@ -150,9 +158,9 @@ class RoadBatch:
         geo = np.zeros((size, 4))
         geo[: self._used] = self._geo[: self._used]
         self._geo = geo
-        geo32 = np.zeros((size, 4), dtype=np.float32)
-        geo32[: self._used] = self._geo32[: self._used]
-        self._geo32 = geo32
+        look = np.zeros((size, 4), dtype=np.float32)
+        look[: self._used] = self._look[: self._used]
+        self._look = look
 
     def set_road(self, slot: int, road: Road) -> None:
         """Put ``road`` in ``slot``."""
@@ -181,6 +189,8 @@ class RoadBatch:
         self._mod[slots], self._look_hi[slots], self._max_move[slots] = i[:, 4], i[:, 5], i[:, 6]
         self.spacing[slots], self.length[slots], self.closed[slots], self.half_width[slots] = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
         self._any_closed = bool(self.closed.any())
+        if len(self._lookahead):
+            self.ahead_units[:, slots] = self._lookahead / f[:, 0]
         return f[:, 4:7]
 
     def _record(self, road: Road) -> tuple[tuple, tuple]:
@@ -215,16 +225,35 @@ class RoadBatch:
         j = self._buffer("j", s.shape, np.int64)
         j[...] = u  # truncation towards zero, as astype
         np.minimum(np.maximum(j, 0, out=j), hi, out=j)
-        fs = np.multiply(np.subtract(u, j, out=u), spacing, out=u)
+        frac = np.subtract(u, j, out=u)  # position along segment j, in segments (beyond 1 past an open end)
         rec = self._buffer("rec", j.shape + (4,), np.float32)
-        np.take(self._geo32, np.add(j, off, out=j), axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
+        np.take(self._look, np.add(j, off, out=j), axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
         x = self._buffer("x", j.shape, np.float64)
         y = self._buffer("y", j.shape, np.float64)
-        np.multiply(fs, rec[..., 2], out=x)
-        np.add(rec[..., 0], x, out=x)
-        np.multiply(fs, rec[..., 3], out=y)
-        np.add(rec[..., 1], y, out=y)
+        np.multiply(frac, rec[..., 2], out=x)
+        np.add(x, rec[..., 0], out=x)
+        np.multiply(frac, rec[..., 3], out=y)
+        np.add(y, rec[..., 1], out=y)
         return x, y
+
+    def ahead_rows(self, s: np.ndarray):
+        """Look-up rows for the look-ahead distances: ``(frac[K, N], rows[K, N, 4])``.
+
+        For car ``i`` at arc length ``s[i]`` [m], the centreline ``lookahead[k]`` metres
+        ahead is ``rows[k, i, :2] + frac[k, i] * rows[k, i, 2:]`` (start of a segment plus
+        a fraction of it; past an open road's end the last segment extends straight).
+        One row per look-ahead distance, cars along the contiguous axis, so every
+        operation runs over N cars at once; the arrays are reused by the next call.
+        """
+        shape = self.ahead_units.shape
+        u = np.add(self.ahead_units, s / self.spacing, out=self._buffer("ahead_u", shape, np.float64))
+        j = self._buffer("ahead_j", shape, np.int64)
+        j[...] = u  # u >= 0: truncation is the floor
+        np.minimum(j, self._look_hi, out=j)
+        np.subtract(u, j, out=u)
+        rec = self._buffer("ahead_rec", shape + (4,), np.float32)
+        np.take(self._look, np.add(j, self._row_offset, out=j), axis=0, out=rec, mode="clip")
+        return u, rec
 
     def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
         buf = self._buffers.get(name)
