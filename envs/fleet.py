@@ -202,28 +202,27 @@ class Fleet:
         if push_x is not None:
             x += push_x * cfg.dt
             y += push_y * cfg.dt
-        h = (h0 + turn + math.pi) % (2.0 * math.pi) - math.pi
+        h = car_model.wrap_angle_scalar(h0 + turn)
         # local projection: envs.road_batch.RoadBatch.project
         road = self._road_one()
         rows, spacing, lo, hi, mod, max_move = road.rows, road.spacing, road.lo, road.hi, road.mod, road.max_move
-        inv_ds = 1.0 / spacing
         seg = self.seg[0].item()
         for _ in range(2):
-            px, py, ux, uy, _h = rows[seg]
-            t = ((x - px) * ux + (y - py) * uy) * inv_ds
+            px, py, _ux, _uy, vx, vy, _h, _k = rows[seg]
+            t = (x - px) * vx + (y - py) * vy
             move = min(max(math.floor(t), -max_move), max_move)
             seg = min(max(seg + move, lo), hi) % mod
-        px, py, ux, uy, seg_heading = rows[seg]
+        px, py, ux, uy, vx, vy, seg_heading, _k = rows[seg]
         dx = x - px
         dy = y - py
-        t = min(max((dx * ux + dy * uy) * inv_ds, 0.0), 1.0)
-        cte = ux * (dy - t * spacing * uy) - uy * (dx - t * spacing * ux)
+        t = min(max(dx * vx + dy * vy, 0.0), 1.0)
+        cte = ux * dy - uy * dx
         s = (seg + t) * spacing
         progress_delta = s - self.s[0].item()
         length = road.length
         if road.closed:
             progress_delta = progress_delta - 1.0 * length * round(progress_delta / length)
-        heading_error = (h - seg_heading + math.pi) % (2.0 * math.pi) - math.pi
+        heading_error = car_model.wrap_angle_scalar(h - seg_heading)
         distance = self.distance[0].item() + progress_delta
         self.state[0] = (x, y, h, v, st)
         self.seg[0], self.s[0], self.cte[0], self.heading_error[0], self.distance[0] = (

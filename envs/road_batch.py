@@ -14,6 +14,17 @@ import numpy as np
 from envs.road import Road
 
 _BIG = 1 << 40
+# columns of the atlas ``_geo``: one 64-byte row (one cache line) per centreline sample
+PX, PY, UX, UY, VX, VY, HEADING, CURVATURE = range(8)
+
+
+def _aligned_zeros(rows: int, cols: int, dtype=np.float64) -> np.ndarray:
+    """A zeroed ``[rows, cols]`` array whose data starts on a 64-byte boundary (a cache line),
+    so that each row of 64 (or 16) bytes lies in a single line."""
+    size = rows * cols * np.dtype(dtype).itemsize
+    raw = np.zeros(size + 64, dtype=np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start : start + size].view(dtype).reshape(rows, cols)
 
 
 class RoadBatch:
@@ -21,18 +32,17 @@ class RoadBatch:
 
     Every distinct road in use is stored once in "atlas" arrays; slot ``i``
     points at its road through ``offset[i]``, so giving a car a new road is O(1)
-    once the road has been seen. Atlas: ``_geo[M, 4]`` interleaves each sample's
-    position ``px, py`` [m] and the unit direction ``ux, uy`` of the segment
-    starting there; ``_look[M, 4]`` holds, in float32 for look-ups ahead, the
-    position and the segment itself (``dx, dy`` [m], to the next sample); flat
-    arrays hold that segment's angle ``seg_heading`` [rad] and the ``curvature``
-    [1/m]. Per-slot vectors:
+    once the road has been seen. Atlas: ``_geo[M, 8]`` holds in one 64-byte row per
+    sample its position ``px, py`` [m], the unit direction ``ux, uy`` of the
+    segment starting there, that direction divided by the segment's length
+    ``vx, vy`` [1/m], the segment's angle ``heading`` [rad] and the ``curvature``
+    [1/m] (columns ``PX .. CURVATURE``); ``_look[M, 4]`` holds, in float32 for
+    look-ups ahead, the position and the segment itself (``dx, dy`` [m], to the
+    next sample). Per-slot vectors:
     ``spacing`` [m], ``length`` [m], ``n_seg``, ``closed`` (0/1 float),
     ``half_width`` [m]; and ``ahead_units[K, N]``, the look-ahead distances
     in segments of each slot's road.
     """
-
-    _ARRAYS = ("seg_heading", "curvature")  # flat per-sample arrays beside the interleaved ``_geo``
 
     def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=()):
         """``max_move``: fewest segments one projection round may move; ``max_travel``: farthest
@@ -59,10 +69,9 @@ class RoadBatch:
         self._row_offset = np.zeros(n, dtype=np.int64)  # where each slot's road starts in the atlas
         self._atlas_index: dict[int, tuple[int, Road]] = {}
         self._used = 0
-        self._flat = {name: np.zeros(1024) for name in self._ARRAYS}
-        self._geo = np.zeros((1024, 4))  # interleaved px, py, ux, uy: one cache line per sample
-        # positions and segments in float32 for look-ups ahead: half the memory traffic, 30 um at 500 m
-        self._look = np.zeros((1024, 4), dtype=np.float32)
+        self._geo = _aligned_zeros(1024, 8)
+        # positions and segments in float32 for look-ups ahead: less memory traffic, 30 um at 500 m
+        self._look = _aligned_zeros(1024, 4, np.float32)
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._records: dict[int, tuple] = {}
         self._buffers: dict[str, np.ndarray] = {}
@@ -82,25 +91,22 @@ class RoadBatch:
         d = np.vstack([seg, seg[-1:]])
         norm = np.hypot(d[:, 0], d[:, 1])
         norm[norm == 0] = 1.0
-        columns = {
-            "px": pts[:, 0],
-            "py": pts[:, 1],
-            "ux": d[:, 0] / norm,
-            "uy": d[:, 1] / norm,
-            "seg_heading": np.arctan2(d[:, 1], d[:, 0]),
-            "curvature": kap,
-        }
+        rows = np.empty((len(pts), 8))
+        rows[:, PX], rows[:, PY] = pts[:, 0], pts[:, 1]
+        rows[:, UX], rows[:, UY] = d[:, 0] / norm, d[:, 1] / norm
+        rows[:, VX], rows[:, VY] = rows[:, UX] / road.spacing, rows[:, UY] / road.spacing
+        rows[:, HEADING] = np.arctan2(d[:, 1], d[:, 0])
+        rows[:, CURVATURE] = kap
         pad = 2  # one straight-extension sample beyond the end, and a gap
         need = len(pts) + pad
         if self._used + need > len(self._geo):
             self._grow(need)
         start = self._used
-        for c, name in enumerate(("px", "py", "ux", "uy", "seg_heading", "curvature")):
-            arr = self._geo[:, c] if c < 4 else self._flat[name]
-            arr[start : start + len(pts)] = columns[name]
-            arr[start + len(pts) : start + need] = columns[name][-1]
+        geo = self._geo[start : start + need]
+        geo[: len(pts)] = rows
+        geo[len(pts) :] = rows[-1]
         look = self._look[start : start + need]
-        look[:, :2] = self._geo[start : start + need, :2]
+        look[:, :2] = geo[:, :2]
         look[: len(seg), 2:] = seg
         look[len(seg) :, 2:] = seg[-1]
         self._used += need
@@ -109,7 +115,7 @@ class RoadBatch:
         return start
 
     def rows(self, slot: int) -> list:
-        """Slot ``slot``'s road as a list of ``(px, py, ux, uy, seg_heading)`` tuples, for scalar code."""
+        """Slot ``slot``'s atlas rows (``px, py, ux, uy, vx, vy, heading, curvature``) as lists, for scalar code."""
         road = self.roads[slot]
         key = id(road)
         hit = self._rows_cache.get(key)
@@ -117,7 +123,7 @@ class RoadBatch:
             return hit[1]
         start = int(self._row_offset[slot])
         n = self._stored_length(road)
-        rows = np.column_stack([self._geo[start : start + n], self._flat["seg_heading"][start : start + n]]).tolist()
+        rows = self._geo[start : start + n].tolist()
         rows32 = self._look[start : start + n].tolist()
         if len(self._rows_cache) > 64:
             self._rows_cache.clear()
@@ -142,23 +148,18 @@ class RoadBatch:
             old_roads = self.roads
             self._atlas_index, self._used = {}, 0
             size = max(1024, 2 * (live + need))
-            self._flat = {name: np.zeros(size) for name in self._ARRAYS}
-            self._geo = np.zeros((size, 4))
-            self._look = np.zeros((size, 4), dtype=np.float32)
+            self._geo = _aligned_zeros(size, 8)
+            self._look = _aligned_zeros(size, 4, np.float32)
             for slot, road in enumerate(old_roads):
                 if road is not None:
                     self._row_offset[slot] = self._store(road)
             if self._used + need <= len(self._geo):
                 return
         size = max(2 * len(self._geo), self._used + need)
-        for name in self._ARRAYS:
-            grown = np.zeros(size)
-            grown[: self._used] = self._flat[name][: self._used]
-            self._flat[name] = grown
-        geo = np.zeros((size, 4))
+        geo = _aligned_zeros(size, 8)
         geo[: self._used] = self._geo[: self._used]
         self._geo = geo
-        look = np.zeros((size, 4), dtype=np.float32)
+        look = _aligned_zeros(size, 4, np.float32)
         look[: self._used] = self._look[: self._used]
         self._look = look
 
@@ -265,7 +266,7 @@ class RoadBatch:
         """Curvature [1/m] at arc lengths ``s[N, K]`` (nearest sample below)."""
         u = s / self.spacing[:, None]
         j = np.minimum(np.maximum(u.astype(np.int64), 0), self._look_hi[:, None])
-        return self._flat["curvature"].take(j + self._row_offset[:, None])
+        return self._geo.reshape(-1).take((j + self._row_offset[:, None]) * 8 + CURVATURE)
 
     def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, rows=None):
         """Local projection of positions ``x[N], y[N]`` [m] near segment indices ``seg[N]``.
@@ -288,26 +289,20 @@ class RoadBatch:
             off, spacing, lo, hi, mod = off[rows], spacing[rows], lo[rows], hi[rows], mod[rows]
             max_move = max_move[rows]
         geo = self._geo
-        inv_ds = 1.0 / spacing
         for _ in range(rounds):
             rec = geo.take(seg + off, axis=0, mode="clip")
-            dx = x - rec[:, 0]
-            dy = y - rec[:, 1]
-            t = (dx * rec[:, 2] + dy * rec[:, 3]) * inv_ds
+            t = (x - rec[:, PX]) * rec[:, VX] + (y - rec[:, PY]) * rec[:, VY]
             move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
             seg = np.minimum(np.maximum(seg + move, lo), hi)
             if self._any_closed:  # open roads' index needs no wrapping (their modulus is huge)
                 seg = np.mod(seg, mod)
-        k = seg + off
-        rec = geo.take(k, axis=0, mode="clip")
-        dx = x - rec[:, 0]
-        dy = y - rec[:, 1]
-        ux = rec[:, 2]
-        uy = rec[:, 3]
-        t = np.minimum(np.maximum((dx * ux + dy * uy) * inv_ds, 0.0), 1.0)
-        cte = ux * (dy - t * spacing * uy) - uy * (dx - t * spacing * ux)
+        rec = geo.take(seg + off, axis=0, mode="clip")
+        dx = x - rec[:, PX]
+        dy = y - rec[:, PY]
+        t = np.clip(dx * rec[:, VX] + dy * rec[:, VY], 0.0, 1.0)
+        cte = rec[:, UX] * dy - rec[:, UY] * dx  # signed distance from the segment's line
         s = (seg + t) * spacing
-        return seg, s, cte, self._flat["seg_heading"].take(k, mode="clip")
+        return seg, s, cte, rec[:, HEADING]
 
     def edge_segments(self, s: np.ndarray, behind: float, ahead: float, step: float):
         """Road edges near arc length ``s[N]``: ``(ax, ay, bx, by)`` each ``[N, 2 W]`` [m].
@@ -322,9 +317,9 @@ class RoadBatch:
         j = j0[:, None] + stride[:, None] * np.arange(count + 1)
         j = np.minimum(np.maximum(j, 0), self._look_hi[:, None] + 1) + self._row_offset[:, None]
         rec = self._geo.take(j, axis=0, mode="clip")
-        px, py = rec[..., 0], rec[..., 1]
+        px, py = rec[..., PX], rec[..., PY]
         # unit normal to the left of each sample's segment
-        nx, ny = -rec[..., 3], rec[..., 2]
+        nx, ny = -rec[..., UY], rec[..., UX]
         hw = self.half_width[:, None]
         lx, ly = px + hw * nx, py + hw * ny
         rx, ry = px - hw * nx, py - hw * ny
