@@ -64,12 +64,16 @@ def _picks(config: RoadFollowConfig, u: list[float]) -> tuple[int, int, float, f
     return family_pick, index_pick, lateral, heading
 
 
-def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator]):
+def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator], roads: dict | None = None):
     """:func:`draw_episode` without options for many cars, each from its own rng (the autoreset path).
 
     Returns ``(roads, lateral[M], heading[M])`` with the same numbers :func:`draw_episode` gives.
+    ``roads``: a dict the caller keeps between calls, mapping ``(family position, index)`` to
+    the generated road, so a road already drawn costs one dict look-up.
     """
-    u = np.array([rng.random(4) for rng in rngs]).reshape(len(rngs), 4)
+    u = np.empty((len(rngs), 4))
+    for rng, row in zip(rngs, u):
+        rng.random(out=row)
     family_pick = (u[:, 0] * len(config.families)).astype(np.int64)
     pool = config.road_indices
     if pool is not None:
@@ -78,7 +82,14 @@ def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator]):
         index_pick = (u[:, 1] * config.num_roads).astype(np.int64)
     lateral = (2.0 * u[:, 2] - 1.0) * config.start_lateral_offset
     heading = (2.0 * u[:, 3] - 1.0) * config.start_heading_offset
-    families = [get_family(f) for f in config.families]
-    split = config.split
-    roads = [_generate(split, families[f], i) for f, i in zip(family_pick.tolist(), index_pick.tolist())]
-    return roads, lateral, heading
+    if roads is None:
+        roads = {}
+    elif len(roads) > 8192:  # as many as generate_road's own cache keeps
+        roads.clear()
+    chosen = []
+    for key in zip(family_pick.tolist(), index_pick.tolist()):
+        road = roads.get(key)
+        if road is None:
+            road = roads[key] = _generate(config.split, get_family(config.families[key[0]]), key[1])
+        chosen.append(road)
+    return chosen, lateral, heading

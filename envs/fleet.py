@@ -73,20 +73,24 @@ class Fleet:
         lateral = np.asarray(lateral, dtype=np.float64)
         heading_offset = np.asarray(heading_offset, dtype=np.float64)
         starts = self.roads.set_roads(rows, roads)
-        self.road_labels[rows] = [road.name for road in roads]
-        xy0, h0 = starts[:, :2], starts[:, 2]
-        for i, rng in zip(rows.tolist(), rngs):
-            self.rngs[i] = rng
+        x0, y0, h0 = starts.T
+        rngs_of, labels = self.rngs, self.road_labels
+        for i, rng, road in zip(rows.tolist(), rngs, roads):
+            rngs_of[i] = rng
+            labels[i] = road.name
         if self.config.disturbances.crosswind != 0.0:
             for n, (i, rng) in enumerate(zip(rows.tolist(), rngs)):
                 sign = 1.0 if rng.random() < 0.5 else -1.0
                 self.wind[i] = sign * self.config.disturbances.crosswind * np.array([-math.sin(h0[n]), math.cos(h0[n])])
-        x = xy0[:, 0] - lateral * np.sin(h0)
-        y = xy0[:, 1] + lateral * np.cos(h0)
+        x = x0 - lateral * np.sin(h0)
+        y = y0 + lateral * np.cos(h0)
         heading = car_model.wrap_angle(h0 + heading_offset)
-        self.state[rows] = np.column_stack([x, y, heading, np.full(len(rows), self.config.target_speed), np.zeros(len(rows))])
+        state = self.state
+        state[rows, X], state[rows, Y], state[rows, HEADING] = x, y, heading
+        state[rows, SPEED], state[rows, STEER] = self.config.target_speed, 0.0
         self.distance[rows] = 0.0
-        seg, s, cte, seg_heading = self.roads.project(x, y, np.zeros(len(rows), dtype=np.int64), rows=rows)
+        # the car starts beside the road's first sample: segment 0 needs no search rounds
+        seg, s, cte, seg_heading = self.roads.project(x, y, np.zeros(len(rows), dtype=np.int64), rounds=0, rows=rows)
         self.seg[rows], self.s[rows], self.cte[rows] = seg, s, cte
         self.heading_error[rows] = car_model.wrap_angle(heading - seg_heading)
 

@@ -54,35 +54,73 @@ class RoadBatch:
         self.max_travel = max_travel
         self.roads: list[Road | None] = [None] * num_slots
         n = num_slots
-        self.spacing = np.ones(n)
-        self.length = np.ones(n)
-        self.n_seg = np.ones(n, dtype=np.int64)
-        self.closed = np.zeros(n)
-        self.half_width = np.ones(n)
-        self._lo = np.zeros(n, dtype=np.int64)  # projection index clamp (open roads)
-        self._hi = np.zeros(n, dtype=np.int64)
-        self._max_move = np.full(n, max_move, dtype=np.int64)  # per-slot bound on one round's move
-        self._mod = np.full(n, _BIG, dtype=np.int64)  # projection index modulus (closed roads)
-        self._look_hi = np.zeros(n, dtype=np.int64)  # last usable segment for look-ups
+        # per-slot values, one column per quantity (each a contiguous vector), written a row
+        # per slot from the road's record in one assignment (see set_roads)
+        self._slot_i = np.zeros((n, 7), dtype=np.int64, order="F")
+        self._slot_f = np.zeros((n, 4), order="F")
+        self._bind_slot_views()
+        self._slot_i[:] = (0, 1, 0, 0, _BIG, 0, max_move)
+        self._slot_f[:] = (1.0, 1.0, 0.0, 1.0)
         self._lookahead = np.asarray(lookahead, dtype=np.float64).reshape(-1, 1)
         self.ahead_units = np.zeros((len(self._lookahead), n))
-        self._row_offset = np.zeros(n, dtype=np.int64)  # where each slot's road starts in the atlas
+        # each road stored: id -> (record number, road); its record holds its per-slot values
         self._atlas_index: dict[int, tuple[int, Road]] = {}
+        self._rec_i = np.zeros((64, 7), dtype=np.int64)  # row offset, n_seg, lo, hi, mod, look_hi, max_move
+        self._rec_f = np.zeros((64, 7))  # spacing, length, closed, half_width, start x, y, heading
+        self._num_records = 0
+        self._generation = 0  # counts atlas rebuilds, which renumber the records
         self._used = 0
         self._geo = _aligned_zeros(1024, 8)
         # positions and segments in float32 for look-ups ahead: less memory traffic, 30 um at 500 m
         self._look = _aligned_zeros(1024, 4, np.float32)
         self._rows_cache: dict[int, tuple[Road, list]] = {}
-        self._records: dict[int, tuple] = {}
         self._buffers: dict[str, np.ndarray] = {}
         self._any_closed = False
 
-    def _store(self, road: Road) -> int:
-        """Offset of ``road`` in the atlas, appending it if new."""
-        key = id(road)
-        hit = self._atlas_index.get(key)
+    _SLOT_VIEWS = ("_row_offset", "n_seg", "_lo", "_hi", "_mod", "_look_hi", "_max_move",
+                   "spacing", "length", "closed", "half_width")  # fmt: skip
+
+    def _bind_slot_views(self) -> None:
+        """The per-slot vectors, as views of the columns of the two slot tables."""
+        for name, column in zip(self._SLOT_VIEWS, list(self._slot_i.T) + list(self._slot_f.T)):
+            setattr(self, name, column)
+
+    def __getstate__(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in self._SLOT_VIEWS}
+        state["_buffers"] = {}
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._slot_i = np.asfortranarray(self._slot_i)
+        self._slot_f = np.asfortranarray(self._slot_f)
+        self._bind_slot_views()
+        for name in ("_geo", "_look"):  # unpickled copies may lose the cache-line alignment
+            table = getattr(self, name)
+            aligned = _aligned_zeros(*table.shape, table.dtype)
+            aligned[:] = table
+            setattr(self, name, aligned)
+
+    def _entry(self, road: Road) -> int:
+        """Record number of ``road``, storing it in the atlas if new."""
+        hit = self._atlas_index.get(id(road))
         if hit is not None and hit[1] is road:
             return hit[0]
+        offset = self._store(road)
+        if self._num_records == len(self._rec_i):
+            self._rec_i = np.concatenate([self._rec_i, np.zeros_like(self._rec_i)])
+            self._rec_f = np.concatenate([self._rec_f, np.zeros_like(self._rec_f)])
+        entry = self._num_records
+        self._num_records += 1
+        ints, floats = self._record(road)
+        self._rec_i[entry] = (offset,) + ints
+        self._rec_f[entry] = floats
+        self._atlas_index[id(road)] = (entry, road)
+        self._rows_cache.pop(id(road), None)
+        return entry
+
+    def _store(self, road: Road) -> int:
+        """Append ``road``'s samples to the atlas; returns where they start."""
         pts, kap = road.points, road.curvatures
         if road.closed:
             pts = np.vstack([pts, pts, pts[:1]])
@@ -110,8 +148,6 @@ class RoadBatch:
         look[: len(seg), 2:] = seg
         look[len(seg) :, 2:] = seg[-1]
         self._used += need
-        self._atlas_index[key] = (start, road)
-        self._rows_cache.pop(key, None)
         return start
 
     def rows(self, slot: int) -> list:
@@ -145,14 +181,14 @@ class RoadBatch:
         live = sum(len(r.points) * (2 if r.closed else 1) + 3 for k, (_, r) in self._atlas_index.items() if k in in_use)
         if stored > 4 * live + (1 << 20):
             # mostly roads no car drives any more: rebuild with the live ones only
-            old_roads = self.roads
-            self._atlas_index, self._used = {}, 0
+            self._atlas_index, self._used, self._num_records = {}, 0, 0
+            self._generation += 1
             size = max(1024, 2 * (live + need))
             self._geo = _aligned_zeros(size, 8)
             self._look = _aligned_zeros(size, 4, np.float32)
-            for slot, road in enumerate(old_roads):
+            for slot, road in enumerate(self.roads):
                 if road is not None:
-                    self._row_offset[slot] = self._store(road)
+                    self._slot_i[slot] = self._rec_i[self._entry(road)]
             if self._used + need <= len(self._geo):
                 return
         size = max(2 * len(self._geo), self._used + need)
@@ -172,24 +208,20 @@ class RoadBatch:
 
         Returns ``[M, 3]``: each road's start ``x, y`` [m] and heading [rad].
         """
-        ints, floats = [], []
+        generation = self._generation
+        entries = []
         for slot, road in zip(slots.tolist(), roads):
-            offset = self._store(road)
-            hit = self._records.get(id(road))
-            if hit is None or hit[0] is not road:
-                hit = (road,) + self._record(road)
-                if len(self._records) > 100_000:
-                    self._records.clear()
-                self._records[id(road)] = hit
-            ints.append((offset,) + hit[1])
-            floats.append(hit[2])
+            entries.append(self._entry(road))
             self.roads[slot] = road
-        i = np.array(ints, dtype=np.int64)
-        f = np.array(floats, dtype=np.float64)
-        self._row_offset[slots], self.n_seg[slots], self._lo[slots], self._hi[slots] = i[:, 0], i[:, 1], i[:, 2], i[:, 3]
-        self._mod[slots], self._look_hi[slots], self._max_move[slots] = i[:, 4], i[:, 5], i[:, 6]
-        self.spacing[slots], self.length[slots], self.closed[slots], self.half_width[slots] = f[:, 0], f[:, 1], f[:, 2], f[:, 3]
-        self._any_closed = bool(self.closed.any())
+        if self._generation != generation:  # the atlas was rebuilt meanwhile: look the roads up again
+            entries = [self._entry(road) for road in roads]
+        entries = np.array(entries, dtype=np.int64)
+        self._slot_i[slots] = self._rec_i[entries]
+        f = self._rec_f[entries]
+        self._slot_f[slots] = f[:, :4]
+        closed = f[:, 2].any()
+        if closed or self._any_closed:
+            self._any_closed = bool(closed) or bool(self.closed.any())
         if len(self._lookahead):
             self.ahead_units[:, slots] = self._lookahead / f[:, 0]
         return f[:, 4:7]

@@ -40,7 +40,7 @@ def validate_actions(action, batch: int | None, size: int) -> np.ndarray:
             raise ValueError(f"action must have shape {want}, got {a.shape}")
     if not np.isfinite(a).all():
         raise ValueError(f"action must be finite numbers, got {action!r} (NaN or infinite)")
-    return np.minimum(np.maximum(a, -1.0), 1.0)
+    return np.clip(a, -1.0, 1.0)
 
 
 def _fast_action(action, size: int) -> list[float]:

@@ -62,6 +62,7 @@ class RoadFollowVectorEnv(VectorEnv):
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
+        self._roads: dict = {}  # (family position, index) -> road, for autoresets
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})
@@ -96,7 +97,7 @@ class RoadFollowVectorEnv(VectorEnv):
     def _reset_cars(self, cars: np.ndarray, options: list[dict | None] | None) -> None:
         rngs = [self.rngs[i] for i in cars.tolist()]
         if options is None:
-            roads, lateral, heading = draw_episodes(self.config, rngs)
+            roads, lateral, heading = draw_episodes(self.config, rngs, self._roads)
         else:
             starts = [draw_episode(self.config, rng, opt) for rng, opt in zip(rngs, options)]
             roads = [st.road for st in starts]
@@ -132,38 +133,42 @@ class RoadFollowVectorEnv(VectorEnv):
         return obs, reward, terminated, truncated, step_info
 
     def _info(self, resetting: np.ndarray, reward: np.ndarray, step_info: dict | None) -> dict:
-        """Per-car info arrays (same keys as the single env), ``_key`` masks all True."""
+        """Per-car info arrays (same keys as the single env), ``_key`` masks all True.
+
+        Cars reset in this step (all of them after :meth:`reset`) report their start:
+        no rewards, not off the road, not finished.
+        """
         f = self.fleet
-        fresh = resetting if step_info is not None else np.ones(self.num_envs, dtype=bool)
-        zero = np.zeros(self.num_envs)
-        no = np.zeros(self.num_envs, dtype=bool)
-
-        def pick(key, default):
-            if step_info is None:
-                return default.copy()
-            return np.where(fresh, default, step_info[key])
-
+        n = self.num_envs
+        if step_info is None:
+            kept = np.zeros(n, dtype=bool)
+            step_info = dict.fromkeys(("off_road", "finished"), kept)
+            step_info.update(dict.fromkeys(("reward_progress", "reward_centering", "reward_off_road"), np.zeros(n)))
+        else:
+            kept = ~resetting
         info = {
             "cte": f.cte.copy(),
             "heading_error": f.heading_error.copy(),
             "progress": np.minimum(f.distance / f.roads.length, 1.0),
             "progress_m": f.distance.copy(),
-            "off_road": pick("off_road", no),
-            "finished": pick("finished", no),
+            "off_road": step_info["off_road"] & kept,
+            "finished": step_info["finished"] & kept,
             "speed": f.state[:, 3].copy(),
             "steer": f.state[:, 4].copy(),
             "road": f.road_labels.copy(),
-            "reward_progress": pick("reward_progress", zero),
-            "reward_centering": pick("reward_centering", zero),
-            "reward_off_road": pick("reward_off_road", zero),
+            "reward_progress": np.where(kept, step_info["reward_progress"], 0.0),
+            "reward_centering": np.where(kept, step_info["reward_centering"], 0.0),
+            "reward_off_road": np.where(kept, step_info["reward_off_road"], 0.0),
         }
-        assert tuple(info) == INFO_KEYS
-        mask = np.ones(self.num_envs, dtype=bool)
-        info.update({f"_{k}": mask for k in INFO_KEYS})
+        mask = np.ones(n, dtype=bool)
+        info.update(dict.fromkeys(_MASK_KEYS, mask))
         return info
 
     def close_extras(self, **kwargs):
         pass
+
+
+_MASK_KEYS = tuple(f"_{k}" for k in INFO_KEYS)
 
 
 def _is_per_car(key: str, value) -> bool:
