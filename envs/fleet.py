@@ -106,8 +106,10 @@ class Fleet:
                 no random gust and their progress is not counted.
 
         Returns:
-            ``(reward, terminated, info)`` as ``[N]`` arrays; ``info`` holds the
-            arrays named in :data:`INFO_KEYS`. Call :meth:`observe` for observations.
+            ``(reward, terminated, parts)`` as ``[N]`` arrays; ``parts`` holds the
+            step's ``off_road``, ``finished`` and the three named reward parts (the
+            rest of the info is the fleet's state: ``cte``, ``distance``, ...).
+            Call :meth:`observe` for observations.
         """
         cfg = self.config
         dist = cfg.disturbances
@@ -124,7 +126,7 @@ class Fleet:
         new_state = car_model.step(self.state, steer, accel, self.params, cfg.dt, dist.steering_bias, push)
         seg, s, cte, seg_heading = self.roads.project(new_state[:, X], new_state[:, Y], self.seg)
         delta = s - self.s
-        if self.roads.closed.any():
+        if self.roads.any_closed:
             length = self.roads.length
             delta = delta - self.roads.closed * length * np.round(delta / length)
         heading_error = car_model.wrap_angle(new_state[:, HEADING] - seg_heading)
@@ -140,21 +142,14 @@ class Fleet:
         reward_off_road = -cfg.off_road_penalty * off_road
         reward = reward_progress + reward_centering + reward_off_road
         terminated = off_road | finished
-        info = {
-            "cte": cte,
-            "heading_error": self.heading_error,
-            "progress": np.minimum(self.distance / self.roads.length, 1.0),
-            "progress_m": self.distance,
+        parts = {
             "off_road": off_road,
             "finished": finished,
-            "speed": self.state[:, SPEED],
-            "steer": self.state[:, STEER],
-            "road": self.road_labels,
             "reward_progress": reward_progress,
             "reward_centering": reward_centering,
             "reward_off_road": reward_off_road,
         }
-        return reward, terminated, info
+        return reward, terminated, parts
 
     # ------------------------------------------------------- one car, fast
     def _road_one(self) -> "_SlotRoad":
@@ -266,9 +261,8 @@ class Fleet:
         x, y, h, v, st = self.state[0].tolist()
         u0 = self.s[0].item() / road.spacing
         c, sn = car_model.cos_sin_scalar(h)
-        out = []
-        for value, (lo, hi) in zip((self.cte[0].item(), self.heading_error[0].item(), v, st), sensor.bounds):
-            out.append(min(max(value, lo), hi))
+        lo, hi = sensor.bounds[0]
+        out = [min(max(self.cte[0].item(), lo), hi), self.heading_error[0].item(), v, st]
         reach = sensor.reach
         fwd, left = [], []
         for units in road.ahead_units:  # envs.road_batch.RoadBatch.ahead_rows

@@ -75,11 +75,17 @@ class FeatureSensor:
         return buf
 
     def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
+        """``[N, D]`` float32 features, in column-major order: each feature is written as one
+        contiguous row of the ``[D, N]`` buffer whose transpose is returned."""
         n = len(state)
-        obs = np.empty((n, self.size), dtype=np.float32)
-        for col, value in enumerate((cte, heading_error, state[:, SPEED], state[:, STEER])):
-            lo, hi = self.bounds[col]
-            obs[:, col] = np.clip(value, lo, hi, out=self._buffer("column", (n,)))
+        out = np.empty((self.size, n), dtype=np.float32)
+        lo, hi = self.bounds[0]
+        np.clip(cte, lo, hi, out=out[0])
+        # heading error, speed and steer lie within their bounds by construction (the car model
+        # clips speed and steer, angles are wrapped), so they need no clipping
+        out[1] = heading_error
+        out[2] = state[:, SPEED]
+        out[3] = state[:, STEER]
         # [K, N] arrays: one row per distance ahead, so each operation runs over all cars contiguously
         frac, rec = roads.ahead_rows(s)
         shape = frac.shape
@@ -92,11 +98,11 @@ class FeatureSensor:
         # rotate into the car's frame: forward = c dx + s dy, left = c dy - s dx
         t = np.multiply(dx, cos_h, out=frac)  # frac is no longer needed
         fwd = np.add(t, np.multiply(dy, sin_h, out=self._buffer("t", shape)), out=t)
-        obs[:, 4::2] = np.clip(fwd, -self.reach, self.reach, out=fwd).T
+        np.clip(fwd, -self.reach, self.reach, out=out[4::2])
         left = np.multiply(dy, cos_h, out=dy)
         np.subtract(left, np.multiply(dx, sin_h, out=dx), out=left)
-        obs[:, 5::2] = np.clip(left, -self.reach, self.reach, out=left).T
-        return obs
+        np.clip(left, -self.reach, self.reach, out=out[5::2])
+        return out.T
 
     def noise_scale(self) -> np.ndarray:
         scale = np.ones(self.size, dtype=np.float32)

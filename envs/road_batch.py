@@ -75,7 +75,7 @@ class RoadBatch:
         self._look = _aligned_zeros(1024, 4, np.float32)
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._buffers: dict[str, np.ndarray] = {}
-        self._any_closed = False
+        self.any_closed = False  # whether any slot holds a closed road
 
     _SLOT_VIEWS = ("_row_offset", "n_seg", "_lo", "_hi", "_mod", "_look_hi", "_max_move",
                    "spacing", "length", "closed", "half_width")  # fmt: skip
@@ -220,8 +220,8 @@ class RoadBatch:
         f = self._rec_f[entries]
         self._slot_f[slots] = f[:, :4]
         closed = f[:, 2].any()
-        if closed or self._any_closed:
-            self._any_closed = bool(closed) or bool(self.closed.any())
+        if closed or self.any_closed:
+            self.any_closed = bool(closed) or bool(self.closed.any())
         if len(self._lookahead):
             self.ahead_units[:, slots] = self._lookahead / f[:, 0]
         return f[:, 4:7]
@@ -326,7 +326,7 @@ class RoadBatch:
             t = (x - rec[:, PX]) * rec[:, VX] + (y - rec[:, PY]) * rec[:, VY]
             move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
             seg = np.minimum(np.maximum(seg + move, lo), hi)
-            if self._any_closed:  # open roads' index needs no wrapping (their modulus is huge)
+            if self.any_closed:  # open roads' index needs no wrapping (their modulus is huge)
                 seg = np.mod(seg, mod)
         rec = geo.take(seg + off, axis=0, mode="clip")
         dx = x - rec[:, PX]
