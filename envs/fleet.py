@@ -58,6 +58,7 @@ class Fleet:
         self.rngs: list[np.random.Generator | None] = [None] * num_cars
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
         self._slot_road: _SlotRoad | None = None
+        self._seg_rows: np.ndarray | None = None  # atlas rows at self.seg, kept by advance()
 
     # ---------------------------------------------------------------- reset
     def reset_cars(
@@ -92,6 +93,11 @@ class Fleet:
         # the car starts beside the road's first sample: segment 0 needs no search rounds
         seg, s, cte, seg_heading = self.roads.project(x, y, np.zeros(len(rows), dtype=np.int64), rounds=0, rows=rows)
         self.seg[rows], self.s[rows], self.cte[rows] = seg, s, cte
+        if self._seg_rows is not None:
+            if len(rows) == self.num_cars:
+                self._seg_rows = None
+            else:
+                self._seg_rows[rows] = self.roads.last_rows
         self.heading_error[rows] = car_model.wrap_angle(heading - seg_heading)
 
     # ----------------------------------------------------------------- step
@@ -124,7 +130,8 @@ class Fleet:
                     gust[i] = self.rngs[i].standard_normal(2)
                 push = self.wind + dist.crosswind_gust * gust
         new_state = car_model.step(self.state, steer, accel, self.params, cfg.dt, dist.steering_bias, push)
-        seg, s, cte, seg_heading = self.roads.project(new_state[:, X], new_state[:, Y], self.seg)
+        seg, s, cte, seg_heading = self.roads.project(new_state[:, X], new_state[:, Y], self.seg, seg_rows=self._seg_rows)
+        self._seg_rows = self.roads.last_rows  # the atlas rows at seg: the next step's projection starts there
         delta = s - self.s
         if self.roads.any_closed:
             length = self.roads.length
@@ -171,6 +178,7 @@ class Fleet:
         cfg = self.config
         p = self.params
         dist = cfg.disturbances
+        self._seg_rows = None
         x0, y0, h0, v0, st0 = self.state[0].tolist()
         if accel is None:
             accel = p.cruise_gain * (cfg.target_speed - v0)

@@ -76,6 +76,7 @@ class RoadBatch:
         self._rows_cache: dict[int, tuple[Road, list]] = {}
         self._buffers: dict[str, np.ndarray] = {}
         self.any_closed = False  # whether any slot holds a closed road
+        self.last_rows: np.ndarray | None = None  # atlas rows at the segments project() returned
 
     _SLOT_VIEWS = ("_row_offset", "n_seg", "_lo", "_hi", "_mod", "_look_hi", "_max_move",
                    "spacing", "length", "closed", "half_width")  # fmt: skip
@@ -88,6 +89,7 @@ class RoadBatch:
     def __getstate__(self) -> dict:
         state = {k: v for k, v in self.__dict__.items() if k not in self._SLOT_VIEWS}
         state["_buffers"] = {}
+        state["last_rows"] = None
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -300,7 +302,7 @@ class RoadBatch:
         j = np.minimum(np.maximum(u.astype(np.int64), 0), self._look_hi[:, None])
         return self._geo.reshape(-1).take((j + self._row_offset[:, None]) * 8 + CURVATURE)
 
-    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, rows=None):
+    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, rows=None, seg_rows=None):
         """Local projection of positions ``x[N], y[N]`` [m] near segment indices ``seg[N]``.
 
         Each round moves the segment index by ``floor(t)`` (bounded by the slot's ``max_move``),
@@ -314,6 +316,9 @@ class RoadBatch:
             (left positive), heading of the segment [rad].
 
         ``rows`` selects the slots ``x, y, seg`` belong to (default: all, in order).
+        ``seg_rows``: the atlas rows at ``seg`` if the caller kept them (``last_rows`` of the
+        previous call), which saves gathering them again. After the call ``last_rows``
+        holds the atlas rows at the returned segments (a new array the caller may keep).
         """
         off, spacing, lo, hi, mod = self._row_offset, self.spacing, self._lo, self._hi, self._mod
         max_move = self._max_move
@@ -321,14 +326,23 @@ class RoadBatch:
             off, spacing, lo, hi, mod = off[rows], spacing[rows], lo[rows], hi[rows], mod[rows]
             max_move = max_move[rows]
         geo = self._geo
-        for _ in range(rounds):
-            rec = geo.take(seg + off, axis=0, mode="clip")
+        rec = geo.take(seg + off, axis=0, mode="clip") if seg_rows is None else seg_rows
+        for round_ in range(rounds):
             t = (x - rec[:, PX]) * rec[:, VX] + (y - rec[:, PY]) * rec[:, VY]
             move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
-            seg = np.minimum(np.maximum(seg + move, lo), hi)
+            new = np.minimum(np.maximum(seg + move, lo), hi)
             if self.any_closed:  # open roads' index needs no wrapping (their modulus is huge)
-                seg = np.mod(seg, mod)
-        rec = geo.take(seg + off, axis=0, mode="clip")
+                new = np.mod(new, mod)
+            if round_ < rounds - 1:
+                rec = geo.take(new + off, axis=0, mode="clip")
+            else:  # the last round moves few cars: gather only their rows
+                moved = np.flatnonzero(new != seg)
+                if rec is seg_rows:
+                    rec = rec.copy()
+                if len(moved):
+                    rec[moved] = geo.take(new[moved] + off[moved], axis=0, mode="clip")
+            seg = new
+        self.last_rows = rec
         dx = x - rec[:, PX]
         dy = y - rec[:, PY]
         t = np.clip(dx * rec[:, VX] + dy * rec[:, VY], 0.0, 1.0)
