@@ -265,19 +265,19 @@ class Fleet:
         if self.config.observation != "features" or self.config.disturbances.observation_noise > 0:
             return self.observe()[0]
         road = self._road_one()
-        rows, look_hi = road.rows32, road.look_hi
+        rows, offset = road.rows32, road.offset
         x, y, h, v, st = self.state[0].tolist()
-        u0 = self.s[0].item() / road.spacing
+        base = self.s[0].item() / road.spacing + offset
         c, sn = car_model.cos_sin_scalar(h)
         lo, hi = sensor.bounds[0]
         out = [min(max(self.cte[0].item(), lo), hi), self.heading_error[0].item(), v, st]
         reach = sensor.reach
         fwd, left = [], []
         for units in road.ahead_units:  # envs.road_batch.RoadBatch.ahead_rows
-            u = units + u0
-            j = min(int(u), look_hi)
+            u = units + base
+            j = int(u)
             frac = u - j
-            px, py, sx, sy = rows[j]
+            px, py, sx, sy = rows[j - offset]
             dx = frac * sx + px - x
             dy = frac * sy + py - y
             fwd.append(min(max(dx * c + dy * sn, -reach), reach))

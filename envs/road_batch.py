@@ -62,6 +62,7 @@ class RoadBatch:
         self._slot_i[:] = (0, 1, 0, 0, _BIG, 0, max_move)
         self._slot_f[:] = (1.0, 1.0, 0.0, 1.0)
         self._lookahead = np.asarray(lookahead, dtype=np.float64).reshape(-1, 1)
+        self._max_ahead = float(self._lookahead.max(initial=0.0))
         self.ahead_units = np.zeros((len(self._lookahead), n))
         # each road stored: id -> (record number, road); its record holds its per-slot values
         self._atlas_index: dict[int, tuple[int, Road]] = {}
@@ -121,12 +122,25 @@ class RoadBatch:
         self._rows_cache.pop(id(road), None)
         return entry
 
+    def _layout(self, road: Road) -> tuple[int, int]:
+        """``(laps, extension)``: a closed road is stored ``laps`` times over plus its first point
+        again; after every road come ``extension`` rows continuing its last segment straight, so
+        that looking ahead from anywhere on the road never runs past its stored rows."""
+        extension = int(math.ceil(self._max_ahead / road.spacing)) + 2
+        laps = 1 + int(math.ceil(extension / len(road.points))) if road.closed else 1
+        return laps, extension
+
+    def _stored_length(self, road: Road) -> int:
+        laps, extension = self._layout(road)
+        return laps * len(road.points) + (1 if road.closed else 0) + extension
+
     def _store(self, road: Road) -> int:
         """Append ``road``'s samples to the atlas; returns where they start."""
         pts, kap = road.points, road.curvatures
+        laps, extension = self._layout(road)
         if road.closed:
-            pts = np.vstack([pts, pts, pts[:1]])
-            kap = np.concatenate([kap, kap, kap[:1]])
+            pts = np.vstack([pts] * laps + [pts[:1]])
+            kap = np.concatenate([kap] * laps + [kap[:1]])
         seg = np.diff(pts, axis=0)
         d = np.vstack([seg, seg[-1:]])
         norm = np.hypot(d[:, 0], d[:, 1])
@@ -137,8 +151,7 @@ class RoadBatch:
         rows[:, VX], rows[:, VY] = rows[:, UX] / road.spacing, rows[:, UY] / road.spacing
         rows[:, HEADING] = np.arctan2(d[:, 1], d[:, 0])
         rows[:, CURVATURE] = kap
-        pad = 2  # one straight-extension sample beyond the end, and a gap
-        need = len(pts) + pad
+        need = len(pts) + extension
         if self._used + need > len(self._geo):
             self._grow(need)
         start = self._used
@@ -146,7 +159,8 @@ class RoadBatch:
         geo[: len(pts)] = rows
         geo[len(pts) :] = rows[-1]
         look = self._look[start : start + need]
-        look[:, :2] = geo[:, :2]
+        look[: len(pts), :2] = pts
+        look[len(pts) :, :2] = pts[-1] + np.arange(1, extension + 1)[:, None] * seg[-1]
         look[: len(seg), 2:] = seg
         look[len(seg) :, 2:] = seg[-1]
         self._used += need
@@ -173,14 +187,10 @@ class RoadBatch:
         self.rows(slot)
         return self._rows_cache[id(self.roads[slot])][2]
 
-    @staticmethod
-    def _stored_length(road: Road) -> int:
-        return (2 * len(road.points) + 1 if road.closed else len(road.points)) + 2
-
     def _grow(self, need: int) -> None:
         in_use = {id(r) for r in self.roads if r is not None}
-        stored = sum(len(r.points) * (2 if r.closed else 1) + 3 for _, r in self._atlas_index.values())
-        live = sum(len(r.points) * (2 if r.closed else 1) + 3 for k, (_, r) in self._atlas_index.items() if k in in_use)
+        stored = sum(self._stored_length(r) for _, r in self._atlas_index.values())
+        live = sum(self._stored_length(r) for k, (_, r) in self._atlas_index.items() if k in in_use)
         if stored > 4 * live + (1 << 20):
             # mostly roads no car drives any more: rebuild with the live ones only
             self._atlas_index, self._used, self._num_records = {}, 0, 0
@@ -281,13 +291,14 @@ class RoadBatch:
         operation runs over N cars at once; the arrays are reused by the next call.
         """
         shape = self.ahead_units.shape
-        u = np.add(self.ahead_units, s / self.spacing, out=self._buffer("ahead_u", shape, np.float64))
+        # in atlas rows: the roads' extension rows keep every index in range, so no clamping
+        base = np.add(s / self.spacing, self._row_offset)
+        u = np.add(self.ahead_units, base, out=self._buffer("ahead_u", shape, np.float64))
         j = self._buffer("ahead_j", shape, np.int64)
         j[...] = u  # u >= 0: truncation is the floor
-        np.minimum(j, self._look_hi, out=j)
         np.subtract(u, j, out=u)
         rec = self._buffer("ahead_rec", shape + (4,), np.float32)
-        np.take(self._look, np.add(j, self._row_offset, out=j), axis=0, out=rec, mode="clip")
+        np.take(self._look, j, axis=0, out=rec, mode="clip")
         return u, rec
 
     def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:

@@ -260,6 +260,51 @@ def test_features_describe_the_car(lateral):
     np.testing.assert_allclose(obs[5::2], -lateral, atol=1e-5)
 
 
+def expected_features_ahead(fleet, i: int, distances) -> np.ndarray:
+    """The centreline ``d`` metres ahead of car ``i``'s projection, in the car's frame, from Road.point_at."""
+    x, y, heading = fleet.state[i, :3]
+    road = fleet.roads.roads[i]
+    points = road.point_at(fleet.s[i] + np.asarray(distances))
+    dx, dy = points[:, 0] - x, points[:, 1] - y
+    c, sn = math.cos(heading), math.sin(heading)
+    return np.column_stack([c * dx + sn * dy, c * dy - sn * dx]).ravel()
+
+
+@pytest.mark.parametrize(
+    "road",
+    [
+        Road.from_points(12.0 * np.column_stack([np.sin(np.linspace(0, 1, 40)), 1 - np.cos(np.linspace(0, 1, 40))]), 6.0),
+        Road.from_points(
+            3.0 * np.column_stack([np.cos(np.linspace(0, 2 * math.pi, 60, endpoint=False)),
+                                   np.sin(np.linspace(0, 2 * math.pi, 60, endpoint=False))]),
+            2.0, closed=True,
+        ),
+    ],
+    ids=["short-open-arc", "loop-shorter-than-look-ahead"],
+)
+def test_features_ahead_continue_past_an_open_end_and_wrap_around_a_small_loop(road):
+    """Beyond an open road's end the points ahead continue its last segment straight; on a
+    closed loop shorter than the farthest look-ahead (25 m here, 18.8 m loop) they wrap around
+    more than once. Checked with the car placed all along the road, for the single car's
+    scalar path and for the batched path (three cars)."""
+    cfg = RoadFollowConfig()
+    single = gym.make(ENV_ID).unwrapped
+    single.reset(seed=0, options={"road": road, "start_offset": (0.0, 0.0)})
+    vec = gym.make_vec(ENV_ID, num_envs=3, vectorization_mode="vector_entry_point").unwrapped
+    vec.reset(seed=0, options={"road": road, "start_offset": (0.0, 0.0)})
+    for s in np.linspace(0.0, road.length * 0.999, 9):
+        for fleet in (single.fleet, vec.fleet):
+            # the car on the centreline at s (a little to its left), heading along the road
+            fleet.s[:] = s
+            fleet.state[:, :2] = road.point_at(s) + [0.2, -0.1]
+            fleet.state[:, 2] = 0.3
+        obs = single.fleet.observe_one()
+        np.testing.assert_allclose(obs[4:], expected_features_ahead(single.fleet, 0, cfg.lookahead_distances), atol=2e-4)
+        vobs = vec.fleet.observe()
+        for i in range(3):
+            np.testing.assert_allclose(vobs[i, 4:], expected_features_ahead(vec.fleet, i, cfg.lookahead_distances), atol=2e-4)
+
+
 def test_rays_see_the_road_edges():
     env = gym.make(ENV_ID, observation="rays", ray_angles_deg=(-90.0, 0.0, 90.0))
     obs, _ = env.reset(seed=0, options={"road": straight_road(width=8.0), "start_offset": (1.0, 0.0)})
