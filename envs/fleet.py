@@ -215,15 +215,15 @@ class Fleet:
         rows, spacing, lo, hi, mod, max_move = road.rows, road.spacing, road.lo, road.hi, road.mod, road.max_move
         seg = self.seg[0].item()
         for _ in range(2):
-            px, py, _ux, _uy, vx, vy, _h, _k = rows[seg]
+            px, py, vx, vy, _ux, _uy, _h, _k = rows[seg]
             t = (x - px) * vx + (y - py) * vy
             move = min(max(math.floor(t), -max_move), max_move)
             seg = min(max(seg + move, lo), hi) % mod
-        px, py, ux, uy, vx, vy, seg_heading, _k = rows[seg]
+        px, py, vx, vy, _ux, _uy, seg_heading, _k = rows[seg]
         dx = x - px
         dy = y - py
         t = min(max(dx * vx + dy * vy, 0.0), 1.0)
-        cte = ux * dy - uy * dx
+        cte = (vx * dy - vy * dx) * spacing
         s = (seg + t) * spacing
         progress_delta = s - self.s[0].item()
         length = road.length

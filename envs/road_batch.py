@@ -14,8 +14,9 @@ import numpy as np
 from envs.road import Road
 
 _BIG = 1 << 40
-# columns of the atlas ``_geo``: one 64-byte row (one cache line) per centreline sample
-PX, PY, UX, UY, VX, VY, HEADING, CURVATURE = range(8)
+# columns of the atlas ``_geo``: one 64-byte row (one cache line) per centreline sample; the
+# projection's search reads only the first half (numpy's take copies 32-byte items fastest)
+PX, PY, VX, VY, UX, UY, HEADING, CURVATURE = range(8)
 
 
 def _aligned_zeros(rows: int, cols: int, dtype=np.float64) -> np.ndarray:
@@ -33,9 +34,9 @@ class RoadBatch:
     Every distinct road in use is stored once in "atlas" arrays; slot ``i``
     points at its road through ``offset[i]``, so giving a car a new road is O(1)
     once the road has been seen. Atlas: ``_geo[M, 8]`` holds in one 64-byte row per
-    sample its position ``px, py`` [m], the unit direction ``ux, uy`` of the
-    segment starting there, that direction divided by the segment's length
-    ``vx, vy`` [1/m], the segment's angle ``heading`` [rad] and the ``curvature``
+    sample its position ``px, py`` [m], the unit direction of the segment starting
+    there divided by the segment's length ``vx, vy`` [1/m], the unit direction
+    itself ``ux, uy``, the segment's angle ``heading`` [rad] and the ``curvature``
     [1/m] (columns ``PX .. CURVATURE``); ``_look[M, 4]`` holds, in float32 for
     look-ups ahead, the position and the segment itself (``dx, dy`` [m], to the
     next sample). Per-slot vectors:
@@ -167,7 +168,7 @@ class RoadBatch:
         return start
 
     def rows(self, slot: int) -> list:
-        """Slot ``slot``'s atlas rows (``px, py, ux, uy, vx, vy, heading, curvature``) as lists, for scalar code."""
+        """Slot ``slot``'s atlas rows (``px, py, vx, vy, ux, uy, heading, curvature``) as lists, for scalar code."""
         road = self.roads[slot]
         key = id(road)
         hit = self._rows_cache.get(key)
@@ -327,17 +328,18 @@ class RoadBatch:
             (left positive), heading of the segment [rad].
 
         ``rows`` selects the slots ``x, y, seg`` belong to (default: all, in order).
-        ``seg_rows``: the atlas rows at ``seg`` if the caller kept them (``last_rows`` of the
-        previous call), which saves gathering them again. After the call ``last_rows``
-        holds the atlas rows at the returned segments (a new array the caller may keep).
+        ``seg_rows``: the atlas rows ``px, py, vx, vy`` at ``seg`` if the caller kept them
+        (``last_rows`` of the previous call), which saves gathering them again. After the
+        call ``last_rows`` holds those rows at the returned segments (a new array the
+        caller may keep).
         """
         off, spacing, lo, hi, mod = self._row_offset, self.spacing, self._lo, self._hi, self._mod
         max_move = self._max_move
         if rows is not None:
             off, spacing, lo, hi, mod = off[rows], spacing[rows], lo[rows], hi[rows], mod[rows]
             max_move = max_move[rows]
-        geo = self._geo
-        rec = geo.take(seg + off, axis=0, mode="clip") if seg_rows is None else seg_rows
+        half = self._geo.reshape(-1, 4)  # row 2 k: px, py, vx, vy of sample k
+        rec = half.take((seg + off) * 2, axis=0, mode="clip") if seg_rows is None else seg_rows
         for round_ in range(rounds):
             t = (x - rec[:, PX]) * rec[:, VX] + (y - rec[:, PY]) * rec[:, VY]
             move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
@@ -345,21 +347,22 @@ class RoadBatch:
             if self.any_closed:  # open roads' index needs no wrapping (their modulus is huge)
                 new = np.mod(new, mod)
             if round_ < rounds - 1:
-                rec = geo.take(new + off, axis=0, mode="clip")
+                rec = half.take((new + off) * 2, axis=0, mode="clip")
             else:  # the last round moves few cars: gather only their rows
                 moved = np.flatnonzero(new != seg)
                 if rec is seg_rows:
                     rec = rec.copy()
                 if len(moved):
-                    rec[moved] = geo.take(new[moved] + off[moved], axis=0, mode="clip")
+                    rec[moved] = half.take((new[moved] + off[moved]) * 2, axis=0, mode="clip")
             seg = new
         self.last_rows = rec
         dx = x - rec[:, PX]
         dy = y - rec[:, PY]
         t = np.clip(dx * rec[:, VX] + dy * rec[:, VY], 0.0, 1.0)
-        cte = rec[:, UX] * dy - rec[:, UY] * dx  # signed distance from the segment's line
+        cte = (rec[:, VX] * dy - rec[:, VY] * dx) * spacing  # signed distance from the segment's line
         s = (seg + t) * spacing
-        return seg, s, cte, rec[:, HEADING]
+        heading = self._geo.reshape(-1).take((seg + off) * 8 + HEADING, mode="clip")
+        return seg, s, cte, heading
 
     def edge_segments(self, s: np.ndarray, behind: float, ahead: float, step: float):
         """Road edges near arc length ``s[N]``: ``(ax, ay, bx, by)`` each ``[N, 2 W]`` [m].
