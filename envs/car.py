@@ -146,11 +146,12 @@ def step(
     """
     heading = state[:, HEADING]
     max_delta = params.max_steer_rate * dt
-    # np.clip with number bounds is one vectorized pass (minimum/maximum with a number are slower)
-    delta = np.clip(steer_command * params.max_steer - state[:, STEER], -max_delta, max_delta)
-    steer = np.clip(state[:, STEER] + delta, -params.max_steer, params.max_steer)
+    # clip with number bounds is one vectorized pass (minimum/maximum with a number are slower);
+    # the method form skips np.clip's Python wrapper
+    delta = (steer_command * params.max_steer - state[:, STEER]).clip(-max_delta, max_delta)
+    steer = (state[:, STEER] + delta).clip(-params.max_steer, params.max_steer)
     a = np.clip(accel, -params.max_accel, params.max_accel)
-    speed = np.clip(state[:, SPEED] + a * dt, 0.0, params.max_speed)
+    speed = (state[:, SPEED] + a * dt).clip(0.0, params.max_speed)
     distance = speed * dt
     turn = distance * np.tan(steer + steering_bias) / params.wheelbase
     # chord of an arc of length `distance` turning by `turn`, along the mean heading

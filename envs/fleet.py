@@ -215,11 +215,11 @@ class Fleet:
         rows, spacing, lo, hi, mod, max_move = road.rows, road.spacing, road.lo, road.hi, road.mod, road.max_move
         seg = self.seg[0].item()
         for _ in range(2):
-            px, py, vx, vy, _ux, _uy, _h, _k = rows[seg]
+            px, py, vx, vy, _ux, _uy, _h, _k = rows[seg] or rows.fill(seg)
             t = (x - px) * vx + (y - py) * vy
             move = min(max(math.floor(t), -max_move), max_move)
             seg = min(max(seg + move, lo), hi) % mod
-        px, py, vx, vy, _ux, _uy, seg_heading, _k = rows[seg]
+        px, py, vx, vy, _ux, _uy, seg_heading, _k = rows[seg] or rows.fill(seg)
         dx = x - px
         dy = y - py
         t = min(max(dx * vx + dy * vy, 0.0), 1.0)
@@ -269,23 +269,22 @@ class Fleet:
         x, y, h, v, st = self.state[0].tolist()
         base = self.s[0].item() / road.spacing + offset
         c, sn = car_model.cos_sin_scalar(h)
-        lo, hi = sensor.bounds[0]
-        out = [min(max(self.cte[0].item(), lo), hi), self.heading_error[0].item(), v, st]
-        reach = sensor.reach
-        fwd, left = [], []
+        out = [self.cte[0].item(), self.heading_error[0].item(), v, st]
+        append = out.append
         for units in road.ahead_units:  # envs.road_batch.RoadBatch.ahead_rows
             u = units + base
             j = int(u)
             frac = u - j
-            px, py, sx, sy = rows[j - offset]
+            j -= offset
+            px, py, sx, sy = rows[j] or rows.fill(j)
             dx = frac * sx + px - x
             dy = frac * sy + py - y
-            fwd.append(min(max(dx * c + dy * sn, -reach), reach))
-            left.append(min(max(dy * c - dx * sn, -reach), reach))
-        for a, b in zip(fwd, left):
-            out.append(a)
-            out.append(b)
-        return np.array(out, dtype=np.float32)
+            append(dx * c + dy * sn)
+            append(dy * c - dx * sn)
+        # clipping the float32 values to the float32 bounds gives what the batched path's
+        # clipping in float64 and rounding gives (rounding is monotonic, the bounds are exact)
+        obs = np.array(out, dtype=np.float32)
+        return np.minimum(np.maximum(obs, sensor.low, out=obs), sensor.high, out=obs)
 
     def observe(self) -> np.ndarray:
         """Observations of all cars at their current state (with sensor noise if configured)."""

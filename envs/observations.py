@@ -80,7 +80,7 @@ class FeatureSensor:
         n = len(state)
         out = np.empty((self.size, n), dtype=np.float32)
         lo, hi = self.bounds[0]
-        np.clip(cte, lo, hi, out=out[0])
+        cte.clip(lo, hi, out=out[0])
         # heading error, speed and steer lie within their bounds by construction (the car model
         # clips speed and steer, angles are wrapped), so they need no clipping
         out[1] = heading_error
@@ -98,10 +98,10 @@ class FeatureSensor:
         # rotate into the car's frame: forward = c dx + s dy, left = c dy - s dx
         t = np.multiply(dx, cos_h, out=frac)  # frac is no longer needed
         fwd = np.add(t, np.multiply(dy, sin_h, out=self._buffer("t", shape)), out=t)
-        np.clip(fwd, -self.reach, self.reach, out=out[4::2])
+        fwd.clip(-self.reach, self.reach, out=out[4::2])
         left = np.multiply(dy, cos_h, out=dy)
         np.subtract(left, np.multiply(dx, sin_h, out=dx), out=left)
-        np.clip(left, -self.reach, self.reach, out=out[5::2])
+        left.clip(-self.reach, self.reach, out=out[5::2])
         return out.T
 
     def noise_scale(self) -> np.ndarray:

@@ -28,6 +28,29 @@ def _aligned_zeros(rows: int, cols: int, dtype=np.float64) -> np.ndarray:
     return raw[start : start + size].view(dtype).reshape(rows, cols)
 
 
+class LazyRows(list):
+    """The rows of a table as lists of Python floats, converted a block at a time on first use.
+
+    ``rows[k]`` is None until its block is converted: read it as
+    ``rows[k] or rows.fill(k)``. A car reads a few hundred rows of a road in an
+    episode, so converting the whole road at every reset would cost more than driving.
+    """
+
+    __slots__ = ("_table",)
+    BLOCK = 64
+
+    def __init__(self, table: np.ndarray):
+        super().__init__([None] * len(table))
+        self._table = table.copy()
+
+    def fill(self, k: int) -> list:
+        """Convert the block holding row ``k``; returns row ``k``."""
+        a = k - k % self.BLOCK
+        b = min(a + self.BLOCK, len(self))
+        self[a:b] = self._table[a:b].tolist()
+        return self[k]
+
+
 class RoadBatch:
     """Centreline arrays of the roads ``num_slots`` cars drive, for batched look-ups.
 
@@ -167,26 +190,27 @@ class RoadBatch:
         self._used += need
         return start
 
-    def rows(self, slot: int) -> list:
+    def rows(self, slot: int) -> "LazyRows":
         """Slot ``slot``'s atlas rows (``px, py, vx, vy, ux, uy, heading, curvature``) as lists, for scalar code."""
+        return self._slot_rows(slot)[1]
+
+    def rows32(self, slot: int) -> "LazyRows":
+        """Slot ``slot``'s float32 look-up rows ``(px, py, dx, dy)`` as Python floats, for scalar code."""
+        return self._slot_rows(slot)[2]
+
+    def _slot_rows(self, slot: int) -> tuple:
         road = self.roads[slot]
         key = id(road)
         hit = self._rows_cache.get(key)
         if hit is not None and hit[0] is road:
-            return hit[1]
+            return hit
         start = int(self._row_offset[slot])
         n = self._stored_length(road)
-        rows = self._geo[start : start + n].tolist()
-        rows32 = self._look[start : start + n].tolist()
+        hit = (road, LazyRows(self._geo[start : start + n]), LazyRows(self._look[start : start + n]))
         if len(self._rows_cache) > 64:
             self._rows_cache.clear()
-        self._rows_cache[key] = (road, rows, rows32)
-        return rows
-
-    def rows32(self, slot: int) -> list:
-        """Slot ``slot``'s float32 look-up rows ``(px, py, dx, dy)`` as Python floats, for scalar code."""
-        self.rows(slot)
-        return self._rows_cache[id(self.roads[slot])][2]
+        self._rows_cache[key] = hit
+        return hit
 
     def _grow(self, need: int) -> None:
         in_use = {id(r) for r in self.roads if r is not None}
@@ -358,7 +382,7 @@ class RoadBatch:
         self.last_rows = rec
         dx = x - rec[:, PX]
         dy = y - rec[:, PY]
-        t = np.clip(dx * rec[:, VX] + dy * rec[:, VY], 0.0, 1.0)
+        t = (dx * rec[:, VX] + dy * rec[:, VY]).clip(0.0, 1.0)
         cte = (rec[:, VX] * dy - rec[:, VY] * dx) * spacing  # signed distance from the segment's line
         s = (seg + t) * spacing
         heading = self._geo.reshape(-1).take((seg + off) * 8 + HEADING, mode="clip")

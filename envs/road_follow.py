@@ -40,7 +40,7 @@ def validate_actions(action, batch: int | None, size: int) -> np.ndarray:
             raise ValueError(f"action must have shape {want}, got {a.shape}")
     if not math.isfinite(a.sum()) and not np.isfinite(a).all():  # a finite sum means no NaN or inf
         raise ValueError(f"action must be finite numbers, got {action!r} (NaN or infinite)")
-    return np.clip(a, -1.0, 1.0)
+    return a.clip(-1.0, 1.0)
 
 
 def _fast_action(action, size: int) -> list[float]:
