@@ -11,7 +11,10 @@ The road pool (``num_roads`` roads of each family) is generated before any timin
 road generation is never measured. The machine this runs on may be small and noisy:
 run it a few times and compare medians.
 
-    python benchmarks/bench_env.py [--json OUT] [--quick]
+Throughput runs are repeated (``--repeat``, default 3) and reported as the median with
+the range, because this machine's speed varies from minute to minute.
+
+    python benchmarks/bench_env.py [--json OUT] [--quick] [--repeat R]
 """
 
 from __future__ import annotations
@@ -147,11 +150,23 @@ def bench_render(camera: str, frames: int, warmup: int) -> dict:
     }
 
 
+def median_run(runs: list[dict], key: str) -> dict:
+    """The run with the median ``key``, plus ``range`` (lowest, highest) and every run's value."""
+    ordered = sorted(runs, key=lambda r: r[key])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row["range"] = [ordered[0][key], ordered[-1][key]]
+    row["runs"] = [r[key] for r in runs]
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (numbers are not meaningful)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each throughput measurement (default 3)")
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     scale = 0.05 if args.quick else 1.0
 
     results: dict = {
@@ -170,19 +185,30 @@ def main() -> None:
         f"in {generation_s:.1f} s before timing; generation is not measured"
     )
 
-    single = bench_single(steps=int(50_000 * scale), warmup=int(2_000 * scale))
+    singles = [bench_single(steps=int(50_000 * scale), warmup=int(2_000 * scale)) for _ in range(args.repeat)]
+    single = median_run(singles, "steps_per_s")
     results["single"] = single
     print("\n(a) single env, gymnasium.make, features, no render, action [0.0], reset on episode end")
-    print(f"{'steps':>8} {'episodes':>9} {'seconds':>8} {'steps/s':>10}")
-    print(f"{single['steps']:>8} {single['episodes']:>9} {single['seconds']:>8.2f} {single['steps_per_s']:>10.0f}")
+    print(f"{'steps':>8} {'episodes':>9} {'seconds':>8} {'steps/s':>10}  {'range of ' + str(args.repeat) + ' runs':>20}")
+    print(
+        f"{single['steps']:>8} {single['episodes']:>9} {single['seconds']:>8.2f} {single['steps_per_s']:>10.0f}"
+        f"  {single['range'][0]:>9.0f}-{single['range'][1]:.0f}"
+    )
 
     print("\n(b) vector env, gymnasium.make_vec(vector_entry_point), features, zero action, observations included")
-    print(f"{'N':>6} {'steps':>6} {'episodes':>9} {'ms/step':>8} {'car-steps/s':>12}")
+    print(f"{'N':>6} {'steps':>6} {'episodes':>9} {'ms/step':>8} {'car-steps/s':>12}  {'range of ' + str(args.repeat) + ' runs':>24}")
     results["vector"] = []
     for n in VECTOR_SIZES:
-        row = bench_vector(n, car_steps=int(2_000_000 * scale), warmup_steps=max(2, int(100 * scale)))
+        runs = [
+            bench_vector(n, car_steps=int(2_000_000 * scale), warmup_steps=max(2, int(100 * scale)))
+            for _ in range(args.repeat)
+        ]
+        row = median_run(runs, "car_steps_per_s")
         results["vector"].append(row)
-        print(f"{n:>6} {row['steps']:>6} {row['episodes']:>9} {row['ms_per_step']:>8.2f} {row['car_steps_per_s']:>12.0f}")
+        print(
+            f"{n:>6} {row['steps']:>6} {row['episodes']:>9} {row['ms_per_step']:>8.2f} {row['car_steps_per_s']:>12.0f}"
+            f"  {row['range'][0]:>11.0f}-{row['range'][1]:.0f}"
+        )
 
     print(
         f"\n(c) env.render(), rgb_array, {FRAME_SIZE}x{FRAME_SIZE}, after {TRAIL_STEPS} steps "
