@@ -73,32 +73,38 @@ class Fleet:
         rows = np.asarray(rows, dtype=np.int64)
         lateral = np.asarray(lateral, dtype=np.float64)
         heading_offset = np.asarray(heading_offset, dtype=np.float64)
-        starts = self.roads.set_roads(rows, roads)
-        x0, y0, h0 = starts.T
+        start = self.roads.set_roads(rows, roads)
         rngs_of, labels = self.rngs, self.road_labels
         for i, rng, road in zip(rows.tolist(), rngs, roads):
             rngs_of[i] = rng
             labels[i] = road.name
+        x0, y0, cos0, sin0 = start["x"], start["y"], start["cos"], start["sin"]
         if self.config.disturbances.crosswind != 0.0:
             for n, (i, rng) in enumerate(zip(rows.tolist(), rngs)):
                 sign = 1.0 if rng.random() < 0.5 else -1.0
-                self.wind[i] = sign * self.config.disturbances.crosswind * np.array([-math.sin(h0[n]), math.cos(h0[n])])
-        x = x0 - lateral * np.sin(h0)
-        y = y0 + lateral * np.cos(h0)
-        heading = car_model.wrap_angle(h0 + heading_offset)
+                self.wind[i] = sign * self.config.disturbances.crosswind * np.array([-sin0[n], cos0[n]])
+        x = x0 - lateral * sin0
+        y = y0 + lateral * cos0
+        heading = car_model.wrap_angle(start["heading"] + heading_offset)
         state = self.state
         state[rows, X], state[rows, Y], state[rows, HEADING] = x, y, heading
         state[rows, SPEED], state[rows, STEER] = self.config.target_speed, 0.0
         self.distance[rows] = 0.0
-        # the car starts beside the road's first sample: segment 0 needs no search rounds
-        seg, s, cte, seg_heading = self.roads.project(x, y, np.zeros(len(rows), dtype=np.int64), rounds=0, rows=rows)
-        self.seg[rows], self.s[rows], self.cte[rows] = seg, s, cte
+        # the car starts beside the road's first sample, so it projects onto segment 0: what
+        # RoadBatch.project computes there, from the first atlas row kept in the road's record
+        vx, vy, spacing = start["vx"], start["vy"], start["spacing"]
+        dx = x - x0
+        dy = y - y0
+        t = (dx * vx + dy * vy).clip(0.0, 1.0)
+        self.seg[rows] = 0
+        self.s[rows] = t * spacing
+        self.cte[rows] = (vx * dy - vy * dx) * spacing
         if self._seg_rows is not None:
             if len(rows) == self.num_cars:
                 self._seg_rows = None
             else:
-                self._seg_rows[rows] = self.roads.last_rows
-        self.heading_error[rows] = car_model.wrap_angle(heading - seg_heading)
+                self._seg_rows[rows] = np.stack([x0, y0, vx, vy], axis=1)
+        self.heading_error[rows] = car_model.wrap_angle(heading - start["seg_heading"])
 
     # ----------------------------------------------------------------- step
     def advance(self, steer: np.ndarray, accel: np.ndarray | None = None, moving: np.ndarray | None = None):

@@ -28,6 +28,11 @@ def _aligned_zeros(rows: int, cols: int, dtype=np.float64) -> np.ndarray:
     return raw[start : start + size].view(dtype).reshape(rows, cols)
 
 
+# columns of a road's float record: its per-slot values, then where a car starts on it
+_REC_F = ("spacing", "length", "closed", "half_width", "x", "y", "heading", "cos", "sin", "vx", "vy", "seg_heading")
+_START_KEYS = frozenset(("spacing", "x", "y", "heading", "cos", "sin", "vx", "vy", "seg_heading"))
+
+
 class LazyRows(list):
     """The rows of a table as lists of Python floats, converted a block at a time on first use.
 
@@ -91,7 +96,7 @@ class RoadBatch:
         # each road stored: id -> (record number, road); its record holds its per-slot values
         self._atlas_index: dict[int, tuple[int, Road]] = {}
         self._rec_i = np.zeros((64, 7), dtype=np.int64)  # row offset, n_seg, lo, hi, mod, look_hi, max_move
-        self._rec_f = np.zeros((64, 7))  # spacing, length, closed, half_width, start x, y, heading
+        self._rec_f = np.zeros((64, len(_REC_F)))  # columns _REC_F
         self._num_records = 0
         self._generation = 0  # counts atlas rebuilds, which renumber the records
         self._used = 0
@@ -141,7 +146,8 @@ class RoadBatch:
         self._num_records += 1
         ints, floats = self._record(road)
         self._rec_i[entry] = (offset,) + ints
-        self._rec_f[entry] = floats
+        # the first sample's atlas row: where a car starting on this road projects
+        self._rec_f[entry] = floats + tuple(self._geo[offset, [VX, VY, HEADING]].tolist())
         self._atlas_index[id(road)] = (entry, road)
         self._rows_cache.pop(id(road), None)
         return entry
@@ -243,7 +249,9 @@ class RoadBatch:
     def set_roads(self, slots: np.ndarray, roads: list[Road]) -> np.ndarray:
         """Put ``roads[k]`` in ``slots[k]`` (one vectorized write per per-slot array).
 
-        Returns ``[M, 3]``: each road's start ``x, y`` [m] and heading [rad].
+        Returns each road's start as ``[M]`` arrays by name: ``x, y`` [m], ``heading``
+        [rad] and its ``cos, sin``, and the first sample's ``spacing`` [m], ``vx, vy``
+        [1/m] and ``seg_heading`` [rad] (its atlas row, for projecting a car beside it).
         """
         generation = self._generation
         entries = []
@@ -261,11 +269,11 @@ class RoadBatch:
             self.any_closed = bool(closed) or bool(self.closed.any())
         if len(self._lookahead):
             self.ahead_units[:, slots] = self._lookahead / f[:, 0]
-        return f[:, 4:7]
+        return {name: f[:, c] for c, name in enumerate(_REC_F) if name in _START_KEYS}
 
     def _record(self, road: Road) -> tuple[tuple, tuple]:
         """Per-slot values of ``road``: ``(n_seg, lo, hi, mod, look_hi, max_move)`` and
-        ``(spacing, length, closed, half_width, start x, start y, start heading)``."""
+        the columns of ``_REC_F`` up to ``sin``."""
         nseg = road.num_segments
         max_move = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
         if road.closed:
@@ -273,7 +281,8 @@ class RoadBatch:
         else:
             ints = (nseg, 0, nseg - 1, _BIG, nseg - 1, max_move)
         floats = (road.spacing, road.length, 1.0 if road.closed else 0.0, road.half_width)
-        start = (float(road.points[0, 0]), float(road.points[0, 1]), float(road.headings[0]))
+        h0 = float(road.headings[0])
+        start = (float(road.points[0, 0]), float(road.points[0, 1]), h0, math.cos(h0), math.sin(h0))
         return ints, floats + start
 
     # ------------------------------------------------------------ look-ups
@@ -338,7 +347,7 @@ class RoadBatch:
         j = np.minimum(np.maximum(u.astype(np.int64), 0), self._look_hi[:, None])
         return self._geo.reshape(-1).take((j + self._row_offset[:, None]) * 8 + CURVATURE)
 
-    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, rows=None, seg_rows=None):
+    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, seg_rows=None):
         """Local projection of positions ``x[N], y[N]`` [m] near segment indices ``seg[N]``.
 
         Each round moves the segment index by ``floor(t)`` (bounded by the slot's ``max_move``),
@@ -351,7 +360,6 @@ class RoadBatch:
             closest point [m] in ``[0, length]``, signed cross-track error [m]
             (left positive), heading of the segment [rad].
 
-        ``rows`` selects the slots ``x, y, seg`` belong to (default: all, in order).
         ``seg_rows``: the atlas rows ``px, py, vx, vy`` at ``seg`` if the caller kept them
         (``last_rows`` of the previous call), which saves gathering them again. After the
         call ``last_rows`` holds those rows at the returned segments (a new array the
@@ -359,9 +367,6 @@ class RoadBatch:
         """
         off, spacing, lo, hi, mod = self._row_offset, self.spacing, self._lo, self._hi, self._mod
         max_move = self._max_move
-        if rows is not None:
-            off, spacing, lo, hi, mod = off[rows], spacing[rows], lo[rows], hi[rows], mod[rows]
-            max_move = max_move[rows]
         half = self._geo.reshape(-1, 4)  # row 2 k: px, py, vx, vy of sample k
         rec = half.take((seg + off) * 2, axis=0, mode="clip") if seg_rows is None else seg_rows
         for round_ in range(rounds):
