@@ -156,8 +156,8 @@ class RoadBatch:
         """``(laps, extension)``: a closed road is stored ``laps`` times over plus its first point
         again; after every road come ``extension`` rows continuing its last segment straight, so
         that looking ahead from anywhere on the road never runs past its stored rows."""
-        extension = int(math.ceil(self._max_ahead / road.spacing)) + 2
-        laps = 1 + int(math.ceil(extension / len(road.points))) if road.closed else 1
+        extension = math.ceil(self._max_ahead / road.spacing) + 2
+        laps = 1 + math.ceil(extension / len(road.points)) if road.closed else 1
         return laps, extension
 
     def _stored_length(self, road: Road) -> int:
@@ -196,11 +196,11 @@ class RoadBatch:
         self._used += need
         return start
 
-    def rows(self, slot: int) -> "LazyRows":
+    def rows(self, slot: int) -> LazyRows:
         """Slot ``slot``'s atlas rows (``px, py, vx, vy, ux, uy, heading, curvature``) as lists, for scalar code."""
         return self._slot_rows(slot)[1]
 
-    def rows32(self, slot: int) -> "LazyRows":
+    def rows32(self, slot: int) -> LazyRows:
         """Slot ``slot``'s float32 look-up rows ``(px, py, dx, dy)`` as Python floats, for scalar code."""
         return self._slot_rows(slot)[2]
 

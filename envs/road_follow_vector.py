@@ -31,7 +31,8 @@ class RoadFollowVectorEnv(VectorEnv):
     ``max_episode_steps``. ``reset(options=...)`` takes the single env's options;
     ``road``, ``family`` and ``road_index`` may also be sequences of one value per
     car, and ``reset_mask`` (``[N]`` bool) resets only some cars. Rendering is
-    done by the single environment.
+    done by the single environment. ``features`` observations are a column-major
+    ``[N, D]`` float32 array (each feature contiguous over the cars).
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
