@@ -331,7 +331,7 @@ class Fleet:
 class _SlotRoad:
     """One slot's road as plain Python values, for :meth:`Fleet.advance_one` / :meth:`Fleet.observe_one`."""
 
-    __slots__ = ("road", "offset", "rows", "rows32", "spacing", "lo", "hi", "mod", "max_move", "look_hi",
+    __slots__ = ("road", "offset", "rows", "rows32", "spacing", "lo", "hi", "mod", "max_move",
                  "length", "closed", "half_width", "ahead_units")
 
     @classmethod
@@ -344,7 +344,6 @@ class _SlotRoad:
         me.spacing = float(roads.spacing[slot])
         me.lo, me.hi, me.mod = int(roads._lo[slot]), int(roads._hi[slot]), int(roads._mod[slot])
         me.max_move = int(roads._max_move[slot])
-        me.look_hi = int(roads._look_hi[slot])
         me.length = float(roads.length[slot])
         me.closed = bool(roads.closed[slot] > 0)
         me.half_width = float(roads.half_width[slot])

@@ -1,8 +1,10 @@
 """N roads side by side in padded arrays, for batched projection and look-ups.
 
-Slot ``i`` holds the road car ``i`` drives. Closed roads are stored twice over
-(plus the first point again), so arc lengths up to two laps need no modulo; open
-roads are stored once and extend straight beyond their ends.
+Slot ``i`` holds the road car ``i`` drives. Closed roads are stored at least twice
+over (plus the first point again), so arc lengths up to two laps need no modulo;
+open roads are stored once. Every road is followed by rows that continue its last
+segment straight, as many as the farthest look-ahead needs, so looking ahead never
+needs clamping (closed roads shorter than the look-ahead get more laps).
 """
 
 from __future__ import annotations
