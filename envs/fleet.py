@@ -103,7 +103,7 @@ class Fleet:
             if len(rows) == self.num_cars:
                 self._seg_rows = None
             else:
-                self._seg_rows[rows] = np.stack([x0, y0, vx, vy], axis=1)
+                self._seg_rows[rows] = start["rows"]
         self.heading_error[rows] = car_model.wrap_angle(heading - start["seg_heading"])
 
     # ----------------------------------------------------------------- step

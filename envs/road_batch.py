@@ -31,8 +31,9 @@ def _aligned_zeros(rows: int, cols: int, dtype=np.float64) -> np.ndarray:
 
 
 # columns of a road's float record: its per-slot values, then where a car starts on it
-_REC_F = ("spacing", "length", "closed", "half_width", "x", "y", "heading", "cos", "sin", "vx", "vy", "seg_heading")
-_START_KEYS = frozenset(("spacing", "x", "y", "heading", "cos", "sin", "vx", "vy", "seg_heading"))
+# (x, y, vx, vy: the first sample's projection row, in the order project() keeps rows)
+_REC_F = ("spacing", "length", "closed", "half_width", "x", "y", "vx", "vy", "heading", "cos", "sin", "seg_heading")
+_START = tuple((name, c) for c, name in enumerate(_REC_F) if c >= 4) + (("spacing", 0),)
 
 
 class LazyRows(list):
@@ -149,7 +150,9 @@ class RoadBatch:
         ints, floats = self._record(road)
         self._rec_i[entry] = (offset,) + ints
         # the first sample's atlas row: where a car starting on this road projects
-        self._rec_f[entry] = floats + tuple(self._geo[offset, [VX, VY, HEADING]].tolist())
+        vx, vy, seg_heading = self._geo[offset, [VX, VY, HEADING]].tolist()
+        x, y, heading, cos, sin = floats[4:]
+        self._rec_f[entry] = floats[:4] + (x, y, vx, vy, heading, cos, sin, seg_heading)
         self._atlas_index[id(road)] = (entry, road)
         self._rows_cache.pop(id(road), None)
         return entry
@@ -253,13 +256,16 @@ class RoadBatch:
 
         Returns each road's start as ``[M]`` arrays by name: ``x, y`` [m], ``heading``
         [rad] and its ``cos, sin``, and the first sample's ``spacing`` [m], ``vx, vy``
-        [1/m] and ``seg_heading`` [rad] (its atlas row, for projecting a car beside it).
+        [1/m] and ``seg_heading`` [rad] (its atlas row, for projecting a car beside it);
+        ``rows`` is ``[M, 4]``: ``x, y, vx, vy``, the rows :meth:`project` starts from.
         """
         generation = self._generation
         entries = []
+        index, in_slot = self._atlas_index, self.roads
         for slot, road in zip(slots.tolist(), roads):
-            entries.append(self._entry(road))
-            self.roads[slot] = road
+            hit = index.get(id(road))
+            entries.append(hit[0] if hit is not None and hit[1] is road else self._entry(road))
+            in_slot[slot] = road
         if self._generation != generation:  # the atlas was rebuilt meanwhile: look the roads up again
             entries = [self._entry(road) for road in roads]
         entries = np.array(entries, dtype=np.int64)
@@ -271,7 +277,9 @@ class RoadBatch:
             self.any_closed = bool(closed) or bool(self.closed.any())
         if len(self._lookahead):
             self.ahead_units[:, slots] = self._lookahead / f[:, 0]
-        return {name: f[:, c] for c, name in enumerate(_REC_F) if name in _START_KEYS}
+        start = {name: f[:, c] for name, c in _START}
+        start["rows"] = f[:, 4:8]  # x, y, vx, vy
+        return start
 
     def _record(self, road: Road) -> tuple[tuple, tuple]:
         """Per-slot values of ``road``: ``(n_seg, lo, hi, mod, look_hi, max_move)`` and

@@ -64,6 +64,8 @@ class RoadFollowVectorEnv(VectorEnv):
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
         self._roads: dict = {}  # (family position, index) -> road, for autoresets
+        self._all_cars = np.ones(self.num_envs, dtype=bool)  # the info's "_key" masks
+        self._all_cars.flags.writeable = False
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})
@@ -150,7 +152,7 @@ class RoadFollowVectorEnv(VectorEnv):
         info = {
             "cte": f.cte.copy(),
             "heading_error": f.heading_error.copy(),
-            "progress": np.minimum(f.distance / f.roads.length, 1.0),
+            "progress": (f.distance / f.roads.length).clip(-np.inf, 1.0),
             "progress_m": f.distance.copy(),
             "off_road": step_info["off_road"] & kept,
             "finished": step_info["finished"] & kept,
@@ -161,8 +163,7 @@ class RoadFollowVectorEnv(VectorEnv):
             "reward_centering": np.where(kept, step_info["reward_centering"], 0.0),
             "reward_off_road": np.where(kept, step_info["reward_off_road"], 0.0),
         }
-        mask = np.ones(n, dtype=bool)
-        info.update(dict.fromkeys(_MASK_KEYS, mask))
+        info.update(dict.fromkeys(_MASK_KEYS, self._all_cars))  # read-only, so it can be shared
         return info
 
     def close_extras(self, **kwargs):
