@@ -64,9 +64,12 @@ class FeatureSensor:
         self.size = len(low)
         # clip bounds as float64 numbers: clipping in float64 and then rounding to float32
         # gives what clipping the float32 value to the float32 bounds gives
-        self.bounds = [(float(a), float(b)) for a, b in zip(low[:4], high[:4])]
+        self.cte_bounds = (float(low[0]), float(high[0]))
         self.reach = float(high[4])
         self._buffers: dict[str, np.ndarray] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_buffers": {}}  # scratch arrays are not state
 
     def _buffer(self, name: str, shape: tuple) -> np.ndarray:
         buf = self._buffers.get(name)
@@ -79,8 +82,7 @@ class FeatureSensor:
         contiguous row of the ``[D, N]`` buffer whose transpose is returned."""
         n = len(state)
         out = np.empty((self.size, n), dtype=np.float32)
-        lo, hi = self.bounds[0]
-        cte.clip(lo, hi, out=out[0])
+        cte.clip(*self.cte_bounds, out=out[0])
         # heading error, speed and steer lie within their bounds by construction (the car model
         # clips speed and steer, angles are wrapped), so they need no clipping
         out[1] = heading_error
