@@ -216,3 +216,38 @@ def test_out_of_range_actions_are_clipped():
     b = run_vector(make_vec(), seed=1, actions=np.full((30, NUM_ENVS, 1), 1.0))
     for x, y in zip(a, b):
         assert all(np.array_equal(p, q) for p, q in zip(x[:4], y[:4]))
+
+
+def test_vector_equals_singles_around_a_closed_loop_and_on_given_roads():
+    """Cars on roads given through options: a closed loop driven round to the end of its lap
+    (progress across the seam, which ends the episode) and an open road with a start offset,
+    on the batched path and the single car's scalar path alike."""
+    theta = np.linspace(0.0, 2 * np.pi, 400, endpoint=False)
+    loop = Road.from_points(30.0 * np.column_stack([np.cos(theta), np.sin(theta)]), 8.0, closed=True, name="loop")
+    arc = Road.from_points(np.column_stack([np.linspace(0, 300, 300), 20 * np.sin(np.linspace(0, 6, 300))]), 7.0)
+    roads = [loop, arc, loop]
+    options = {"road": roads, "start_offset": (0.4, -0.05)}
+    # steer for the loop's curvature (tan(d) = wheelbase / radius), with a little wander
+    steer = np.arctan(2.7 / 30.0) / 0.6
+    actions = (steer + np.random.default_rng(5).normal(0.0, 0.02, (450, 3, 1))).astype(np.float32)
+    vec = make_vec(3, max_episode_steps=2000)
+    obs, info = vec.reset(seed=9, options=options)
+    singles = [gym.make(ENV_ID, max_episode_steps=2000) for _ in roads]
+    for i, env in enumerate(singles):
+        s_obs, s_info = env.reset(seed=9 + i, options={"road": roads[i], "start_offset": (0.4, -0.05)})
+        assert np.array_equal(obs[i], s_obs)
+    lap_done = False
+    done = [False] * 3
+    for a in actions:
+        obs, reward, terminated, truncated, info = vec.step(a)
+        for i, env in enumerate(singles):
+            if done[i]:
+                continue  # the vector car autoresets onto a drawn road; the given-road episode is over
+            s_obs, s_reward, s_term, s_trunc, s_info = env.step(a[i])
+            assert np.array_equal(obs[i], s_obs) and reward[i] == s_reward
+            assert terminated[i] == s_term and truncated[i] == s_trunc
+            assert all(np.array_equal(info[k][i], s_info[k]) for k in INFO_KEYS)
+            if i == 0 and s_term:
+                lap_done = bool(s_info["finished"]) and s_info["progress_m"] >= loop.length - 1e-6
+            done[i] = s_term or s_trunc
+    assert lap_done, "the first loop car should have finished its lap"
