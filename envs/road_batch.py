@@ -251,7 +251,7 @@ class RoadBatch:
         """Put ``road`` in ``slot``."""
         self.set_roads(np.array([slot]), [road])
 
-    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> np.ndarray:
+    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> dict[str, np.ndarray]:
         """Put ``roads[k]`` in ``slots[k]`` (one vectorized write per per-slot array).
 
         Returns each road's start as ``[M]`` arrays by name: ``x, y`` [m], ``heading``
