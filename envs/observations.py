@@ -19,7 +19,7 @@ from gymnasium import spaces
 
 from envs.car import HEADING, SPEED, STEER, X, Y, CarParams
 from envs.config import RoadFollowConfig
-from envs.road_batch import RoadBatch
+from envs.road_batch import RoadBatch, scratch
 
 ROAD_GREY = 110
 LINE_WHITE = 255
@@ -58,7 +58,6 @@ class FeatureSensor:
     """Builds ``features`` observations for N cars."""
 
     def __init__(self, config: RoadFollowConfig, num_cars: int):
-        self.distance_list = [float(d) for d in config.lookahead_distances]
         low, high = feature_bounds(config)
         self.low, self.high = low, high
         self.size = len(low)
@@ -70,12 +69,6 @@ class FeatureSensor:
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_buffers": {}}  # scratch arrays are not state
-
-    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape:
-            buf = self._buffers[name] = np.empty(shape)
-        return buf
 
     def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
         """``[N, D]`` float32 features, in column-major order: each feature is written as one
@@ -91,15 +84,15 @@ class FeatureSensor:
         # [K, N] arrays: one row per distance ahead, so each operation runs over all cars contiguously
         frac, rec = roads.ahead_rows(s)
         shape = frac.shape
-        dx = np.multiply(frac, rec[..., 2], out=self._buffer("dx", shape))
+        dx = np.multiply(frac, rec[..., 2], out=scratch(self._buffers, "dx", shape))
         np.add(dx, rec[..., 0], out=dx)
         np.subtract(dx, state[:, X], out=dx)  # centreline point minus car position, world frame
-        dy = np.multiply(frac, rec[..., 3], out=self._buffer("dy", shape))
+        dy = np.multiply(frac, rec[..., 3], out=scratch(self._buffers, "dy", shape))
         np.add(dy, rec[..., 1], out=dy)
         np.subtract(dy, state[:, Y], out=dy)
         # rotate into the car's frame: forward = c dx + s dy, left = c dy - s dx
         t = np.multiply(dx, cos_h, out=frac)  # frac is no longer needed
-        fwd = np.add(t, np.multiply(dy, sin_h, out=self._buffer("t", shape)), out=t)
+        fwd = np.add(t, np.multiply(dy, sin_h, out=scratch(self._buffers, "t", shape)), out=t)
         fwd.clip(-self.reach, self.reach, out=out[4::2])
         left = np.multiply(dy, cos_h, out=dy)
         np.subtract(left, np.multiply(dx, sin_h, out=dx), out=left)

@@ -36,6 +36,15 @@ _REC_F = ("spacing", "length", "closed", "half_width", "x", "y", "vx", "vy", "he
 _START = tuple((name, c) for c, name in enumerate(_REC_F) if c >= 4) + (("spacing", 0),)
 
 
+def scratch(buffers: dict, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
+    """A reusable array ``buffers[name]`` of ``shape`` (new only when the shape changes):
+    fresh large temporaries at every step cost more than the arithmetic on them."""
+    buf = buffers.get(name)
+    if buf is None or buf.shape != shape:
+        buf = buffers[name] = np.empty(shape, dtype)
+    return buf
+
+
 class LazyRows(list):
     """The rows of a table as lists of Python floats, converted a block at a time on first use.
 
@@ -310,15 +319,15 @@ class RoadBatch:
         hi = self._look_hi[:, None] if expand else self._look_hi
         off = self._row_offset[:, None] if expand else self._row_offset
         # every temporary lives in a reused buffer: fresh large arrays each step cost more than the arithmetic
-        u = np.divide(s, spacing, out=self._buffer("u", s.shape, np.float64))
-        j = self._buffer("j", s.shape, np.int64)
+        u = np.divide(s, spacing, out=scratch(self._buffers, "u", s.shape, np.float64))
+        j = scratch(self._buffers, "j", s.shape, np.int64)
         j[...] = u  # truncation towards zero, as astype
         np.minimum(np.maximum(j, 0, out=j), hi, out=j)
         frac = np.subtract(u, j, out=u)  # position along segment j, in segments (beyond 1 past an open end)
-        rec = self._buffer("rec", j.shape + (4,), np.float32)
+        rec = scratch(self._buffers, "rec", j.shape + (4,), np.float32)
         np.take(self._look, np.add(j, off, out=j), axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
-        x = self._buffer("x", j.shape, np.float64)
-        y = self._buffer("y", j.shape, np.float64)
+        x = scratch(self._buffers, "x", j.shape, np.float64)
+        y = scratch(self._buffers, "y", j.shape, np.float64)
         np.multiply(frac, rec[..., 2], out=x)
         np.add(x, rec[..., 0], out=x)
         np.multiply(frac, rec[..., 3], out=y)
@@ -337,19 +346,13 @@ class RoadBatch:
         shape = self.ahead_units.shape
         # in atlas rows: the roads' extension rows keep every index in range, so no clamping
         base = np.add(s / self.spacing, self._row_offset)
-        u = np.add(self.ahead_units, base, out=self._buffer("ahead_u", shape, np.float64))
-        j = self._buffer("ahead_j", shape, np.int64)
+        u = np.add(self.ahead_units, base, out=scratch(self._buffers, "ahead_u", shape, np.float64))
+        j = scratch(self._buffers, "ahead_j", shape, np.int64)
         j[...] = u  # u >= 0: truncation is the floor
         np.subtract(u, j, out=u)
-        rec = self._buffer("ahead_rec", shape + (4,), np.float32)
+        rec = scratch(self._buffers, "ahead_rec", shape + (4,), np.float32)
         np.take(self._look, j, axis=0, out=rec, mode="clip")
         return u, rec
-
-    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape:
-            buf = self._buffers[name] = np.empty(shape, dtype)
-        return buf
 
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         """Curvature [1/m] at arc lengths ``s[N, K]`` (nearest sample below)."""
