@@ -1,233 +1,241 @@
-"""Throughput of the road-following environments.
+"""Throughput of the road-following environments, against an older checkout and an anchor in one run.
 
-(a) the single env (``gymnasium.make``, features, no rendering) driven with a fixed
-    action ``[0.0]``, reset whenever an episode ends: steps/s;
-(b) the vector env (``gymnasium.make_vec``, ``vector_entry_point``) with N = 256, 1024
-    and 4096 cars, fixed zero action, observations included: car-steps/s;
-(c) ``env.render()`` in rgb_array mode, 600x600 frames, after driving 1000 steps on a
-    1.4 km road (so the trail holds 1000+ points), for both cameras: frames/s.
+Measurements (each in a fresh subprocess, ``--repeat`` times, reported as the median with the range):
 
-The road pool (``num_roads`` roads of each family) is generated before any timing, so
-road generation is never measured. The machine this runs on may be small and noisy:
-run it a few times and compare medians.
+* ``single``: the single env (``gymnasium.make``, ``features``, no rendering) driven with a fixed
+  action ``[0.0]``, reset whenever an episode ends: steps/s;
+* ``vector-N``: the vector env (``gymnasium.make_vec``, ``vector_entry_point``), N = 256, 1024
+  and 4096 cars, fixed zero action, observations included: car-steps/s;
+* ``rays-256``, ``image-256``: the same with ``observation="rays"`` / ``"image"``, 256 cars;
+* ``collect``: the demo's expert collection (``agents.data.collect`` on 200 train roads, DART
+  noise on) and ``evaluate``: the demo's closed-loop evaluation of the expert on 200 unseen roads
+  (``agents.evaluation.drive``): seconds;
+* ``first-reset``: ``make_vec(num_envs=4096).reset(seed=0)`` in a fresh process (road generation
+  and atlas included, nothing cached but compiled kernels): seconds.
 
-Throughput runs are repeated (``--repeat``, default 3) and reported as the median with
-the range, because this machine's speed varies from minute to minute.
+The road pool of the throughput runs (200 roads of each default family) is generated before any
+timing, so road generation is not measured there. With ``--against DIR`` every measurement is
+also run on the checkout in DIR (e.g. a ``git worktree`` of an older commit), alternating with
+this one, and with ``--anchor-python PY`` highway-env's ``lane-keeping-v0`` is measured in the
+same run by ``benchmarks/anchor_highway.py`` under that interpreter (a virtual environment with
+highway-env installed). The machines this runs on are shared and their speed varies from
+minute to minute: compare ratios from one run, not figures from different runs.
 
-    python benchmarks/bench_env.py [--json OUT] [--quick] [--repeat R]
+    python benchmarks/bench_env.py [--against OLD_CHECKOUT] [--anchor-python VENV/bin/python]
+                                   [--only single,vector-4096] [--repeat R] [--quick] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
-
-from envs import ENV_ID, Road, generate_road  # noqa: E402
-
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 FAMILIES = ("gentle", "twisty")  # the default families
 NUM_ROADS = 200  # road pool per family, generated before timing
-VECTOR_SIZES = (256, 1024, 4096)
-FRAME_SIZE = 600  # [px], RoadRenderer's default
-TRAIL_STEPS = 1000
+MEASUREMENTS = ("single", "vector-256", "vector-1024", "vector-4096", "rays-256", "image-256",
+                "collect", "evaluate", "first-reset")  # fmt: skip
+UNITS = {"single": "steps/s", "collect": "s", "evaluate": "s", "first-reset": "s"}
 
 
-def pregenerate_roads() -> float:
-    """Generate the road pool of every family used; returns the seconds it took."""
-    start = time.perf_counter()
+# ----------------------------------------------------------------- measurements (in a worker)
+def _pregenerate() -> None:
+    from envs import generate_road
+
     for family in FAMILIES:
         for index in range(NUM_ROADS):
             generate_road("train", family, index)
-    return time.perf_counter() - start
 
 
-def bench_single(steps: int, warmup: int) -> dict:
+def measure_single(scale: float) -> float:
+    import gymnasium as gym
+    import numpy as np
+
+    from envs import ENV_ID
+
+    _pregenerate()
     env = gym.make(ENV_ID, families=FAMILIES, num_roads=NUM_ROADS)
     action = np.array([0.0], dtype=np.float32)
     env.reset(seed=0)
 
-    def run(n: int) -> int:
-        episodes = 0
+    def run(n: int) -> None:
         for _ in range(n):
             _, _, terminated, truncated, _ = env.step(action)
             if terminated or truncated:
                 env.reset()
-                episodes += 1
-        return episodes
 
-    run(warmup)
+    run(int(2_000 * scale))
+    steps = int(50_000 * scale)
     start = time.perf_counter()
-    episodes = run(steps)
-    elapsed = time.perf_counter() - start
-    env.close()
-    return {"steps": steps, "episodes": episodes, "seconds": elapsed, "steps_per_s": steps / elapsed}
+    run(steps)
+    return steps / (time.perf_counter() - start)
 
 
-def bench_vector(num_envs: int, car_steps: int, warmup_steps: int) -> dict:
-    env = gym.make_vec(
-        ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", families=FAMILIES, num_roads=NUM_ROADS
-    )
+def measure_vector(num_envs: int, observation: str, scale: float) -> float:
+    import gymnasium as gym
+    import numpy as np
+
+    from envs import ENV_ID
+
+    _pregenerate()
+    env = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", families=FAMILIES,
+                       num_roads=NUM_ROADS, observation=observation)  # fmt: skip
     actions = np.zeros((num_envs, 1), dtype=np.float32)
     env.reset(seed=0)
-    for _ in range(warmup_steps):
+    for _ in range(max(2, int(100 * scale))):
         env.step(actions)
-    steps = max(20, car_steps // num_envs)
-    episodes = 0
+    budget = (2_000_000 if observation == "features" else 200_000) * scale
+    steps = max(10, int(budget // num_envs))
     start = time.perf_counter()
     for _ in range(steps):
-        obs, _, terminated, truncated, _ = env.step(actions)
-        episodes += int(np.count_nonzero(terminated | truncated))
+        obs = env.step(actions)[0]
     elapsed = time.perf_counter() - start
     assert obs.shape[0] == num_envs
-    env.close()
-    return {
-        "num_envs": num_envs,
-        "steps": steps,
-        "episodes": episodes,
-        "seconds": elapsed,
-        "car_steps_per_s": num_envs * steps / elapsed,
-        "ms_per_step": 1000.0 * elapsed / steps,
-    }
+    return num_envs * steps / elapsed
 
 
-def long_road() -> Road:
-    """About 1.4 km of winding road, 7 m wide: long enough for 1000 steps and the timed frames."""
-    x = np.linspace(0.0, 1100.0, 2200)
-    y = 35.0 * np.sin(x / 35.0) + 12.0 * np.sin(x / 11.0)
-    return Road.from_points(np.column_stack([x, y]), 7.0, name="bench/long")
+def measure_collect(scale: float) -> float:
+    from agents.data import CollectConfig, collect
 
-
-def pure_pursuit(env, lookahead: float = 6.0) -> np.ndarray:
-    """Steering towards the centreline ``lookahead`` metres ahead (keeps the car on the road)."""
-    e = env.unwrapped
-    x, y, heading, _, _ = e.car_state
-    tx, ty = e.road.point_at(e.fleet.s[0] + lookahead)
-    alpha = math.atan2(ty - y, tx - x) - heading
-    delta = math.atan2(2.0 * e.config.car.wheelbase * math.sin(alpha), lookahead)
-    return np.array([delta / e.config.car.max_steer])
-
-
-def bench_render(camera: str, frames: int, warmup: int) -> dict:
-    env = gym.make(ENV_ID, render_mode="rgb_array")
-    env.unwrapped.camera = camera
-    env.reset(seed=0, options={"road": long_road(), "start_offset": (0.0, 0.0)})
-    for _ in range(TRAIL_STEPS):
-        _, _, terminated, truncated, _ = env.step(pure_pursuit(env))
-        assert not (terminated or truncated), "the car should stay on the benchmark road"
-    for _ in range(warmup):
-        env.step(pure_pursuit(env))
-        env.render()
-    trail_at_start = len(env.unwrapped.trail)
-    render_time = 0.0
+    roads = max(8, int(200 * scale))
+    collect(CollectConfig(num_roads=4, split="train", seed=0))  # compiled kernels loaded, not timed
     start = time.perf_counter()
-    for _ in range(frames):
-        env.step(pure_pursuit(env))
-        t0 = time.perf_counter()
-        frame = env.render()
-        render_time += time.perf_counter() - t0
-    elapsed = time.perf_counter() - start
-    assert frame.shape == (FRAME_SIZE, FRAME_SIZE, 3)
-    trail_at_end = len(env.unwrapped.trail)
-    env.close()
-    return {
-        "camera": camera,
-        "frames": frames,
-        "trail_points": [trail_at_start, trail_at_end],
-        "render_frames_per_s": frames / render_time,
-        "step_and_render_per_s": frames / elapsed,
-        "ms_per_frame": 1000.0 * render_time / frames,
-    }
+    collect(CollectConfig(num_roads=roads, split="train", seed=0))
+    return time.perf_counter() - start
 
 
-def median_run(runs: list[dict], key: str) -> dict:
-    """The run with the median ``key``, plus ``range`` (lowest, highest) and every run's value."""
-    ordered = sorted(runs, key=lambda r: r[key])
-    row = dict(ordered[(len(ordered) - 1) // 2])
-    row["range"] = [ordered[0][key], ordered[-1][key]]
-    row["runs"] = [r[key] for r in runs]
-    return row
+def measure_evaluate(scale: float) -> float:
+    from agents.drivers import ExpertDriver
+    from agents.evaluation import drive, env_config_for
+    from envs import DEFAULT_FAMILIES, generate_road
+    from envs.generation import road_plan
+
+    roads = [generate_road("unseen", f, i) for f, i in road_plan(max(8, int(200 * scale)), DEFAULT_FAMILIES)]
+    drive(ExpertDriver(), roads[:4], env_config_for("features"))  # compiled kernels loaded, not timed
+    start = time.perf_counter()
+    drive(ExpertDriver(), roads, env_config_for("features"))
+    return time.perf_counter() - start
+
+
+def measure_first_reset(scale: float) -> float:
+    import gymnasium as gym
+
+    import envs
+
+    warm = gym.make_vec(envs.ENV_ID, num_envs=2, vectorization_mode="vector_entry_point")
+    warm.reset(seed=10_000)  # kernels loaded from the cache, two roads generated: not timed
+    warm.step(warm.action_space.sample())
+    start = time.perf_counter()
+    env = gym.make_vec(envs.ENV_ID, num_envs=max(64, int(4096 * scale)), vectorization_mode="vector_entry_point")
+    env.reset(seed=0)
+    return time.perf_counter() - start
+
+
+def measure(name: str, scale: float) -> float:
+    if name == "single":
+        return measure_single(scale)
+    if name.startswith(("vector-", "rays-", "image-")):
+        kind, n = name.split("-")
+        return measure_vector(int(n), "features" if kind == "vector" else kind, scale)
+    return {"collect": measure_collect, "evaluate": measure_evaluate, "first-reset": measure_first_reset}[name](scale)
+
+
+# ---------------------------------------------------------------------------------- driver
+def run_worker(checkout: Path, name: str, scale: float) -> float:
+    env = {**os.environ, "PYTHONPATH": str(checkout), "SDL_VIDEODRIVER": "dummy", "MPLBACKEND": "Agg"}
+    out = subprocess.run(
+        [sys.executable, str(HERE / "bench_env.py"), "--worker", name, "--scale", str(scale)],
+        cwd=checkout, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if out.returncode != 0:
+        raise RuntimeError(f"{name} on {checkout} failed:\n{out.stderr[-2000:]}")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run_anchor(python: str, scale: float) -> float:
+    out = subprocess.run(
+        [python, str(HERE / "anchor_highway.py"), "--steps", str(max(200, int(4000 * scale)))],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["steps_per_s"])
+
+
+def summary(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "range": [min(values), max(values)], "runs": values}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    parser.add_argument("--against", type=Path, help="an older checkout to measure alternately with this one")
+    parser.add_argument("--anchor-python", help="python of a virtual environment with highway-env installed")
+    parser.add_argument("--only", help=f"comma-separated measurements (default: all of {', '.join(MEASUREMENTS)})")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement (default 3)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (numbers are not meaningful)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each throughput measurement (default 3)")
+    parser.add_argument("--json", metavar="OUT", help="also write the results to this JSON file")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        print(measure(args.worker, args.scale))
+        return
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    names = MEASUREMENTS if not args.only else tuple(args.only.split(","))
+    unknown = set(names) - set(MEASUREMENTS)
+    if unknown:
+        parser.error(f"unknown measurement(s) {sorted(unknown)}; choose from {', '.join(MEASUREMENTS)}")
     scale = 0.05 if args.quick else 1.0
+    checkouts = {"this": ROOT}
+    if args.against:
+        checkouts["against"] = args.against.resolve()
+    import numpy
 
     results: dict = {
-        "machine": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "gymnasium": gym.__version__,
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-        }
+        "machine": {"python": platform.python_version(), "numpy": numpy.__version__, "cpus": os.cpu_count(),
+                    "platform": platform.platform()},  # fmt: skip
+        "checkouts": {k: str(v) for k, v in checkouts.items()},
+        "measurements": {},
     }
-    generation_s = pregenerate_roads()
-    results["road_pool"] = {"families": list(FAMILIES), "num_roads": NUM_ROADS, "generation_seconds": generation_s}
-    print(
-        f"road pool: {NUM_ROADS} roads x {len(FAMILIES)} families ({', '.join(FAMILIES)}) pre-generated "
-        f"in {generation_s:.1f} s before timing; generation is not measured"
-    )
-
-    singles = [bench_single(steps=int(50_000 * scale), warmup=int(2_000 * scale)) for _ in range(args.repeat)]
-    single = median_run(singles, "steps_per_s")
-    results["single"] = single
-    print("\n(a) single env, gymnasium.make, features, no render, action [0.0], reset on episode end")
-    print(f"{'steps':>8} {'episodes':>9} {'seconds':>8} {'steps/s':>10}  {'range of ' + str(args.repeat) + ' runs':>20}")
-    print(
-        f"{single['steps']:>8} {single['episodes']:>9} {single['seconds']:>8.2f} {single['steps_per_s']:>10.0f}"
-        f"  {single['range'][0]:>9.0f}-{single['range'][1]:.0f}"
-    )
-
-    print("\n(b) vector env, gymnasium.make_vec(vector_entry_point), features, zero action, observations included")
-    print(f"{'N':>6} {'steps':>6} {'episodes':>9} {'ms/step':>8} {'car-steps/s':>12}  {'range of ' + str(args.repeat) + ' runs':>24}")
-    results["vector"] = []
-    for n in VECTOR_SIZES:
-        runs = [
-            bench_vector(n, car_steps=int(2_000_000 * scale), warmup_steps=max(2, int(100 * scale)))
-            for _ in range(args.repeat)
-        ]
-        row = median_run(runs, "car_steps_per_s")
-        results["vector"].append(row)
-        print(
-            f"{n:>6} {row['steps']:>6} {row['episodes']:>9} {row['ms_per_step']:>8.2f} {row['car_steps_per_s']:>12.0f}"
-            f"  {row['range'][0]:>11.0f}-{row['range'][1]:.0f}"
+    for label, checkout in checkouts.items():  # compile (or load) every kernel once, untimed
+        run_worker(checkout, "single", 0.01)
+    print(f"{'measurement':<12} {'unit':<12} " + " ".join(f"{k + ' (median, range)':>34}" for k in checkouts)
+          + ("   ratio" if len(checkouts) > 1 else ""))  # fmt: skip
+    for name in names:
+        values: dict[str, list[float]] = {k: [] for k in checkouts}
+        anchor: list[float] = []
+        for _ in range(args.repeat):
+            for label, checkout in checkouts.items():  # alternately, so both see the same machine
+                values[label].append(run_worker(checkout, name, scale))
+            if name == "single" and args.anchor_python:
+                anchor.append(run_anchor(args.anchor_python, scale))
+        row = {k: summary(v) for k, v in values.items()}
+        unit = UNITS.get(name, "car-steps/s")
+        line = f"{name:<12} {unit:<12} " + " ".join(
+            f"{r['median']:>14.4g} ({r['range'][0]:.4g}-{r['range'][1]:.4g})".rjust(34) for r in row.values()
         )
-
-    print(
-        f"\n(c) env.render(), rgb_array, {FRAME_SIZE}x{FRAME_SIZE}, after {TRAIL_STEPS} steps "
-        "(trail grows by one point per timed frame)"
-    )
-    print(f"{'camera':<8} {'frames':>7} {'trail':>11} {'render fps':>11} {'ms/frame':>9} {'step+render/s':>14}")
-    results["render"] = []
-    for camera in ("follow", "road"):
-        row = bench_render(camera, frames=max(10, int(200 * scale)), warmup=max(2, int(20 * scale)))
-        results["render"].append(row)
-        trail = f"{row['trail_points'][0]}-{row['trail_points'][1]}"
-        print(
-            f"{camera:<8} {row['frames']:>7} {trail:>11} {row['render_frames_per_s']:>11.0f} "
-            f"{row['ms_per_frame']:>9.2f} {row['step_and_render_per_s']:>14.0f}"
-        )
-
+        if "against" in row:
+            ratio = row["this"]["median"] / row["against"]["median"]
+            row["ratio"] = 1.0 / ratio if unit == "s" else ratio  # > 1: this checkout is faster
+            line += f"   {row['ratio']:.2f}x"
+        print(line, flush=True)
+        results["measurements"][name] = row
+        if anchor:
+            lane = summary(anchor)
+            lane["single_over_anchor"] = row["this"]["median"] / lane["median"]
+            results["anchor"] = {"env": "highway-env lane-keeping-v0", **lane}
+            print(f"{'lane-keeping':<12} {'steps/s':<12} {lane['median']:>14.4g} ({lane['range'][0]:.4g}-"
+                  f"{lane['range'][1]:.4g})   single env / lane-keeping-v0: {lane['single_over_anchor']:.0f}x", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
-        print(f"\nwrote {args.json}")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

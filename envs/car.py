@@ -1,4 +1,4 @@
-"""Kinematic bicycle car, as pure functions over arrays with a leading batch axis.
+"""Kinematic bicycle car: one compiled function per car, and a batch kernel over cars.
 
 State layout, one row per car (``state[N, 5]``)::
 
@@ -7,8 +7,10 @@ State layout, one row per car (``state[N, 5]``)::
     SPEED     forward speed [m/s]
     STEER     front-wheel angle [rad]
 
-One car and ten thousand cars run the same code: the single environment is the
-``N = 1`` case.
+:func:`bicycle_step` advances one car; the environments' step kernel (``envs.fleet``) calls
+it for every car, one car or ten thousand, and :func:`step` is the same over a batch for
+direct use (tests, notebooks). The car's parameters travel into kernels as one record
+(:meth:`CarParams.record`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.jit import njit, prange, records_for_kernels
+
 X, Y, HEADING, SPEED, STEER = range(5)
 STATE_SIZE = 5
+
+CAR_FIELDS = [
+    ("wheelbase", np.float64),
+    ("max_steer", np.float64),
+    ("max_steer_rate", np.float64),
+    ("max_accel", np.float64),
+    ("max_speed", np.float64),
+    ("cruise_gain", np.float64),
+]
+CAR_RECORD = np.dtype(CAR_FIELDS, align=True)
+"""What kernels read of :class:`CarParams` (field by field, same names and units)."""
 
 
 @dataclass(frozen=True)
@@ -56,67 +71,87 @@ class CarParams:
         """Radius of the tightest circle the car can drive [m]."""
         return self.wheelbase / np.tan(self.max_steer)
 
+    def record(self) -> np.recarray:
+        """The parameters kernels read, as a one-element record array (fields of ``CAR_RECORD``)."""
+        rec = np.rec.array(np.zeros(1, dtype=CAR_RECORD))
+        for name in CAR_RECORD.names:
+            rec[name] = getattr(self, name)
+        return rec
+
 
 TWO_PI = 2.0 * math.pi
 _INV_TWO_PI = 1.0 / TWO_PI
 
 
-def wrap_angle(angle):
-    """Wrap angle(s) [rad] to [-pi, pi) (rounding may leave a value one ulp below -pi).
-
-    ``angle - 2 pi floor((angle + pi) / 2 pi)``: five cheap operations, where numpy's
-    floating-point ``mod`` costs as much as twenty of them.
-    """
-    return angle - TWO_PI * np.floor((angle + math.pi) * _INV_TWO_PI)
-
-
-def wrap_angle_scalar(angle: float) -> float:
-    """:func:`wrap_angle` for one Python float, with the same operations."""
+@njit(cache=True)
+def wrap_angle(angle: float) -> float:
+    """Wrap an angle [rad] to [-pi, pi) (rounding may leave a value one ulp below -pi)."""
     return angle - TWO_PI * math.floor((angle + math.pi) * _INV_TWO_PI)
 
 
 SINC_SERIES_LIMIT = 0.3  # [rad] below this |x|, sin(x)/x comes from its series (error < 2e-13)
-_SINC_LIMIT2 = SINC_SERIES_LIMIT * SINC_SERIES_LIMIT  # both versions compare x * x with this
 
 
-def sin_over_x(x: np.ndarray) -> np.ndarray:
-    """``sin(x) / x`` (1 at 0): a short series for small |x|, ``sin(x) / x`` beyond, element by element."""
+@njit(cache=True)
+def sin_over_x(x: float) -> float:
+    """``sin(x) / x`` (1 at 0): a short series for small |x|, the quotient beyond."""
     x2 = x * x
-    out = 1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0 - x2 * (1.0 / 362880.0))))
-    if x2.max(initial=0.0) > _SINC_LIMIT2:  # rare: only very sharp turns in one step
-        big = x2 > _SINC_LIMIT2
-        out[big] = np.sin(x[big]) / x[big]
-    return out
-
-
-def sin_over_x_scalar(x: float) -> float:
-    """:func:`sin_over_x` for one Python float, with the same operations."""
-    x2 = x * x
-    if x2 > _SINC_LIMIT2:
+    if x2 > SINC_SERIES_LIMIT * SINC_SERIES_LIMIT:
         return math.sin(x) / x
     return 1.0 - x2 * (1.0 / 6.0 - x2 * (1.0 / 120.0 - x2 * (1.0 / 5040.0 - x2 * (1.0 / 362880.0))))
 
 
-def cos_sin(angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(cos(angle), sin(angle))`` from ``t = tan(angle / 2)``: numpy's tangent is vectorized,
-    its sine and cosine are not, so this is several times faster for large batches."""
-    t = np.tan(0.5 * angle)
-    t2 = t * t
-    inv = 1.0 / (1.0 + t2)
-    return (1.0 - t2) * inv, (t + t) * inv
+@njit(cache=True)
+def cruise_accel(speed: float, target_speed: float, car) -> float:
+    """Cruise controller: the acceleration [m/s^2] that holds ``target_speed`` [m/s]."""
+    return min(max(car.cruise_gain * (target_speed - speed), -car.max_accel), car.max_accel)
 
 
-def cos_sin_scalar(angle: float) -> tuple[float, float]:
-    """:func:`cos_sin` for one Python float, with the same operations."""
-    t = float(np.tan(0.5 * angle))
-    t2 = t * t
-    inv = 1.0 / (1.0 + t2)
-    return (1.0 - t2) * inv, (t + t) * inv
+@njit(cache=True)
+def bicycle_step(x, y, heading, speed, steer, steer_command, accel, car, dt, steering_bias, push_x, push_y):
+    """Advance one car by ``dt`` [s]; returns the new ``(x, y, heading, speed, steer)``.
+
+    ``steer_command`` is the normalized steering in [-1, 1]: the wheels turn towards
+    ``steer_command * max_steer`` at most ``max_steer_rate * dt`` per step. ``accel`` [m/s^2]
+    is clipped to ``max_accel``; speed integrates semi-implicitly (the new speed drives the
+    step). ``steering_bias`` [rad] is added after the actuator (a misaligned car), ``push_x,
+    push_y`` [m/s] is a world-frame drift (crosswind). Position integrates exactly along the
+    arc of constant curvature ``tan(steer) / wheelbase`` driven during the step.
+    """
+    max_delta = car.max_steer_rate * dt
+    delta = min(max(steer_command * car.max_steer - steer, -max_delta), max_delta)
+    steer = min(max(steer + delta, -car.max_steer), car.max_steer)
+    a = min(max(accel, -car.max_accel), car.max_accel)
+    speed = min(max(speed + a * dt, 0.0), car.max_speed)
+    distance = speed * dt
+    turn = distance * math.tan(steer + steering_bias) / car.wheelbase
+    # the chord of an arc of length `distance` turning by `turn` points along the mean heading
+    half = 0.5 * turn
+    chord = distance * sin_over_x(half)
+    mid = heading + half
+    x = x + chord * math.cos(mid) + push_x * dt
+    y = y + chord * math.sin(mid) + push_y * dt
+    return x, y, wrap_angle(heading + turn), speed, steer
 
 
-def cruise_accel(speed: np.ndarray, target_speed: float | np.ndarray, params: CarParams) -> np.ndarray:
-    """Cruise controller: ``accel[N]`` [m/s^2] that holds ``target_speed`` [m/s]."""
-    return np.clip(params.cruise_gain * (target_speed - speed), -params.max_accel, params.max_accel)
+@njit(cache=True, parallel=True)
+def _step_cars(state, steer_command, accel, car, dt, steering_bias, push, out, parallel_from):
+    n = state.shape[0]
+    if n < parallel_from:
+        for i in range(n):
+            _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, out)
+    else:
+        for i in prange(n):
+            _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, out)
+
+
+@njit(cache=True, inline="always")
+def _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, out):
+    x, y, heading, speed, steer = bicycle_step(
+        state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
+        steer_command[i], accel[i], car[0], dt, steering_bias[i], push[i, 0], push[i, 1],
+    )  # fmt: skip
+    out[i, X], out[i, Y], out[i, HEADING], out[i, SPEED], out[i, STEER] = x, y, heading, speed, steer
 
 
 def step(
@@ -128,44 +163,24 @@ def step(
     steering_bias: float | np.ndarray = 0.0,
     push: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Advance cars by ``dt`` seconds.
+    """Advance cars by ``dt`` seconds with :func:`bicycle_step` (a new array; ``state`` is kept).
 
     Args:
         state: ``[N, 5]`` car states (see module docstring).
-        steer_command: ``[N]`` normalized steering in [-1, 1]; the wheels turn
-            towards ``steer_command * max_steer`` at most ``max_steer_rate * dt`` per step.
-        accel: ``[N]`` longitudinal acceleration [m/s^2], clipped to ``max_accel``.
+        steer_command: ``[N]`` normalized steering in [-1, 1].
+        accel: ``[N]`` longitudinal acceleration [m/s^2].
         params: car parameters.
         dt: time step [s].
-        steering_bias: wheel-angle offset [rad] added after the actuator (a misaligned car).
+        steering_bias: wheel-angle offset [rad] added after the actuator, one or ``[N]``.
         push: ``[N, 2]`` world-frame drift velocity [m/s] (crosswind), or None.
-
-    Returns:
-        The new ``[N, 5]`` state. Position integrates exactly along the arc of
-        constant curvature ``tan(steer) / wheelbase`` driven during the step.
     """
-    heading = state[:, HEADING]
-    max_delta = params.max_steer_rate * dt
-    # clip with number bounds is one vectorized pass (minimum/maximum with a number are slower);
-    # the method form skips np.clip's Python wrapper
-    delta = (steer_command * params.max_steer - state[:, STEER]).clip(-max_delta, max_delta)
-    steer = (state[:, STEER] + delta).clip(-params.max_steer, params.max_steer)
-    a = np.clip(accel, -params.max_accel, params.max_accel)
-    speed = (state[:, SPEED] + a * dt).clip(0.0, params.max_speed)
-    distance = speed * dt
-    turn = distance * np.tan(steer + steering_bias) / params.wheelbase
-    # chord of an arc of length `distance` turning by `turn`, along the mean heading
-    half = 0.5 * turn
-    chord = distance * sin_over_x(half)
-    mid = heading + half
-    cos_mid, sin_mid = cos_sin(mid)
+    from envs.jit import PARALLEL_FROM
+
+    state = np.asarray(state, dtype=np.float64)
+    n = len(state)
+    as_n = lambda v: np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)))  # noqa: E731
+    push = np.zeros((n, 2)) if push is None else np.asarray(push, dtype=np.float64)
     out = np.empty_like(state)
-    out[:, X] = state[:, X] + chord * cos_mid
-    out[:, Y] = state[:, Y] + chord * sin_mid
-    if push is not None:
-        out[:, X] += push[:, 0] * dt
-        out[:, Y] += push[:, 1] * dt
-    out[:, HEADING] = wrap_angle(heading + turn)
-    out[:, SPEED] = speed
-    out[:, STEER] = steer
+    _step_cars(state, as_n(steer_command), as_n(accel), records_for_kernels(params.record()), float(dt), as_n(steering_bias),
+               push, out, PARALLEL_FROM)  # fmt: skip
     return out

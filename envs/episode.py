@@ -1,75 +1,44 @@
-"""How an episode starts: which road, and the car's start offset, drawn from one rng.
+"""How an episode starts: which road, and the car's start offset, drawn from the car's rng.
 
-Shared by the single and the vector environment so that car ``i`` of a vector
-reset with seed ``s`` starts exactly like a single environment reset with ``s + i``.
+Shared by the single and the vector environment so that car ``i`` of a vector reset with seed
+``s`` starts exactly like a single environment reset with ``s + i``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from envs.config import RoadFollowConfig
-from envs.generation import _generate, generate_road, get_family
+from envs.generation import _generate, get_family
 from envs.road import Road
 
 OPTION_KEYS = ("road", "family", "road_index", "start_offset")
 
 
-@dataclass(frozen=True)
-class EpisodeStart:
-    road: Road
-    lateral: float  # [m], left positive
-    heading_offset: float  # [rad]
+def draw_episodes(
+    config: RoadFollowConfig,
+    rngs: list[np.random.Generator],
+    options: list[dict | None] | None = None,
+    roads: dict | None = None,
+) -> tuple[list[Road], np.ndarray, np.ndarray]:
+    """Choose the road and start offset of a new episode for each of ``M`` cars.
 
+    Every car draws four uniform numbers from its own rng, whatever its options, so options
+    never shift the stream: the family, the road index, the lateral and the heading offset.
 
-def draw_episode(config: RoadFollowConfig, rng: np.random.Generator, options: dict | None) -> EpisodeStart:
-    """Choose the road and start offset of a new episode.
+    Args:
+        config: the environment's configuration (split, families, road pool, offsets).
+        rngs: one generator per car.
+        options: per car, None or a dict that may hold ``road`` (a :class:`Road` to drive),
+            ``family`` and ``road_index`` (a generated road of the configured split), and
+            ``start_offset`` ``(lateral [m], heading [rad])``. Unknown keys are an error.
+        roads: a dict the caller keeps between calls, mapping ``(family, index)`` to the
+            generated road, so that a road drawn before costs one look-up.
 
-    ``options`` may hold ``road`` (a :class:`Road` to drive), ``family`` and
-    ``road_index`` (a generated road of the configured split), and
-    ``start_offset`` ``(lateral [m], heading [rad])``. Unknown keys are an error.
-    """
-    options = options or {}
-    unknown = set(options) - set(OPTION_KEYS)
-    if unknown:
-        raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: {', '.join(OPTION_KEYS)}")
-    # draw the same random numbers whatever the options, so options never shift the stream
-    family_pick, index_pick, lateral, heading = _picks(config, rng.random(4).tolist())
-    if "road" in options:
-        road = options["road"]
-        if not isinstance(road, Road):
-            raise TypeError(f"options['road'] must be an envs.Road, got {type(road).__name__}")
-    else:
-        family = options.get("family", config.families[family_pick])
-        index = options.get("road_index", index_pick)
-        road = generate_road(config.split, family, index)
-    if "start_offset" in options:
-        lateral, heading = (float(v) for v in options["start_offset"])
-        if not (math.isfinite(lateral) and math.isfinite(heading)):
-            raise ValueError(f"start_offset must be finite, got {options['start_offset']}")
-    return EpisodeStart(road, lateral, heading)
-
-
-def _picks(config: RoadFollowConfig, u: list[float]) -> tuple[int, int, float, float]:
-    """Family position, road index, lateral [m] and heading [rad] offsets from four uniform numbers."""
-    u_family, u_index, u_lateral, u_heading = u
-    family_pick = int(u_family * len(config.families))
-    pool = config.road_indices
-    index_pick = int(pool[int(u_index * len(pool))]) if pool is not None else int(u_index * config.num_roads)
-    lateral = (2.0 * u_lateral - 1.0) * config.start_lateral_offset
-    heading = (2.0 * u_heading - 1.0) * config.start_heading_offset
-    return family_pick, index_pick, lateral, heading
-
-
-def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator], roads: dict | None = None):
-    """:func:`draw_episode` without options for many cars, each from its own rng (the autoreset path).
-
-    Returns ``(roads, lateral[M], heading[M])`` with the same numbers :func:`draw_episode` gives.
-    ``roads``: a dict the caller keeps between calls, mapping ``(family position, index)`` to
-    the generated road, so a road already drawn costs one dict look-up.
+    Returns:
+        ``(roads, lateral[M] [m], heading[M] [rad])``.
     """
     u = np.empty((len(rngs), 4))
     for rng, row in zip(rngs, u):
@@ -87,9 +56,33 @@ def draw_episodes(config: RoadFollowConfig, rngs: list[np.random.Generator], roa
     elif len(roads) > 8192:  # as many as generate_road's own cache keeps
         roads.clear()
     chosen = []
-    for key in zip(family_pick.tolist(), index_pick.tolist()):
-        road = roads.get(key)
+    for k, (family, index) in enumerate(zip(family_pick.tolist(), index_pick.tolist())):
+        opts = options[k] if options is not None else None
+        family = config.families[family]
+        if opts:
+            unknown = set(opts) - set(OPTION_KEYS)
+            if unknown:
+                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: {', '.join(OPTION_KEYS)}")
+            if "start_offset" in opts:
+                lateral[k], heading[k] = _start_offset(opts["start_offset"])
+            if "road" in opts:
+                road = opts["road"]
+                if not isinstance(road, Road):
+                    raise TypeError(f"options['road'] must be an envs.Road, got {type(road).__name__}")
+                chosen.append(road)
+                continue
+            family = opts.get("family", family)
+            index = opts.get("road_index", index)
+        road = roads.get((family, index))
         if road is None:
-            road = roads[key] = _generate(config.split, get_family(config.families[key[0]]), key[1])
+            road = roads[family, index] = _generate(config.split, get_family(family), index)
         chosen.append(road)
     return chosen, lateral, heading
+
+
+def _start_offset(value) -> tuple[float, float]:
+    lateral, heading = (float(v) for v in value)
+    if not (math.isfinite(lateral) and math.isfinite(heading)):
+        raise ValueError(f"start_offset must be finite, got {value}")
+    return lateral, heading
+

@@ -1,10 +1,18 @@
-"""N cars on N roads, stepped in one numpy batch.
+"""N cars on N roads: the simulation both environments share, as compiled kernels.
 
-The :class:`Fleet` is the simulation both environments share: the single
-environment is a fleet of one, the vector environment a fleet of N, so the two
-can never disagree. It owns car states, their roads, local projection,
-observations, named rewards and termination; episode bookkeeping (seeds,
-time limits, autoreset) belongs to the environments.
+The single environment is a fleet of one, the vector environment a fleet of N; both call the
+same kernels, so car ``i`` of one can never disagree with the other. The fleet owns the car
+states, their roads, their place on the road, observations, named rewards, termination, the
+per-step info and the per-car step counters; choosing episodes (``envs.episode``) and the
+Gymnasium bookkeeping belong to the environments.
+
+A step (:meth:`Fleet.step`) runs one kernel, a loop over cars of :func:`_step_car`: the
+bicycle model (``envs.car``), the local projection onto the road (``envs.road_batch``), the
+reward parts, termination, truncation and the car's column of the *step table*, a
+``[len(STEP_COLUMNS), N]`` float64 array holding every info value (``INFO_KEYS`` but the road
+label), the reward and the terminated and truncated flags. :func:`info_arrays` and
+:func:`car_info` turn that table into the vector and single env's ``info``; both are driven by
+``INFO_KEYS``, the one list of what an info holds.
 """
 
 from __future__ import annotations
@@ -13,12 +21,12 @@ import math
 
 import numpy as np
 
-from envs import car as car_model
-from envs.car import HEADING, SPEED, STATE_SIZE, STEER, X, Y
+from envs.car import CAR_FIELDS, HEADING, SPEED, STATE_SIZE, STEER, X, Y, bicycle_step, cruise_accel, wrap_angle
 from envs.config import RoadFollowConfig
+from envs.jit import PARALLEL_FROM, njit, prange, records_for_kernels
 from envs.observations import make_sensor
 from envs.road import Road
-from envs.road_batch import RoadBatch
+from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, S, RoadBatch, project_car, segment_foot
 
 INFO_KEYS = (
     "cte",
@@ -34,268 +42,241 @@ INFO_KEYS = (
     "reward_centering",
     "reward_off_road",
 )
+"""The keys of every ``info``, at reset and at every step: cross-track error [m], heading error
+[rad], progress (fraction of the road) and progress [m], the off-road and finished flags, speed
+[m/s], wheel angle [rad], the road's name, and the three named reward parts."""
+FLAG_KEYS = ("off_road", "finished")  # the boolean ones
+STEP_COLUMNS = tuple(k for k in INFO_KEYS if k != "road") + ("reward", "terminated", "truncated")
+"""Rows of the step table :meth:`Fleet.step` returns (the info's numbers, then the step's own)."""
+_ROW = {key: row for row, key in enumerate(STEP_COLUMNS)}
+# the table's rows as constants the kernel compiles in
+ROW_CTE, ROW_HEADING_ERROR, ROW_PROGRESS, ROW_PROGRESS_M = (_ROW[k] for k in INFO_KEYS[:4])
+ROW_OFF_ROAD, ROW_FINISHED, ROW_SPEED, ROW_STEER = (_ROW[k] for k in INFO_KEYS[4:8])
+ROW_REWARD_PROGRESS, ROW_REWARD_CENTERING, ROW_REWARD_OFF_ROAD = (_ROW[k] for k in INFO_KEYS[9:])
+ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED = (_ROW[k] for k in STEP_COLUMNS[-3:])
+
+PARAMS_RECORD = np.dtype(
+    CAR_FIELDS
+    + [
+        ("dt", np.float64),  # [s]
+        ("target_speed", np.float64),  # [m/s] of the cruise controller
+        ("throttle", np.bool_),  # actions are [steer, accel] (else [steer] and the cruise controller)
+        ("steering_bias", np.float64),  # [rad]
+        ("off_road_margin", np.float64),  # [m]
+        ("progress_reward", np.float64),  # per metre
+        ("centering_penalty", np.float64),
+        ("off_road_penalty", np.float64),
+        ("max_steps", np.int64),  # truncation after this many steps; 0: never
+    ],
+    align=True,
+)
+"""What the step kernel reads: the car's parameters (``envs.car.CAR_FIELDS``), then the world's."""
 
 
+def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarray:
+    """``config`` as a one-element record array of ``PARAMS_RECORD``."""
+    rec = np.rec.array(np.zeros(1, dtype=PARAMS_RECORD))
+    for name, _ in CAR_FIELDS:
+        rec[name] = getattr(config.car, name)
+    rec.steering_bias = config.disturbances.steering_bias
+    rec.max_steps = max_steps or 0
+    for name in ("dt", "target_speed", "throttle", "off_road_margin", "progress_reward", "centering_penalty",
+                 "off_road_penalty"):  # fmt: skip
+        rec[name] = getattr(config, name)
+    return rec
+
+
+# ------------------------------------------------------------------------------- kernels
+@njit(cache=True, inline="always")
+def _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table):
+    """One car's step; a car in ``frozen`` (just reset) stays and reports its start. ``params`` is
+    a one-element record array of ``PARAMS_RECORD``: the car's and the world's settings."""
+    road = slots[i]
+    car = world = params[0]
+    reward_progress = reward_centering = reward_off_road = 0.0
+    off_road = finished = truncated = False
+    if not frozen[i]:
+        steer_command = min(max(actions[i, 0], -1.0), 1.0)
+        if world.throttle:
+            accel = min(max(actions[i, 1], -1.0), 1.0) * car.max_accel
+        else:
+            accel = cruise_accel(state[i, SPEED], world.target_speed, car)
+        x, y, heading, speed, steer = bicycle_step(
+            state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
+            steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1],
+        )  # fmt: skip
+        seg[i], s, cte, seg_heading = project_car(atlas, road, x, y, seg[i])
+        progress = s - track[i, S]
+        if road.closed:  # across the start line of a loop
+            progress -= road.length * math.floor(progress / road.length + 0.5)
+        state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, speed, steer
+        track[i, S], track[i, CTE] = s, cte
+        track[i, HEADING_ERROR] = wrap_angle(heading - seg_heading)
+        track[i, DISTANCE] += progress
+        off_road = abs(cte) > road.half_width + world.off_road_margin
+        finished = track[i, DISTANCE] >= road.length - 1e-6
+        ratio = cte / road.half_width
+        reward_progress = world.progress_reward * progress
+        reward_centering = -world.centering_penalty * ratio * ratio
+        reward_off_road = -world.off_road_penalty * off_road
+        steps[i] += 1
+        truncated = world.max_steps > 0 and steps[i] >= world.max_steps
+    table[ROW_CTE, i] = track[i, CTE]
+    table[ROW_HEADING_ERROR, i] = track[i, HEADING_ERROR]
+    table[ROW_PROGRESS, i] = min(track[i, DISTANCE] / road.length, 1.0)
+    table[ROW_PROGRESS_M, i] = track[i, DISTANCE]
+    table[ROW_OFF_ROAD, i] = off_road
+    table[ROW_FINISHED, i] = finished
+    table[ROW_SPEED, i] = state[i, SPEED]
+    table[ROW_STEER, i] = state[i, STEER]
+    table[ROW_REWARD_PROGRESS, i] = reward_progress
+    table[ROW_REWARD_CENTERING, i] = reward_centering
+    table[ROW_REWARD_OFF_ROAD, i] = reward_off_road
+    table[ROW_REWARD, i] = reward_progress + reward_centering + reward_off_road
+    table[ROW_TERMINATED, i] = off_road or finished
+    table[ROW_TRUNCATED, i] = truncated
+
+
+@njit(cache=True, parallel=True)
+def _step_cars(state, track, seg, steps, slots, atlas, params, actions, push, frozen, table, parallel_from):
+    n = state.shape[0]
+    if n < parallel_from:
+        for i in range(n):
+            _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table)
+    else:
+        for i in prange(n):
+            _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table)
+
+
+@njit(cache=True)
+def _place_cars(cars, lateral, heading_offset, target_speed, state, track, seg, steps, slots, atlas):
+    """Put ``cars[M]`` at the start of their roads, ``lateral[M]`` [m] to the left and turned by
+    ``heading_offset[M]`` [rad]: they project onto the road's first segment."""
+    for k in range(len(cars)):
+        i = cars[k]
+        road = slots[i]
+        cos0, sin0 = math.cos(road.heading0), math.sin(road.heading0)
+        x = road.x0 - lateral[k] * sin0
+        y = road.y0 + lateral[k] * cos0
+        heading = wrap_angle(road.heading0 + heading_offset[k])
+        state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, target_speed, 0.0
+        s, cte, seg_heading = segment_foot(atlas, road, 0, x, y)
+        seg[i] = 0
+        steps[i] = 0
+        track[i, S], track[i, DISTANCE], track[i, CTE] = s, 0.0, cte
+        track[i, HEADING_ERROR] = wrap_angle(heading - seg_heading)
+
+
+# --------------------------------------------------------------------------------- fleet
 class Fleet:
-    """Batched simulation of ``num_cars`` cars, each on its own road."""
+    """``num_cars`` cars, each on its own road, stepped by the compiled kernels.
 
-    def __init__(self, config: RoadFollowConfig, num_cars: int):
+    Attributes:
+        state: ``[N, 5]`` car states (``envs.car``: x, y [m], heading [rad], speed [m/s], steer [rad]).
+        track: ``[N, 4]`` each car's place on its road (``envs.road_batch.TRACK_COLUMNS``); its
+            columns are also :attr:`s`, :attr:`distance`, :attr:`cte`, :attr:`heading_error`.
+        seg: ``[N]`` the road segment each car projects onto.
+        steps: ``[N]`` steps of each car's episode.
+        roads: the cars' roads (:class:`envs.road_batch.RoadBatch`).
+        parallel_from: cars from which the kernels use numba's thread pool (``envs.jit``).
+    """
+
+    def __init__(self, config: RoadFollowConfig, num_cars: int, max_steps: int | None = None):
+        """``max_steps``: truncate each car's episode after this many steps (None: never)."""
         self.config = config
         self.num_cars = num_cars
         self.params = config.car
         max_move = int(math.ceil(config.max_travel_per_step / 0.25)) + 2
         lookahead = config.lookahead_distances if config.observation == "features" else ()
         self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step, lookahead=lookahead)
-        self.sensor = make_sensor(config, num_cars)
+        self.sensor = make_sensor(config)
         self.state = np.zeros((num_cars, STATE_SIZE), order="F")  # column-major: each quantity contiguous
+        self.track = np.zeros((num_cars, 4), order="F")
         self.seg = np.zeros(num_cars, dtype=np.int64)
-        self.s = np.zeros(num_cars)  # arc length of the projection [m], within the first lap
-        self.distance = np.zeros(num_cars)  # progress along the road since the start [m]
-        self.cte = np.zeros(num_cars)
-        self.heading_error = np.zeros(num_cars)
+        self.steps = np.zeros(num_cars, dtype=np.int64)
         self.road_labels = np.empty(num_cars, dtype=object)
-        self.wind = np.zeros((num_cars, 2))  # [m/s] constant crosswind, world frame
+        self.wind = np.zeros((num_cars, 2))  # [m/s] constant crosswind of the episode, world frame
         self.rngs: list[np.random.Generator | None] = [None] * num_cars
+        self.parallel_from = PARALLEL_FROM
+        self._params = records_for_kernels(params_record(config, max_steps))
+        self._moving = np.zeros(num_cars, dtype=bool)  # the `frozen` mask of a step where all move
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
-        self._slot_road: _SlotRoad | None = None
-        self._seg_rows: np.ndarray | None = None  # atlas rows at self.seg, kept by advance()
+
+    @property
+    def s(self) -> np.ndarray:
+        """``[N]`` arc length of each car's projection onto its road [m], within the first lap."""
+        return self.track[:, S]
+
+    @property
+    def distance(self) -> np.ndarray:
+        """``[N]`` progress along the road since the episode's start [m]."""
+        return self.track[:, DISTANCE]
+
+    @property
+    def cte(self) -> np.ndarray:
+        """``[N]`` signed cross-track error [m], left of the direction of travel positive."""
+        return self.track[:, CTE]
+
+    @property
+    def heading_error(self) -> np.ndarray:
+        """``[N]`` heading minus the road's heading [rad]."""
+        return self.track[:, HEADING_ERROR]
 
     # ---------------------------------------------------------------- reset
     def reset_cars(
         self,
-        rows: np.ndarray,
+        cars: np.ndarray,
         roads: list[Road],
         lateral: np.ndarray,
         heading_offset: np.ndarray,
         rngs: list[np.random.Generator],
     ) -> None:
-        """Place cars ``rows`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad]."""
-        rows = np.asarray(rows, dtype=np.int64)
-        lateral = np.asarray(lateral, dtype=np.float64)
-        heading_offset = np.asarray(heading_offset, dtype=np.float64)
-        start = self.roads.set_roads(rows, roads)
-        rngs_of, labels = self.rngs, self.road_labels
-        for i, rng, road in zip(rows.tolist(), rngs, roads):
-            rngs_of[i] = rng
-            labels[i] = road.name
-        x0, y0, cos0, sin0 = start["x"], start["y"], start["cos"], start["sin"]
-        if self.config.disturbances.crosswind != 0.0:
-            for n, (i, rng) in enumerate(zip(rows.tolist(), rngs)):
+        """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad]."""
+        cars = np.asarray(cars, dtype=np.int64)
+        self.roads.set_roads(cars, roads)
+        for i, rng, road in zip(cars.tolist(), rngs, roads):
+            self.rngs[i] = rng
+            self.road_labels[i] = road.name
+        crosswind = self.config.disturbances.crosswind
+        if crosswind != 0.0:  # blowing across the road's start, to a side drawn per episode
+            for i, rng, road in zip(cars.tolist(), rngs, roads):
                 sign = 1.0 if rng.random() < 0.5 else -1.0
-                self.wind[i] = sign * self.config.disturbances.crosswind * np.array([-sin0[n], cos0[n]])
-        x = x0 - lateral * sin0
-        y = y0 + lateral * cos0
-        heading = car_model.wrap_angle(start["heading"] + heading_offset)
-        state = self.state
-        state[rows, X], state[rows, Y], state[rows, HEADING] = x, y, heading
-        state[rows, SPEED], state[rows, STEER] = self.config.target_speed, 0.0
-        self.distance[rows] = 0.0
-        # the car starts beside the road's first sample, so it projects onto segment 0: what
-        # RoadBatch.project computes there, from the first atlas row kept in the road's record
-        vx, vy, spacing = start["vx"], start["vy"], start["spacing"]
-        dx = x - x0
-        dy = y - y0
-        t = (dx * vx + dy * vy).clip(0.0, 1.0)
-        self.seg[rows] = 0
-        self.s[rows] = t * spacing
-        self.cte[rows] = (vx * dy - vy * dx) * spacing
-        if self._seg_rows is not None:
-            if len(rows) == self.num_cars:
-                self._seg_rows = None
-            else:
-                self._seg_rows[rows] = start["rows"]
-        self.heading_error[rows] = car_model.wrap_angle(heading - start["seg_heading"])
+                heading0 = float(road.headings[0])
+                self.wind[i] = sign * crosswind * np.array([-math.sin(heading0), math.cos(heading0)])
+        _place_cars(cars, np.asarray(lateral, dtype=np.float64), np.asarray(heading_offset, dtype=np.float64),
+                    float(self.config.target_speed), self.state, self.track, self.seg, self.steps,
+                    self.roads.kernel_slots, self.roads.atlas)  # fmt: skip
 
     # ----------------------------------------------------------------- step
-    def advance(self, steer: np.ndarray, accel: np.ndarray | None = None, moving: np.ndarray | None = None):
-        """Advance every car one step.
+    def step(self, actions: np.ndarray, frozen: np.ndarray | None = None) -> np.ndarray:
+        """Advance every car one step; returns the step table ``[len(STEP_COLUMNS), N]``.
 
         Args:
-            steer: ``[N]`` normalized steering in [-1, 1].
-            accel: ``[N]`` acceleration [m/s^2], or None for the cruise controller.
-            moving: ``[N]`` bool mask of the cars really driving on; the others are
-                about to be reset (their new state is thrown away), so they draw
-                no random gust and their progress is not counted.
-
-        Returns:
-            ``(reward, terminated, parts)`` as ``[N]`` arrays; ``parts`` holds the
-            step's ``off_road``, ``finished`` and the three named reward parts (the
-            rest of the info is the fleet's state: ``cte``, ``distance``, ...).
-            Call :meth:`observe` for observations.
+            actions: ``[N, A]`` float64 normalized actions (``[steer]`` or ``[steer, accel]``),
+                clipped to [-1, 1] here; they must be finite (the environments check).
+            frozen: ``[N]`` bool, cars that were just reset: they stay where they are, draw no
+                random gust, and report their start (no reward, not terminated).
         """
-        cfg = self.config
-        dist = cfg.disturbances
-        if accel is None:
-            accel = car_model.cruise_accel(self.state[:, SPEED], cfg.target_speed, self.params)
-        push = None
-        if dist.crosswind != 0.0 or dist.crosswind_gust > 0.0:
-            push = self.wind
-            if dist.crosswind_gust > 0.0:
-                gust = np.zeros_like(self.wind)
-                for i in range(self.num_cars) if moving is None else np.flatnonzero(moving):
-                    gust[i] = self.rngs[i].standard_normal(2)
-                push = self.wind + dist.crosswind_gust * gust
-        new_state = car_model.step(self.state, steer, accel, self.params, cfg.dt, dist.steering_bias, push)
-        seg, s, cte, seg_heading = self.roads.project(new_state[:, X], new_state[:, Y], self.seg, seg_rows=self._seg_rows)
-        self._seg_rows = self.roads.last_rows  # the atlas rows at seg: the next step's projection starts there
-        delta = s - self.s
-        if self.roads.any_closed:
-            length = self.roads.length
-            delta = delta - self.roads.closed * length * np.round(delta / length)
-        heading_error = car_model.wrap_angle(new_state[:, HEADING] - seg_heading)
-        self.state, self.seg, self.s, self.cte, self.heading_error = new_state, seg, s, cte, heading_error
-        self.distance = self.distance + delta
+        frozen = self._moving if frozen is None else frozen
+        table = np.empty((len(STEP_COLUMNS), self.num_cars))
+        roads = self.roads
+        _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, self._params,
+                   actions, self._push(frozen), frozen, table, self.parallel_from)  # fmt: skip
+        return table
 
-        half = self.roads.half_width
-        off_road = np.abs(cte) > half + cfg.off_road_margin
-        finished = self.distance >= self.roads.length - 1e-6
-        reward_progress = cfg.progress_reward * delta
-        ratio = cte / half
-        reward_centering = -cfg.centering_penalty * ratio * ratio
-        reward_off_road = -cfg.off_road_penalty * off_road
-        reward = reward_progress + reward_centering + reward_off_road
-        terminated = off_road | finished
-        parts = {
-            "off_road": off_road,
-            "finished": finished,
-            "reward_progress": reward_progress,
-            "reward_centering": reward_centering,
-            "reward_off_road": reward_off_road,
-        }
-        return reward, terminated, parts
-
-    # ------------------------------------------------------- one car, fast
-    def _road_one(self) -> "_SlotRoad":
-        """Car 0's road as Python scalars and row lists (rebuilt when the road changes)."""
-        road = self.roads.roads[0]
-        cached = self._slot_road
-        if cached is None or cached.road is not road or cached.offset != self.roads._row_offset[0]:
-            cached = self._slot_road = _SlotRoad.of(self.roads, 0)
-        return cached
-
-    def advance_one(self, steer: float, accel: float | None = None):
-        """:meth:`advance` for a fleet of one car, on Python floats.
-
-        The same arithmetic as the batched path, operation for operation (the
-        tests check bit-for-bit equality with a vector of cars); numpy's
-        per-call overhead would otherwise dominate a single car's step.
-        Returns ``(reward, terminated, info)`` with Python scalars.
-        """
-        cfg = self.config
-        p = self.params
-        dist = cfg.disturbances
-        self._seg_rows = None
-        x0, y0, h0, v0, st0 = self.state[0].tolist()
-        if accel is None:
-            accel = p.cruise_gain * (cfg.target_speed - v0)
-            accel = min(max(accel, -p.max_accel), p.max_accel)
-        push_x = push_y = None
-        if dist.crosswind != 0.0 or dist.crosswind_gust > 0.0:
-            push_x, push_y = self.wind[0].tolist()
-            if dist.crosswind_gust > 0.0:
-                gx, gy = self.rngs[0].standard_normal(2).tolist()
-                push_x = push_x + dist.crosswind_gust * gx
-                push_y = push_y + dist.crosswind_gust * gy
-        # the bicycle model: envs.car.step
-        max_delta = p.max_steer_rate * cfg.dt
-        target = steer * p.max_steer
-        delta_steer = min(max(target - st0, -max_delta), max_delta)
-        st = st0 + delta_steer
-        st = min(max(st, -p.max_steer), p.max_steer)
-        a = min(max(accel, -p.max_accel), p.max_accel)
-        v = min(max(v0 + a * cfg.dt, 0.0), p.max_speed)
-        travel = v * cfg.dt
-        turn = travel * float(np.tan(st + dist.steering_bias)) / p.wheelbase
-        half = 0.5 * turn
-        chord = travel * car_model.sin_over_x_scalar(half)
-        mid = h0 + half
-        cos_mid, sin_mid = car_model.cos_sin_scalar(mid)
-        x = x0 + chord * cos_mid
-        y = y0 + chord * sin_mid
-        if push_x is not None:
-            x += push_x * cfg.dt
-            y += push_y * cfg.dt
-        h = car_model.wrap_angle_scalar(h0 + turn)
-        # local projection: envs.road_batch.RoadBatch.project
-        road = self._road_one()
-        rows, spacing, lo, hi, mod, max_move = road.rows, road.spacing, road.lo, road.hi, road.mod, road.max_move
-        seg = self.seg[0].item()
-        for _ in range(2):
-            px, py, vx, vy, _ux, _uy, _h, _k = rows[seg] or rows.fill(seg)
-            t = (x - px) * vx + (y - py) * vy
-            move = min(max(math.floor(t), -max_move), max_move)
-            seg = min(max(seg + move, lo), hi) % mod
-        px, py, vx, vy, _ux, _uy, seg_heading, _k = rows[seg] or rows.fill(seg)
-        dx = x - px
-        dy = y - py
-        t = min(max(dx * vx + dy * vy, 0.0), 1.0)
-        cte = (vx * dy - vy * dx) * spacing
-        s = (seg + t) * spacing
-        progress_delta = s - self.s[0].item()
-        length = road.length
-        if road.closed:
-            progress_delta = progress_delta - 1.0 * length * round(progress_delta / length)
-        heading_error = car_model.wrap_angle_scalar(h - seg_heading)
-        distance = self.distance[0].item() + progress_delta
-        self.state[0] = (x, y, h, v, st)
-        self.seg[0], self.s[0], self.cte[0], self.heading_error[0], self.distance[0] = (
-            seg, s, cte, heading_error, distance
-        )
-        # rewards and the end of the episode
-        half = road.half_width
-        off_road = abs(cte) > half + cfg.off_road_margin
-        finished = distance >= length - 1e-6
-        reward_progress = cfg.progress_reward * progress_delta
-        ratio = cte / half
-        reward_centering = -cfg.centering_penalty * ratio * ratio
-        reward_off_road = -cfg.off_road_penalty * off_road
-        info = {
-            "cte": cte,
-            "heading_error": heading_error,
-            "progress": min(distance / length, 1.0),
-            "progress_m": distance,
-            "off_road": off_road,
-            "finished": finished,
-            "speed": v,
-            "steer": st,
-            "road": self.road_labels[0],
-            "reward_progress": reward_progress,
-            "reward_centering": reward_centering,
-            "reward_off_road": reward_off_road,
-        }
-        return reward_progress + reward_centering + reward_off_road, off_road or finished, info
-
-    def observe_one(self) -> np.ndarray:
-        """:meth:`observe` of a fleet of one car; the ``features`` sensor on Python floats, same arithmetic."""
-        sensor = self.sensor
-        if self.config.observation != "features" or self.config.disturbances.observation_noise > 0:
-            return self.observe()[0]
-        road = self._road_one()
-        rows, offset = road.rows32, road.offset
-        x, y, h, v, st = self.state[0].tolist()
-        base = self.s[0].item() / road.spacing + offset
-        c, sn = car_model.cos_sin_scalar(h)
-        out = [self.cte[0].item(), self.heading_error[0].item(), v, st]
-        append = out.append
-        for units in road.ahead_units:  # envs.road_batch.RoadBatch.ahead_rows
-            u = units + base
-            j = int(u)
-            frac = u - j
-            j -= offset
-            px, py, sx, sy = rows[j] or rows.fill(j)
-            dx = frac * sx + px - x
-            dy = frac * sy + py - y
-            append(dx * c + dy * sn)
-            append(dy * c - dx * sn)
-        # clipping the float32 values to the float32 bounds gives what the batched path's
-        # clipping in float64 and rounding gives (rounding is monotonic, the bounds are exact)
-        obs = np.array(out, dtype=np.float32)
-        return np.minimum(np.maximum(obs, sensor.low, out=obs), sensor.high, out=obs)
+    def _push(self, frozen: np.ndarray) -> np.ndarray:
+        """``[N, 2]`` world-frame drift [m/s] this step: the crosswind plus a gust drawn per moving car."""
+        sigma = self.config.disturbances.crosswind_gust
+        if sigma == 0.0:
+            return self.wind
+        gust = np.zeros_like(self.wind)
+        for i in np.flatnonzero(~frozen).tolist():
+            gust[i] = self.rngs[i].standard_normal(2)
+        return self.wind + sigma * gust
 
     def observe(self) -> np.ndarray:
-        """Observations of all cars at their current state (with sensor noise if configured)."""
-        cos_h, sin_h = car_model.cos_sin(self.state[:, HEADING])
-        obs = self.sensor(self.state, self.s, self.cte, self.heading_error, self.roads, cos_h, sin_h)
+        """Observations ``[N, ...]`` of all cars at their current state (with sensor noise if configured)."""
+        obs = self.sensor(self.state, self.track, self.roads.kernel_slots, self.roads.atlas, self.parallel_from)
         sigma = self.config.disturbances.observation_noise
         if sigma > 0.0:
             shape = obs.shape[1:]
@@ -310,42 +291,24 @@ class Fleet:
                     obs = np.clip(obs, self.sensor.low, self.sensor.high).astype(np.float32)
         return obs
 
-    def reset_info(self, i: int) -> dict:
-        """The info of car ``i`` just after a reset (same keys as a step's)."""
-        return {
-            "cte": float(self.cte[i]),
-            "heading_error": float(self.heading_error[i]),
-            "progress": 0.0,
-            "progress_m": 0.0,
-            "off_road": False,
-            "finished": False,
-            "speed": float(self.state[i, SPEED]),
-            "steer": float(self.state[i, STEER]),
-            "road": self.road_labels[i],
-            "reward_progress": 0.0,
-            "reward_centering": 0.0,
-            "reward_off_road": 0.0,
-        }
+    def report(self) -> np.ndarray:
+        """The step table of cars that have not moved since their reset (every car reports its start)."""
+        return self.step(np.zeros((self.num_cars, self.config.action_size)), np.ones(self.num_cars, dtype=bool))
 
 
-class _SlotRoad:
-    """One slot's road as plain Python values, for :meth:`Fleet.advance_one` / :meth:`Fleet.observe_one`."""
+# -------------------------------------------------------------------------------- infos
+_INFO_ROWS = tuple((key, _ROW.get(key), key in FLAG_KEYS) for key in INFO_KEYS)
 
-    __slots__ = ("road", "offset", "rows", "rows32", "spacing", "lo", "hi", "mod", "max_move",
-                 "length", "closed", "half_width", "ahead_units")
 
-    @classmethod
-    def of(cls, roads: RoadBatch, slot: int) -> "_SlotRoad":
-        me = cls()
-        me.road = roads.roads[slot]
-        me.offset = int(roads._row_offset[slot])
-        me.rows = roads.rows(slot)
-        me.rows32 = roads.rows32(slot)
-        me.spacing = float(roads.spacing[slot])
-        me.lo, me.hi, me.mod = int(roads._lo[slot]), int(roads._hi[slot]), int(roads._mod[slot])
-        me.max_move = int(roads._max_move[slot])
-        me.length = float(roads.length[slot])
-        me.closed = bool(roads.closed[slot] > 0)
-        me.half_width = float(roads.half_width[slot])
-        me.ahead_units = roads.ahead_units[:, slot].tolist()
-        return me
+def info_arrays(table: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """The vector env's ``info``: one ``[N]`` array per key of ``INFO_KEYS`` (rows of ``table``)."""
+    return {
+        key: labels.copy() if row is None else (table[row] != 0.0 if flag else table[row])
+        for key, row, flag in _INFO_ROWS
+    }
+
+
+def car_info(table: np.ndarray, i: int, label: str) -> dict:
+    """Car ``i``'s ``info`` as Python scalars, one per key of ``INFO_KEYS``."""
+    values = table[:, i].tolist()
+    return {key: label if row is None else (values[row] != 0.0 if flag else values[row]) for key, row, flag in _INFO_ROWS}

@@ -1,13 +1,18 @@
-"""Observation builders: what the car's sensors report, batched over cars.
+"""What the car's sensors report: three compiled sensors, each a loop over cars.
 
 * ``features``: ``[cte, heading_error, speed, steer, x_1, y_1, ..., x_K, y_K]``: the
   signed lateral offset [m], heading error [rad], speed [m/s], wheel angle [rad],
   then the centreline at fixed arc-length distances ahead, in the car's frame
-  (x forward, y left) [m].
+  (x forward, y left) [m]. ``[N, D]`` float32.
 * ``rays``: distance [m] to the nearest road edge along fixed angles from the
-  car's heading, capped at the ray range.
+  car's heading, capped at the ray range. ``[N, R]`` float32.
 * ``image``: an egocentric top-down grayscale view, car at the bottom centre
-  facing up: grass 0, asphalt 110, centreline 255.
+  facing up: grass 0, asphalt 110, centreline 255. ``[N, H, W, 1]`` uint8.
+
+Each sensor is a class holding its settings (``__call__(state, track, slots, atlas,
+parallel_from)`` returns the batch) around one kernel whose per-car function reads the car's
+state (``envs.car``), its place on the road (``envs.road_batch.TRACK_COLUMNS``) and its road's
+rows in the atlas (``envs.road_batch``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from gymnasium import spaces
 
 from envs.car import HEADING, SPEED, STEER, X, Y, CarParams
 from envs.config import RoadFollowConfig
-from envs.road_batch import RoadBatch, scratch
+from envs.jit import njit, prange
+from envs.road_batch import CTE, HEADING_ERROR, S, centreline_at, edge_centre, edge_point, edge_start
 
 ROAD_GREY = 110
 LINE_WHITE = 255
@@ -54,129 +60,239 @@ def feature_names(config: RoadFollowConfig) -> list[str]:
     return names
 
 
+# ------------------------------------------------------------------------------- features
+@njit(cache=True, inline="always")
+def _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, out):
+    x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
+    c, sn = math.cos(heading), math.sin(heading)
+    out[i, 0] = min(max(track[i, CTE], -cte_limit), cte_limit)
+    # heading error, speed and steer lie within their bounds by construction (angles are
+    # wrapped, the car model clips speed and steer), so they need no clipping
+    out[i, 1] = track[i, HEADING_ERROR]
+    out[i, 2] = state[i, SPEED]
+    out[i, 3] = state[i, STEER]
+    road = slots[i]
+    s = track[i, S]
+    for k in range(len(lookahead)):
+        px, py = centreline_at(atlas, road, s + lookahead[k])
+        dx = px - x  # centreline point minus car position, world frame
+        dy = py - y
+        # into the car's frame: forward = c dx + s dy, left = c dy - s dx
+        out[i, 4 + 2 * k] = min(max(c * dx + sn * dy, -reach), reach)
+        out[i, 5 + 2 * k] = min(max(c * dy - sn * dx, -reach), reach)
+
+
+@njit(cache=True, parallel=True)
+def _features(state, track, slots, atlas, lookahead, cte_limit, reach, out, parallel_from):
+    n = state.shape[0]
+    if n < parallel_from:
+        for i in range(n):
+            _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, out)
+    else:
+        for i in prange(n):
+            _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, out)
+
+
 class FeatureSensor:
     """Builds ``features`` observations for N cars."""
 
-    def __init__(self, config: RoadFollowConfig, num_cars: int):
+    def __init__(self, config: RoadFollowConfig):
         low, high = feature_bounds(config)
         self.low, self.high = low, high
-        self.size = len(low)
-        # clip bounds as float64 numbers: clipping in float64 and then rounding to float32
-        # gives what clipping the float32 value to the float32 bounds gives
-        self.cte_bounds = (float(low[0]), float(high[0]))
+        self.shape = (len(low),)
+        self.lookahead = np.asarray(config.lookahead_distances, dtype=np.float64)
+        # clipping in float64 to bounds that are float32 numbers, then rounding to float32,
+        # gives what clipping the rounded value gives (rounding is monotonic)
+        self.cte_limit = float(high[0])
         self.reach = float(high[4])
-        self._buffers: dict[str, np.ndarray] = {}
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_buffers": {}}  # scratch arrays are not state
-
-    def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
-        """``[N, D]`` float32 features, in column-major order: each feature is written as one
-        contiguous row of the ``[D, N]`` buffer whose transpose is returned."""
-        n = len(state)
-        out = np.empty((self.size, n), dtype=np.float32)
-        cte.clip(*self.cte_bounds, out=out[0])
-        # heading error, speed and steer lie within their bounds by construction (the car model
-        # clips speed and steer, angles are wrapped), so they need no clipping
-        out[1] = heading_error
-        out[2] = state[:, SPEED]
-        out[3] = state[:, STEER]
-        # [K, N] arrays: one row per distance ahead, so each operation runs over all cars contiguously
-        frac, rec = roads.ahead_rows(s)
-        shape = frac.shape
-        dx = np.multiply(frac, rec[..., 2], out=scratch(self._buffers, "dx", shape))
-        np.add(dx, rec[..., 0], out=dx)
-        np.subtract(dx, state[:, X], out=dx)  # centreline point minus car position, world frame
-        dy = np.multiply(frac, rec[..., 3], out=scratch(self._buffers, "dy", shape))
-        np.add(dy, rec[..., 1], out=dy)
-        np.subtract(dy, state[:, Y], out=dy)
-        # rotate into the car's frame: forward = c dx + s dy, left = c dy - s dx
-        t = np.multiply(dx, cos_h, out=frac)  # frac is no longer needed
-        fwd = np.add(t, np.multiply(dy, sin_h, out=scratch(self._buffers, "t", shape)), out=t)
-        fwd.clip(-self.reach, self.reach, out=out[4::2])
-        left = np.multiply(dy, cos_h, out=dy)
-        np.subtract(left, np.multiply(dx, sin_h, out=dx), out=left)
-        left.clip(-self.reach, self.reach, out=out[5::2])
-        return out.T
+    def __call__(self, state, track, slots, atlas, parallel_from: int) -> np.ndarray:
+        """``[N, D]`` float32 features."""
+        out = np.empty((len(state), self.shape[0]), dtype=np.float32)
+        _features(state, track, slots, atlas, self.lookahead, self.cte_limit, self.reach, out, parallel_from)
+        return out
 
     def noise_scale(self) -> np.ndarray:
-        scale = np.ones(self.size, dtype=np.float32)
+        scale = np.ones(self.shape, dtype=np.float32)
         scale[1] = 0.05
         scale[2] = 0.0
         scale[3] = 0.05
         return scale
 
 
+# ----------------------------------------------------------------------------------- rays
+@njit(cache=True, inline="always")
+def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out):
+    x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
+    c, sn = math.cos(heading), math.sin(heading)
+    road = slots[i]
+    rays = len(ray_cos)
+    dir_x = np.empty(rays)
+    dir_y = np.empty(rays)
+    best = np.full(rays, ray_range)
+    before = np.empty(rays)  # side of each ray's line the previous edge point lies on
+    for r in range(rays):  # ray directions in the world frame
+        dir_x[r] = c * ray_cos[r] - sn * ray_sin[r]
+        dir_y[r] = sn * ray_cos[r] + c * ray_sin[r]
+    stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
+    j0 = edge_start(road, track[i, S] - behind)
+    for side in (1.0, -1.0):
+        ax = ay = 0.0
+        for k in range(count + 1):
+            ex, ey = edge_point(atlas, road, j0 + stride * k, side)
+            bx, by = ex - x, ey - y  # edge point relative to the car
+            for r in range(rays):
+                # cross(ray, point): the point's side of the ray's line; a sign change between
+                # consecutive edge points means the edge segment crosses the line
+                now = dir_x[r] * by - dir_y[r] * bx
+                if k > 0:
+                    was = before[r]
+                    if was != now and ((was <= 0.0 <= now) or (now <= 0.0 <= was)):
+                        u = was / (was - now)  # where along the segment it crosses
+                        t = (ax + u * (bx - ax)) * dir_x[r] + (ay + u * (by - ay)) * dir_y[r]
+                        if 0.0 < t < best[r]:
+                            best[r] = t
+                before[r] = now
+            ax, ay = bx, by
+    for r in range(rays):
+        out[i, r] = best[r]
+
+
+@njit(cache=True, parallel=True)
+def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out, parallel_from):
+    n = state.shape[0]
+    if n < parallel_from:
+        for i in range(n):
+            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out)
+    else:
+        for i in prange(n):
+            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out)
+
+
 class RaySensor:
-    """Distances to the road edges along fixed angles, for N cars."""
+    """Distances to the road edges along fixed angles, for N cars: every ray against the edge
+    segments (about 1 m long) from 5 m behind the car to 5 m past the ray range."""
 
-    def __init__(self, config: RoadFollowConfig, num_cars: int):
-        self.angles = np.radians(np.asarray(config.ray_angles_deg, dtype=np.float64))
+    BEHIND = 5.0  # [m] of road behind the car searched for edges
+
+    def __init__(self, config: RoadFollowConfig):
+        angles = np.radians(np.asarray(config.ray_angles_deg, dtype=np.float64))
+        self.ray_cos, self.ray_sin = np.cos(angles), np.sin(angles)
         self.range = float(config.ray_range)
-        self.size = len(self.angles)
+        self.shape = (len(angles),)
+        self.count = max(1, math.ceil(self.range + 2 * self.BEHIND))  # edge segments per side
 
-    def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
-        ax, ay, bx, by = roads.edge_segments(s, behind=5.0, ahead=self.range + 5.0, step=1.0)
-        ang = state[:, HEADING, None] + self.angles[None, :]  # [N, R]
-        rx, ry = np.cos(ang)[:, :, None], np.sin(ang)[:, :, None]
-        ox, oy = state[:, X, None, None], state[:, Y, None, None]
-        ex, ey = (bx - ax)[:, None, :], (by - ay)[:, None, :]  # [N, 1, S]
-        wx, wy = (ax[:, None, :] - ox), (ay[:, None, :] - oy)  # [N, 1, S]
-        denom = rx * ey - ry * ex  # [N, R, S]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (wx * ey - wy * ex) / denom
-            u = (wx * ry - wy * rx) / denom
-        hit = (np.abs(denom) > 1e-12) & (u >= 0.0) & (u <= 1.0) & (t > 0.0)
-        dist = np.where(hit, t, self.range).min(axis=2)
-        return np.minimum(dist, self.range).astype(np.float32)
+    def __call__(self, state, track, slots, atlas, parallel_from: int) -> np.ndarray:
+        out = np.empty((len(state), self.shape[0]), dtype=np.float32)
+        _rays(state, track, slots, atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND, self.count,
+              out, parallel_from)  # fmt: skip
+        return out
 
     def noise_scale(self) -> np.ndarray:
-        return np.ones(self.size, dtype=np.float32)
+        return np.ones(self.shape, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------- image
+_MAX_CROSSINGS = 64  # road edges one pixel row may cross (a hairpin in view crosses 4-8)
+
+
+@njit(cache=True, inline="always")
+def _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out):
+    x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
+    c, sn = math.cos(heading), math.sin(heading)
+    road = slots[i]
+    stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # samples every ~1 m
+    j0 = edge_start(road, track[i, S] - window_behind)
+    # the road polygon (left edge forwards, right edge back) in pixel coordinates: column
+    # size / 2 - left / mpp, row size - (behind + forward) / mpp, pixel centres at integers
+    corners = 2 * count
+    col = np.empty(corners)
+    row = np.empty(corners)
+    for k in range(corners):
+        side = 1.0 if k < count else -1.0
+        ex, ey = edge_point(atlas, road, j0 + stride * (k if k < count else corners - 1 - k), side)
+        dx, dy = ex - x, ey - y
+        col[k] = 0.5 * size - (c * dy - sn * dx) / mpp
+        row[k] = size - (behind + c * dx + sn * dy) / mpp
+    # scanline fill (even-odd): where each polygon side crosses each pixel row's centre
+    crossings = np.empty((size, _MAX_CROSSINGS))
+    found = np.zeros(size, dtype=np.int64)
+    for a in range(corners):
+        b = a + 1 if a + 1 < corners else 0
+        ya, yb = row[a], row[b]
+        if ya == yb:
+            continue
+        first = max(math.ceil(min(ya, yb)), 0)
+        last = min(math.ceil(max(ya, yb)) - 1, size - 1)  # half-open [min, max): shared corners once
+        for r in range(first, last + 1):
+            if found[r] < _MAX_CROSSINGS:
+                crossings[r, found[r]] = col[a] + (r - ya) * (col[b] - col[a]) / (yb - ya)
+                found[r] += 1
+    for r in range(size):
+        m = found[r]
+        xs = crossings[r]
+        for p in range(1, m):  # insertion sort: a row crosses a few edges
+            v = xs[p]
+            q = p - 1
+            while q >= 0 and xs[q] > v:
+                xs[q + 1] = xs[q]
+                q -= 1
+            xs[q + 1] = v
+        for p in range(0, m - 1, 2):
+            c0 = max(math.ceil(xs[p]), 0)
+            c1 = min(math.floor(xs[p + 1]), size - 1)
+            for q in range(c0, c1 + 1):
+                out[i, r, q, 0] = ROAD_GREY
+    # the centreline, one pixel wide, through the centre samples
+    pc = pr = 0.0
+    for k in range(count):
+        px, py = edge_centre(atlas, road, j0 + stride * k)
+        dx, dy = px - x, py - y
+        qc = 0.5 * size - (c * dy - sn * dx) / mpp
+        qr = size - (behind + c * dx + sn * dy) / mpp
+        if k > 0:
+            steps = max(math.ceil(max(abs(qc - pc), abs(qr - pr))), 1)
+            for t in range(steps + 1):
+                u = t / steps
+                cc = math.floor(pc + u * (qc - pc) + 0.5)
+                rr = math.floor(pr + u * (qr - pr) + 0.5)
+                if 0 <= cc < size and 0 <= rr < size:
+                    out[i, rr, cc, 0] = LINE_WHITE
+        pc, pr = qc, qr
+
+
+@njit(cache=True, parallel=True)
+def _image(state, track, slots, atlas, size, mpp, behind, window_behind, count, out, parallel_from):
+    n = state.shape[0]
+    if n < parallel_from:
+        for i in range(n):
+            _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out)
+    else:
+        for i in prange(n):
+            _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out)
 
 
 class ImageSensor:
-    """Egocentric top-down grayscale view, rasterized with Pillow, for N cars."""
+    """Egocentric top-down grayscale view, rasterized from the road's edges, for N cars."""
 
-    def __init__(self, config: RoadFollowConfig, num_cars: int):
+    def __init__(self, config: RoadFollowConfig):
         self.size = config.image_size
+        self.shape = (self.size, self.size, 1)
         self.mpp = config.image_metres_per_pixel
         # the car sits at the bottom centre, looking up; the view reaches this far:
         self.behind = 0.2 * self.size * self.mpp
-        self.ahead = 0.8 * self.size * self.mpp
-        self.half_span = 0.5 * self.size * self.mpp
-        self.window_behind = self.behind + self.half_span
-        self.window_ahead = math.hypot(self.ahead, self.half_span) + 8.0
+        ahead = 0.8 * self.size * self.mpp
+        half_span = 0.5 * self.size * self.mpp
+        # road drawn from this far behind the car to this far ahead (covers the corners)
+        self.window_behind = self.behind + half_span
+        window_ahead = math.hypot(ahead, half_span) + 8.0
+        self.count = max(2, math.ceil(self.window_behind + window_ahead))  # samples ~1 m apart
 
-    def __call__(self, state, s, cte, heading_error, roads: RoadBatch, cos_h, sin_h) -> np.ndarray:
-        from PIL import Image, ImageDraw
-
-        n = len(state)
-        out = np.zeros((n, self.size, self.size, 1), dtype=np.uint8)
-        step = 1.0
-        ax, ay, _, _ = roads.edge_segments(s, behind=self.window_behind, ahead=self.window_ahead, step=step)
-        count = ax.shape[1] // 2
-        start = s - self.window_behind
-        start = np.where((start < 0) & (roads.closed > 0), start + roads.length, np.maximum(start, 0.0))
-        cx, cy = roads.points_at(start[:, None] + step * np.arange(count))
-        for i in range(n):
-            px, py = self._to_pixels(state[i], cos_h[i], sin_h[i], ax[i], ay[i])
-            left = list(zip(px[:count], py[:count]))
-            right = list(zip(px[count:], py[count:]))
-            img = Image.new("L", (self.size, self.size), 0)
-            draw = ImageDraw.Draw(img)
-            draw.polygon(left + right[::-1], fill=ROAD_GREY)
-            qx, qy = self._to_pixels(state[i], cos_h[i], sin_h[i], cx[i], cy[i])
-            draw.line(list(zip(qx, qy)), fill=LINE_WHITE, width=1)
-            out[i, :, :, 0] = np.asarray(img)
+    def __call__(self, state, track, slots, atlas, parallel_from: int) -> np.ndarray:
+        out = np.zeros((len(state),) + self.shape, dtype=np.uint8)
+        _image(state, track, slots, atlas, self.size, self.mpp, self.behind, self.window_behind, self.count,
+               out, parallel_from)  # fmt: skip
         return out
-
-    def _to_pixels(self, car, c, sn, wx, wy):
-        dx, dy = wx - car[X], wy - car[Y]
-        fwd = c * dx + sn * dy  # metres ahead
-        left = c * dy - sn * dx  # metres to the left
-        col = 0.5 * self.size - left / self.mpp
-        row = self.size - self.behind / self.mpp - fwd / self.mpp
-        return col.tolist(), row.tolist()
 
     def noise_scale(self) -> float:
         return 25.0
@@ -185,5 +301,5 @@ class ImageSensor:
 SENSORS = {"features": FeatureSensor, "rays": RaySensor, "image": ImageSensor}
 
 
-def make_sensor(config: RoadFollowConfig, num_cars: int):
-    return SENSORS[config.observation](config, num_cars)
+def make_sensor(config: RoadFollowConfig):
+    return SENSORS[config.observation](config)

@@ -1,10 +1,23 @@
-"""N roads side by side in padded arrays, for batched projection and look-ups.
+"""The roads N cars drive, side by side in one atlas, and the compiled look-ups on them.
 
-Slot ``i`` holds the road car ``i`` drives. Closed roads are stored at least twice
-over (plus the first point again), so arc lengths up to two laps need no modulo;
-open roads are stored once. Every road is followed by rows that continue its last
-segment straight, as many as the farthest look-ahead needs, so looking ahead never
-needs clamping (closed roads shorter than the look-ahead get more laps).
+Every distinct road in use is stored once in the *atlas*, a ``[M, 8]`` float64 table with one
+row per centreline sample (columns ``PX .. CURVATURE``): its position ``px, py`` [m], the
+segment to the next sample ``dx, dy`` [m], that segment's unit direction divided by the road's
+spacing ``vx, vy`` [1/m] (so ``(p - start) . v`` is the position along it in samples), its
+angle ``heading`` [rad] and the ``curvature`` [1/m] there. Closed roads are stored as many laps
+as the farthest look-ahead needs (at least two, plus the first point again), so arc lengths up
+to two laps need no modulo; every road is followed by rows continuing its last segment
+straight, so looking ahead never runs out of rows.
+
+Slot ``i`` (the road car ``i`` drives) is one record of :data:`ROAD_RECORD` in
+:attr:`RoadBatch.slots`: where the road's rows start, its segment count, the bounds of the
+projection's search, spacing, length, width and start pose. Giving a car a road already stored
+copies one record.
+
+The per-car functions (:func:`project_car`, :func:`segment_foot`, :func:`centreline_at`,
+:func:`edge_start`, :func:`edge_point`, :func:`edge_centre`) are what the environments' kernels call; :meth:`RoadBatch.project` and
+:meth:`RoadBatch.points_at` run them over a batch for direct use (tests, notebooks), and
+:meth:`Road.project <envs.road.Road.project>` is the readable reference they are tested against.
 """
 
 from __future__ import annotations
@@ -13,420 +26,325 @@ import math
 
 import numpy as np
 
+from envs.jit import njit, records_for_kernels
 from envs.road import Road
 
-_BIG = 1 << 40
-# columns of the atlas ``_geo``: one 64-byte row (one cache line) per centreline sample; the
-# projection's search reads only the first half (numpy's take copies 32-byte items fastest)
-PX, PY, VX, VY, UX, UY, HEADING, CURVATURE = range(8)
+PX, PY, DX, DY, VX, VY, HEADING, CURVATURE = range(8)
+ATLAS_COLUMNS = 8
+PROJECTION_ROUNDS = 2  # search rounds per step: each moves by floor(t) segments, at most max_move
+_BIG = 1 << 40  # an index bound no road reaches
+
+ROAD_RECORD = np.dtype(
+    [
+        ("offset", np.int64),  # first atlas row of the road
+        ("num_rows", np.int64),  # atlas rows stored for it (laps and extension included)
+        ("n_seg", np.int64),  # centreline segments (a closed road: one more, back to the start)
+        ("seg_lo", np.int64),  # the projection's segment index stays in [seg_lo, seg_hi] ...
+        ("seg_hi", np.int64),
+        ("seg_mod", np.int64),  # ... modulo seg_mod (closed roads: n_seg; open: no wrap)
+        ("look_hi", np.int64),  # the last sample look-ups by arc length read (two laps if closed)
+        ("max_move", np.int64),  # segments one projection round may move
+        ("spacing", np.float64),  # [m] between samples
+        ("length", np.float64),  # [m] of one lap / the whole road
+        ("half_width", np.float64),  # [m]
+        ("x0", np.float64),  # start pose: first sample [m] and heading there [rad]
+        ("y0", np.float64),
+        ("heading0", np.float64),
+        ("closed", np.bool_),
+    ],
+    align=True,
+)
 
 
-def _aligned_zeros(rows: int, cols: int, dtype=np.float64) -> np.ndarray:
-    """A zeroed ``[rows, cols]`` array whose data starts on a 64-byte boundary (a cache line),
-    so that each row of 64 (or 16) bytes lies in a single line."""
-    size = rows * cols * np.dtype(dtype).itemsize
-    raw = np.zeros(size + 64, dtype=np.uint8)
-    start = -raw.ctypes.data % 64
-    return raw[start : start + size].view(dtype).reshape(rows, cols)
+# place of a car on its road: the columns of ``Fleet.track[N, 4]``
+S, DISTANCE, CTE, HEADING_ERROR = range(4)
+TRACK_COLUMNS = ("s", "distance", "cte", "heading_error")
+"""arc length of the projection [m] (within the first lap), progress since the start [m],
+signed cross-track error [m] (left positive), heading error [rad]"""
 
 
-# columns of a road's float record: its per-slot values, then where a car starts on it
-# (x, y, vx, vy: the first sample's projection row, in the order project() keeps rows)
-_REC_F = ("spacing", "length", "closed", "half_width", "x", "y", "vx", "vy", "heading", "cos", "sin", "seg_heading")
-_START = tuple((name, c) for c, name in enumerate(_REC_F) if c >= 4) + (("spacing", 0),)
+# ------------------------------------------------------------------ kernels (one car each)
+@njit(cache=True, inline="always")
+def segment_foot(atlas, road, seg, x, y):
+    """Foot of ``(x, y)`` [m] on segment ``seg`` of ``road``: ``(s, cte, heading)``, the arc
+    length [m] (clamped to the segment), the signed distance from the segment's line [m], left
+    positive, and the segment's angle [rad]."""
+    r = road.offset + seg
+    dx = x - atlas[r, PX]
+    dy = y - atlas[r, PY]
+    vx = atlas[r, VX]
+    vy = atlas[r, VY]
+    t = min(max(dx * vx + dy * vy, 0.0), 1.0)
+    cte = (vx * dy - vy * dx) * road.spacing
+    return (seg + t) * road.spacing, cte, atlas[r, HEADING]
 
 
-def scratch(buffers: dict, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
-    """A reusable array ``buffers[name]`` of ``shape`` (new only when the shape changes):
-    fresh large temporaries at every step cost more than the arithmetic on them."""
-    buf = buffers.get(name)
-    if buf is None or buf.shape != shape:
-        buf = buffers[name] = np.empty(shape, dtype)
-    return buf
+@njit(cache=True, inline="always")
+def project_car(atlas, road, x, y, seg):
+    """Local projection of ``(x, y)`` [m] onto ``road`` near segment ``seg``.
 
-
-class LazyRows(list):
-    """The rows of a table as lists of Python floats, converted a block at a time on first use.
-
-    ``rows[k]`` is None until its block is converted: read it as
-    ``rows[k] or rows.fill(k)``. A car reads a few hundred rows of a road in an
-    episode, so converting the whole road at every reset would cost more than driving.
+    Each of :data:`PROJECTION_ROUNDS` rounds moves the segment index by ``floor(t)``, where ``t``
+    is the position along the current segment in segment lengths (at most ``max_move``), so the
+    search is O(1) and never leaves the neighbourhood of the previous progress (it cannot jump
+    to another leg of a hairpin). Returns ``(seg, s, cte, heading)`` as :func:`segment_foot`.
     """
+    for _ in range(PROJECTION_ROUNDS):
+        r = road.offset + seg
+        t = (x - atlas[r, PX]) * atlas[r, VX] + (y - atlas[r, PY]) * atlas[r, VY]
+        move = min(max(math.floor(t), -road.max_move), road.max_move)
+        seg = min(max(seg + move, road.seg_lo), road.seg_hi) % road.seg_mod
+    s, cte, heading = segment_foot(atlas, road, seg, x, y)
+    return seg, s, cte, heading
 
-    __slots__ = ("_table",)
-    BLOCK = 64
 
-    def __init__(self, table: np.ndarray):
-        super().__init__([None] * len(table))
-        self._table = table.copy()
+@njit(cache=True, inline="always")
+def centreline_at(atlas, road, s):
+    """The centreline point ``(x, y)`` [m] at arc length ``s`` [m] from the road's start: up to
+    two laps of a closed road; past an open road's end its last segment continues straight."""
+    u = s / road.spacing
+    j = min(max(math.floor(u), 0), road.num_rows - 1)
+    frac = u - j
+    r = road.offset + j
+    return atlas[r, PX] + frac * atlas[r, DX], atlas[r, PY] + frac * atlas[r, DY]
 
-    def fill(self, k: int) -> list:
-        """Convert the block holding row ``k``; returns row ``k``."""
-        a = k - k % self.BLOCK
-        b = min(a + self.BLOCK, len(self))
-        self[a:b] = self._table[a:b].tolist()
-        return self[k]
+
+@njit(cache=True)
+def edge_start(road, s):
+    """The sample index at or below arc length ``s`` [m] where a stretch of edges starts; a
+    closed road's negative arc lengths wrap into its first lap."""
+    j = math.floor(s / road.spacing)
+    if road.closed and j < 0:
+        j += road.n_seg
+    return j
+
+
+@njit(cache=True, inline="always")
+def edge_point(atlas, road, j, side):
+    """The left (``side`` = 1) or right (``side`` = -1) road edge [m] at sample ``j``; samples
+    past an open road's ends are held at its ends (the road stops there)."""
+    r = road.offset + min(max(j, 0), road.look_hi + 1)
+    # unit normal to the left of the sample's segment: (-uy, ux), with u = v * spacing
+    offset = side * road.half_width * road.spacing
+    return atlas[r, PX] - offset * atlas[r, VY], atlas[r, PY] + offset * atlas[r, VX]
+
+
+@njit(cache=True, inline="always")
+def edge_centre(atlas, road, j):
+    """The centreline sample ``j`` [m], held at an open road's ends as :func:`edge_point`."""
+    r = road.offset + min(max(j, 0), road.look_hi + 1)
+    return atlas[r, PX], atlas[r, PY]
+
+
+# ------------------------------------------------------------------- batch entry points
+@njit(cache=True)
+def _project_cars(atlas, slots, x, y, seg, out_seg, out_s, out_cte, out_heading):
+    for i in range(len(x)):
+        out_seg[i], out_s[i], out_cte[i], out_heading[i] = project_car(atlas, slots[i], x[i], y[i], seg[i])
+
+
+@njit(cache=True)
+def _points_at(atlas, slots, s, out_x, out_y):
+    for i in range(s.shape[0]):
+        for k in range(s.shape[1]):
+            out_x[i, k], out_y[i, k] = centreline_at(atlas, slots[i], s[i, k])
 
 
 class RoadBatch:
-    """Centreline arrays of the roads ``num_slots`` cars drive, for batched look-ups.
+    """The roads of ``num_slots`` cars: the atlas, one :data:`ROAD_RECORD` per slot, and look-ups.
 
-    Every distinct road in use is stored once in "atlas" arrays; slot ``i``
-    points at its road through ``offset[i]``, so giving a car a new road is O(1)
-    once the road has been seen. Atlas: ``_geo[M, 8]`` holds in one 64-byte row per
-    sample its position ``px, py`` [m], the unit direction of the segment starting
-    there divided by the segment's length ``vx, vy`` [1/m], the unit direction
-    itself ``ux, uy``, the segment's angle ``heading`` [rad] and the ``curvature``
-    [1/m] (columns ``PX .. CURVATURE``); ``_look[M, 4]`` holds, in float32 for
-    look-ups ahead, the position and the segment itself (``dx, dy`` [m], to the
-    next sample). Per-slot vectors:
-    ``spacing`` [m], ``length`` [m], ``n_seg``, ``closed`` (0/1 float),
-    ``half_width`` [m]; and ``ahead_units[K, N]``, the look-ahead distances
-    in segments of each slot's road.
+    Attributes:
+        atlas: ``[M, 8]`` centreline rows of every road stored (see the module docstring).
+        slots: ``[num_slots]`` record array of :data:`ROAD_RECORD`, slot ``i`` = car ``i``'s road;
+            ``kernel_slots`` is the same memory as kernels take it.
+        roads: the :class:`Road` in each slot (None until set).
     """
 
     def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=()):
         """``max_move``: fewest segments one projection round may move; ``max_travel``: farthest
         a car moves per step [m], so a slot may also move enough segments of its road to cover it
-        (roads built with a fine ``spacing`` need more); ``lookahead``: the distances ahead [m]
-        :meth:`ahead_rows` looks at."""
+        (roads built with a fine ``spacing`` need more); ``lookahead``: the farthest distances
+        ahead [m] that look-ups by arc length read (stored rows cover them)."""
         self.num_slots = num_slots
         self.max_move = max_move
         self.max_travel = max_travel
+        self.max_ahead = float(max(lookahead, default=0.0))
         self.roads: list[Road | None] = [None] * num_slots
-        n = num_slots
-        # per-slot values, one column per quantity (each a contiguous vector), written a row
-        # per slot from the road's record in one assignment (see set_roads)
-        self._slot_i = np.zeros((n, 7), dtype=np.int64, order="F")
-        self._slot_f = np.zeros((n, 4), order="F")
-        self._bind_slot_views()
-        self._slot_i[:] = (0, 1, 0, 0, _BIG, 0, max_move)
-        self._slot_f[:] = (1.0, 1.0, 0.0, 1.0)
-        self._lookahead = np.asarray(lookahead, dtype=np.float64).reshape(-1, 1)
-        self._max_ahead = float(self._lookahead.max(initial=0.0))
-        self.ahead_units = np.zeros((len(self._lookahead), n))
-        # each road stored: id -> (record number, road); its record holds its per-slot values
+        self.slots = np.rec.array(np.zeros(num_slots, dtype=ROAD_RECORD))
+        self.slots[:] = _empty_record()
+        self.kernel_slots = records_for_kernels(self.slots)  # the same memory, as kernels take it
+        # each road stored: id -> (record number, road); records[k] is its slot record
         self._atlas_index: dict[int, tuple[int, Road]] = {}
-        self._rec_i = np.zeros((64, 7), dtype=np.int64)  # row offset, n_seg, lo, hi, mod, look_hi, max_move
-        self._rec_f = np.zeros((64, len(_REC_F)))  # columns _REC_F
+        self.records = np.rec.array(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
-        self._generation = 0  # counts atlas rebuilds, which renumber the records
         self._used = 0
-        self._geo = _aligned_zeros(1024, 8)
-        # positions and segments in float32 for look-ups ahead: less memory traffic, 30 um at 500 m
-        self._look = _aligned_zeros(1024, 4, np.float32)
-        self._rows_cache: dict[int, tuple[Road, list]] = {}
-        self._buffers: dict[str, np.ndarray] = {}
-        self.any_closed = False  # whether any slot holds a closed road
-        self.last_rows: np.ndarray | None = None  # atlas rows at the segments project() returned
-
-    _SLOT_VIEWS = ("_row_offset", "n_seg", "_lo", "_hi", "_mod", "_look_hi", "_max_move",
-                   "spacing", "length", "closed", "half_width")  # fmt: skip
-
-    def _bind_slot_views(self) -> None:
-        """The per-slot vectors, as views of the columns of the two slot tables."""
-        for name, column in zip(self._SLOT_VIEWS, list(self._slot_i.T) + list(self._slot_f.T)):
-            setattr(self, name, column)
-
-    def __getstate__(self) -> dict:
-        state = {k: v for k, v in self.__dict__.items() if k not in self._SLOT_VIEWS}
-        state["_buffers"] = {}
-        state["last_rows"] = None
-        return state
+        self.atlas = np.zeros((1024, ATLAS_COLUMNS))
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._slot_i = np.asfortranarray(self._slot_i)
-        self._slot_f = np.asfortranarray(self._slot_f)
-        self._bind_slot_views()
-        for name in ("_geo", "_look"):  # unpickled copies may lose the cache-line alignment
-            table = getattr(self, name)
-            aligned = _aligned_zeros(*table.shape, table.dtype)
-            aligned[:] = table
-            setattr(self, name, aligned)
+        self.kernel_slots = records_for_kernels(self.slots)  # unpickled, the two were copies
+
+    # ------------------------------------------------------------- per-slot values
+    @property
+    def spacing(self) -> np.ndarray:
+        """``[N]`` sample spacing of each slot's road [m]."""
+        return self.slots.spacing
+
+    @property
+    def length(self) -> np.ndarray:
+        """``[N]`` length of each slot's road [m] (one lap of a closed road)."""
+        return self.slots.length
+
+    @property
+    def half_width(self) -> np.ndarray:
+        """``[N]`` half the width of each slot's road [m]."""
+        return self.slots.half_width
+
+    @property
+    def closed(self) -> np.ndarray:
+        """``[N]`` whether each slot's road is a loop."""
+        return self.slots.closed
+
+    # ------------------------------------------------------------------- set roads
+    def set_road(self, slot: int, road: Road) -> None:
+        """Put ``road`` in ``slot``."""
+        self.set_roads(np.array([slot]), [road])
+
+    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> None:
+        """Put ``roads[k]`` in ``slots[k]``: the record of a road already stored is copied,
+        a new road is stored first."""
+        index, in_slot = self._atlas_index, self.roads
+        entries = []
+        for slot, road in zip(np.asarray(slots).tolist(), roads):
+            in_slot[slot] = road
+            hit = index.get(id(road))
+            entries.append(hit[0] if hit is not None and hit[1] is road else -1)
+        if -1 in entries:  # storing may rebuild the atlas, which renumbers every record
+            for road in roads:
+                self._entry(road)
+            entries = [self._atlas_index[id(road)][0] for road in roads]
+        self.slots[slots] = self.records[entries]
 
     def _entry(self, road: Road) -> int:
         """Record number of ``road``, storing it in the atlas if new."""
         hit = self._atlas_index.get(id(road))
         if hit is not None and hit[1] is road:
             return hit[0]
-        offset = self._store(road)
-        if self._num_records == len(self._rec_i):
-            self._rec_i = np.concatenate([self._rec_i, np.zeros_like(self._rec_i)])
-            self._rec_f = np.concatenate([self._rec_f, np.zeros_like(self._rec_f)])
+        laps, extension = self._layout(road)
+        num_rows = laps * len(road.points) + (1 if road.closed else 0) + extension
+        if self._used + num_rows > len(self.atlas):
+            self._grow(num_rows)
+        offset = self._used
+        self.atlas[offset : offset + num_rows] = _atlas_rows(road, laps, extension)
+        self._used += num_rows
+        if self._num_records == len(self.records):
+            self.records = np.rec.array(np.concatenate([self.records, np.zeros_like(self.records)]))
         entry = self._num_records
         self._num_records += 1
-        ints, floats = self._record(road)
-        self._rec_i[entry] = (offset,) + ints
-        # the first sample's atlas row: where a car starting on this road projects
-        vx, vy, seg_heading = self._geo[offset, [VX, VY, HEADING]].tolist()
-        x, y, heading, cos, sin = floats[4:]
-        self._rec_f[entry] = floats[:4] + (x, y, vx, vy, heading, cos, sin, seg_heading)
+        self.records[entry] = self._record(road, offset, num_rows)
         self._atlas_index[id(road)] = (entry, road)
-        self._rows_cache.pop(id(road), None)
         return entry
 
     def _layout(self, road: Road) -> tuple[int, int]:
         """``(laps, extension)``: a closed road is stored ``laps`` times over plus its first point
         again; after every road come ``extension`` rows continuing its last segment straight, so
         that looking ahead from anywhere on the road never runs past its stored rows."""
-        extension = math.ceil(self._max_ahead / road.spacing) + 2
+        extension = math.ceil(self.max_ahead / road.spacing) + 2
         laps = 1 + math.ceil(extension / len(road.points)) if road.closed else 1
         return laps, extension
 
-    def _stored_length(self, road: Road) -> int:
-        laps, extension = self._layout(road)
-        return laps * len(road.points) + (1 if road.closed else 0) + extension
-
-    def _store(self, road: Road) -> int:
-        """Append ``road``'s samples to the atlas; returns where they start."""
-        pts, kap = road.points, road.curvatures
-        laps, extension = self._layout(road)
-        if road.closed:
-            pts = np.vstack([pts] * laps + [pts[:1]])
-            kap = np.concatenate([kap] * laps + [kap[:1]])
-        seg = np.diff(pts, axis=0)
-        d = np.vstack([seg, seg[-1:]])
-        norm = np.hypot(d[:, 0], d[:, 1])
-        norm[norm == 0] = 1.0
-        rows = np.empty((len(pts), 8))
-        rows[:, PX], rows[:, PY] = pts[:, 0], pts[:, 1]
-        rows[:, UX], rows[:, UY] = d[:, 0] / norm, d[:, 1] / norm
-        rows[:, VX], rows[:, VY] = rows[:, UX] / road.spacing, rows[:, UY] / road.spacing
-        rows[:, HEADING] = np.arctan2(d[:, 1], d[:, 0])
-        rows[:, CURVATURE] = kap
-        need = len(pts) + extension
-        if self._used + need > len(self._geo):
-            self._grow(need)
-        start = self._used
-        geo = self._geo[start : start + need]
-        geo[: len(pts)] = rows
-        geo[len(pts) :] = rows[-1]
-        look = self._look[start : start + need]
-        look[: len(pts), :2] = pts
-        look[len(pts) :, :2] = pts[-1] + np.arange(1, extension + 1)[:, None] * seg[-1]
-        look[: len(seg), 2:] = seg
-        look[len(seg) :, 2:] = seg[-1]
-        self._used += need
-        return start
-
-    def rows(self, slot: int) -> LazyRows:
-        """Slot ``slot``'s atlas rows (``px, py, vx, vy, ux, uy, heading, curvature``) as lists, for scalar code."""
-        return self._slot_rows(slot)[1]
-
-    def rows32(self, slot: int) -> LazyRows:
-        """Slot ``slot``'s float32 look-up rows ``(px, py, dx, dy)`` as Python floats, for scalar code."""
-        return self._slot_rows(slot)[2]
-
-    def _slot_rows(self, slot: int) -> tuple:
-        road = self.roads[slot]
-        key = id(road)
-        hit = self._rows_cache.get(key)
-        if hit is not None and hit[0] is road:
-            return hit
-        start = int(self._row_offset[slot])
-        n = self._stored_length(road)
-        hit = (road, LazyRows(self._geo[start : start + n]), LazyRows(self._look[start : start + n]))
-        if len(self._rows_cache) > 64:
-            self._rows_cache.clear()
-        self._rows_cache[key] = hit
-        return hit
+    def _record(self, road: Road, offset: int, num_rows: int) -> tuple:
+        """``road``'s slot record (fields of :data:`ROAD_RECORD`, in order)."""
+        n = road.num_segments
+        max_move = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
+        lo, hi, mod = (-_BIG, _BIG, n) if road.closed else (0, n - 1, _BIG)
+        look_hi = 2 * n - 1 if road.closed else n - 1
+        x0, y0 = road.points[0].tolist()
+        return (offset, num_rows, n, lo, hi, mod, look_hi, max_move, road.spacing, road.length,
+                road.half_width, x0, y0, float(road.headings[0]), road.closed)  # fmt: skip
 
     def _grow(self, need: int) -> None:
-        in_use = {id(r) for r in self.roads if r is not None}
-        stored = sum(self._stored_length(r) for _, r in self._atlas_index.values())
-        live = sum(self._stored_length(r) for k, (_, r) in self._atlas_index.items() if k in in_use)
-        if stored > 4 * live + (1 << 20):
-            # mostly roads no car drives any more: rebuild with the live ones only
+        """Room for ``need`` more rows: rebuilt from the roads still in a slot when those are
+        few of what is stored (cars that drove many roads), otherwise doubled."""
+        index = self._atlas_index
+        live = {id(r): r for r in self.roads if r is not None and id(r) in index and index[id(r)][1] is r}
+        live_rows = sum(int(self.records[index[k][0]].num_rows) for k in live)
+        if self._used > 4 * live_rows + (1 << 20):
+            old_atlas, old_records, old_index = self.atlas, self.records.copy(), index
             self._atlas_index, self._used, self._num_records = {}, 0, 0
-            self._generation += 1
-            size = max(1024, 2 * (live + need))
-            self._geo = _aligned_zeros(size, 8)
-            self._look = _aligned_zeros(size, 4, np.float32)
+            self.atlas = np.zeros((max(1024, 2 * (live_rows + need)), ATLAS_COLUMNS))
+            for key, road in live.items():  # copy the live roads' rows and records over
+                rec = old_records[old_index[key][0]].copy()
+                start, rows = int(rec.offset), int(rec.num_rows)
+                self.atlas[self._used : self._used + rows] = old_atlas[start : start + rows]
+                rec.offset = self._used
+                self._used += rows
+                entry = self._num_records
+                self._num_records += 1
+                self.records[entry] = rec
+                self._atlas_index[key] = (entry, road)
             for slot, road in enumerate(self.roads):
-                if road is not None:
-                    self._slot_i[slot] = self._rec_i[self._entry(road)]
-            if self._used + need <= len(self._geo):
+                if road is not None and id(road) in live:
+                    self.slots[slot] = self.records[self._atlas_index[id(road)][0]]
+            if self._used + need <= len(self.atlas):
                 return
-        size = max(2 * len(self._geo), self._used + need)
-        geo = _aligned_zeros(size, 8)
-        geo[: self._used] = self._geo[: self._used]
-        self._geo = geo
-        look = _aligned_zeros(size, 4, np.float32)
-        look[: self._used] = self._look[: self._used]
-        self._look = look
+        atlas = np.zeros((max(2 * len(self.atlas), self._used + need), ATLAS_COLUMNS))
+        atlas[: self._used] = self.atlas[: self._used]
+        self.atlas = atlas
 
-    def set_road(self, slot: int, road: Road) -> None:
-        """Put ``road`` in ``slot``."""
-        self.set_roads(np.array([slot]), [road])
+    # ------------------------------------------------------------------- look-ups
+    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray):
+        """:func:`project_car` for every slot: positions ``x[N], y[N]`` [m] near segments ``seg[N]``.
 
-    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> dict[str, np.ndarray]:
-        """Put ``roads[k]`` in ``slots[k]`` (one vectorized write per per-slot array).
-
-        Returns each road's start as ``[M]`` arrays by name: ``x, y`` [m], ``heading``
-        [rad] and its ``cos, sin``, and the first sample's ``spacing`` [m], ``vx, vy``
-        [1/m] and ``seg_heading`` [rad] (its atlas row, for projecting a car beside it);
-        ``rows`` is ``[M, 4]``: ``x, y, vx, vy``, the rows :meth:`project` starts from.
+        Returns ``(seg, s, cte, heading)``, each ``[N]``: new segment index, arc length of the
+        closest point [m], signed cross-track error [m] (left positive), heading of the segment [rad].
         """
-        generation = self._generation
-        entries = []
-        index, in_slot = self._atlas_index, self.roads
-        for slot, road in zip(slots.tolist(), roads):
-            hit = index.get(id(road))
-            entries.append(hit[0] if hit is not None and hit[1] is road else self._entry(road))
-            in_slot[slot] = road
-        if self._generation != generation:  # the atlas was rebuilt meanwhile: look the roads up again
-            entries = [self._entry(road) for road in roads]
-        entries = np.array(entries, dtype=np.int64)
-        self._slot_i[slots] = self._rec_i[entries]
-        f = self._rec_f[entries]
-        self._slot_f[slots] = f[:, :4]
-        closed = f[:, 2].any()
-        if closed or self.any_closed:
-            self.any_closed = bool(closed) or bool(self.closed.any())
-        if len(self._lookahead):
-            self.ahead_units[:, slots] = self._lookahead / f[:, 0]
-        start = {name: f[:, c] for name, c in _START}
-        start["rows"] = f[:, 4:8]  # x, y, vx, vy
-        return start
+        n = len(x)
+        out = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n)
+        _project_cars(self.atlas, self.kernel_slots, np.asarray(x, np.float64), np.asarray(y, np.float64),
+                      np.asarray(seg, np.int64), *out)  # fmt: skip
+        return out
 
-    def _record(self, road: Road) -> tuple[tuple, tuple]:
-        """Per-slot values of ``road``: ``(n_seg, lo, hi, mod, look_hi, max_move)`` and
-        the columns of ``_REC_F`` up to ``sin``."""
-        nseg = road.num_segments
-        max_move = max(self.max_move, int(math.ceil(self.max_travel / road.spacing)) + 2)
-        if road.closed:
-            ints = (nseg, -_BIG, _BIG, nseg, 2 * nseg - 1, max_move)
-        else:
-            ints = (nseg, 0, nseg - 1, _BIG, nseg - 1, max_move)
-        floats = (road.spacing, road.length, 1.0 if road.closed else 0.0, road.half_width)
-        h0 = float(road.headings[0])
-        start = (float(road.points[0, 0]), float(road.points[0, 1]), h0, math.cos(h0), math.sin(h0))
-        return ints, floats + start
-
-    # ------------------------------------------------------------ look-ups
     def points_at(self, s: np.ndarray):
-        """Centreline ``(x, y)`` at arc lengths ``s[N, K]`` (or ``[N]``) [m] ahead of each slot's start.
-
-        Reads the float32 copy of the centreline (about 30 um resolution on a 500 m road),
-        computing in float64; returned arrays are reused by the next call.
-
-        ``s`` must lie in ``[0, 2 * length)`` for closed roads (one wrap) and may
-        pass the end of an open road (straight extension).
-        """
-        expand = s.ndim == 2
-        spacing = self.spacing[:, None] if expand else self.spacing
-        hi = self._look_hi[:, None] if expand else self._look_hi
-        off = self._row_offset[:, None] if expand else self._row_offset
-        # every temporary lives in a reused buffer: fresh large arrays each step cost more than the arithmetic
-        u = np.divide(s, spacing, out=scratch(self._buffers, "u", s.shape, np.float64))
-        j = scratch(self._buffers, "j", s.shape, np.int64)
-        j[...] = u  # truncation towards zero, as astype
-        np.minimum(np.maximum(j, 0, out=j), hi, out=j)
-        frac = np.subtract(u, j, out=u)  # position along segment j, in segments (beyond 1 past an open end)
-        rec = scratch(self._buffers, "rec", j.shape + (4,), np.float32)
-        np.take(self._look, np.add(j, off, out=j), axis=0, out=rec, mode="clip")  # indices are in range; "clip" skips the checks
-        x = scratch(self._buffers, "x", j.shape, np.float64)
-        y = scratch(self._buffers, "y", j.shape, np.float64)
-        np.multiply(frac, rec[..., 2], out=x)
-        np.add(x, rec[..., 0], out=x)
-        np.multiply(frac, rec[..., 3], out=y)
-        np.add(y, rec[..., 1], out=y)
-        return x, y
-
-    def ahead_rows(self, s: np.ndarray):
-        """Look-up rows for the look-ahead distances: ``(frac[K, N], rows[K, N, 4])``.
-
-        For car ``i`` at arc length ``s[i]`` [m], the centreline ``lookahead[k]`` metres
-        ahead is ``rows[k, i, :2] + frac[k, i] * rows[k, i, 2:]`` (start of a segment plus
-        a fraction of it; past an open road's end the last segment extends straight).
-        One row per look-ahead distance, cars along the contiguous axis, so every
-        operation runs over N cars at once; the arrays are reused by the next call.
-        """
-        shape = self.ahead_units.shape
-        # in atlas rows: the roads' extension rows keep every index in range, so no clamping
-        base = np.add(s / self.spacing, self._row_offset)
-        u = np.add(self.ahead_units, base, out=scratch(self._buffers, "ahead_u", shape, np.float64))
-        j = scratch(self._buffers, "ahead_j", shape, np.int64)
-        j[...] = u  # u >= 0: truncation is the floor
-        np.subtract(u, j, out=u)
-        rec = scratch(self._buffers, "ahead_rec", shape + (4,), np.float32)
-        np.take(self._look, j, axis=0, out=rec, mode="clip")
-        return u, rec
+        """Centreline ``(x, y)`` [m] at arc lengths ``s[N, K]`` (or ``[N]``) [m] from each slot's
+        road start (:func:`centreline_at`)."""
+        s = np.asarray(s, dtype=np.float64)
+        s2 = s.reshape(len(s), -1)
+        x, y = np.empty(s2.shape), np.empty(s2.shape)
+        _points_at(self.atlas, self.kernel_slots, np.ascontiguousarray(s2), x, y)
+        return x.reshape(s.shape), y.reshape(s.shape)
 
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
-        """Curvature [1/m] at arc lengths ``s[N, K]`` (nearest sample below)."""
-        u = s / self.spacing[:, None]
-        j = np.minimum(np.maximum(u.astype(np.int64), 0), self._look_hi[:, None])
-        return self._geo.reshape(-1).take((j + self._row_offset[:, None]) * 8 + CURVATURE)
+        """Curvature [1/m] at arc lengths ``s[N, K]`` [m] (the sample at or below each)."""
+        slots = self.slots
+        j = np.floor(s / slots.spacing[:, None]).astype(np.int64)
+        j = np.minimum(np.maximum(j, 0), slots.look_hi[:, None])
+        return self.atlas[j + slots.offset[:, None], CURVATURE]
 
-    def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray, rounds: int = 2, seg_rows=None):
-        """Local projection of positions ``x[N], y[N]`` [m] near segment indices ``seg[N]``.
 
-        Each round moves the segment index by ``floor(t)`` (bounded by the slot's ``max_move``),
-        where ``t`` is the position along the current segment in segment lengths,
-        so the search is O(1) and never leaves the neighbourhood of the previous
-        progress. A fixed number of rounds keeps single and batched runs identical.
+def _empty_record() -> tuple:
+    """The record of a slot without a road (every look-up stays at atlas row 0)."""
+    return (0, 1, 1, 0, 0, _BIG, 0, 1, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, False)
 
-        Returns:
-            ``(seg, s, cte, seg_heading)``: new segment index, arc length of the
-            closest point [m] in ``[0, length]``, signed cross-track error [m]
-            (left positive), heading of the segment [rad].
 
-        ``seg_rows``: the atlas rows ``px, py, vx, vy`` at ``seg`` if the caller kept them
-        (``last_rows`` of the previous call), which saves gathering them again. After the
-        call ``last_rows`` holds those rows at the returned segments (a new array the
-        caller may keep).
-        """
-        off, spacing, lo, hi, mod = self._row_offset, self.spacing, self._lo, self._hi, self._mod
-        max_move = self._max_move
-        half = self._geo.reshape(-1, 4)  # row 2 k: px, py, vx, vy of sample k
-        rec = half.take((seg + off) * 2, axis=0, mode="clip") if seg_rows is None else seg_rows
-        for round_ in range(rounds):
-            t = (x - rec[:, PX]) * rec[:, VX] + (y - rec[:, PY]) * rec[:, VY]
-            move = np.minimum(np.maximum(np.floor(t).astype(np.int64), -max_move), max_move)
-            new = np.minimum(np.maximum(seg + move, lo), hi)
-            if self.any_closed:  # open roads' index needs no wrapping (their modulus is huge)
-                new = np.mod(new, mod)
-            if round_ < rounds - 1:
-                rec = half.take((new + off) * 2, axis=0, mode="clip")
-            else:  # the last round moves few cars: gather only their rows
-                moved = np.flatnonzero(new != seg)
-                if rec is seg_rows:
-                    rec = rec.copy()
-                if len(moved):
-                    rec[moved] = half.take((new[moved] + off[moved]) * 2, axis=0, mode="clip")
-            seg = new
-        self.last_rows = rec
-        dx = x - rec[:, PX]
-        dy = y - rec[:, PY]
-        t = (dx * rec[:, VX] + dy * rec[:, VY]).clip(0.0, 1.0)
-        cte = (rec[:, VX] * dy - rec[:, VY] * dx) * spacing  # signed distance from the segment's line
-        s = (seg + t) * spacing
-        heading = self._geo.reshape(-1).take((seg + off) * 8 + HEADING, mode="clip")
-        return seg, s, cte, heading
-
-    def edge_segments(self, s: np.ndarray, behind: float, ahead: float, step: float):
-        """Road edges near arc length ``s[N]``: ``(ax, ay, bx, by)`` each ``[N, 2 W]`` [m].
-
-        Segments of the left and right edges from ``s - behind`` to ``s + ahead``,
-        sampled every ``step`` metres (degenerate beyond an open road's ends).
-        """
-        count = max(1, int(math.ceil((ahead + behind) / step)))
-        stride = np.maximum(np.round(step / self.spacing).astype(np.int64), 1)
-        j0 = np.floor((s - behind) / self.spacing).astype(np.int64)
-        j0 = j0 + (j0 < 0) * (self.closed > 0) * self.n_seg  # closed roads: wrap into the first lap
-        j = j0[:, None] + stride[:, None] * np.arange(count + 1)
-        j = np.minimum(np.maximum(j, 0), self._look_hi[:, None] + 1) + self._row_offset[:, None]
-        rec = self._geo.take(j, axis=0, mode="clip")
-        px, py = rec[..., PX], rec[..., PY]
-        # unit normal to the left of each sample's segment
-        nx, ny = -rec[..., UY], rec[..., UX]
-        hw = self.half_width[:, None]
-        lx, ly = px + hw * nx, py + hw * ny
-        rx, ry = px - hw * nx, py - hw * ny
-        ax = np.concatenate([lx[:, :-1], rx[:, :-1]], axis=1)
-        ay = np.concatenate([ly[:, :-1], ry[:, :-1]], axis=1)
-        bx = np.concatenate([lx[:, 1:], rx[:, 1:]], axis=1)
-        by = np.concatenate([ly[:, 1:], ry[:, 1:]], axis=1)
-        return ax, ay, bx, by
+def _atlas_rows(road: Road, laps: int, extension: int) -> np.ndarray:
+    """``road``'s atlas rows: ``laps`` laps (a closed road, plus its first point again) or the
+    road once, then ``extension`` rows continuing the last segment straight."""
+    pts, kap = road.points, road.curvatures
+    if road.closed:
+        pts = np.vstack([pts] * laps + [pts[:1]])
+        kap = np.concatenate([kap] * laps + [kap[:1]])
+    seg = np.diff(pts, axis=0)
+    d = np.vstack([seg, seg[-1:]])  # the last sample's segment continues the one before it
+    norm = np.hypot(d[:, 0], d[:, 1])
+    norm[norm == 0] = 1.0
+    n = len(pts)
+    rows = np.empty((n + extension, ATLAS_COLUMNS))
+    rows[:n, PX], rows[:n, PY] = pts[:, 0], pts[:, 1]
+    rows[:n, DX], rows[:n, DY] = d[:, 0], d[:, 1]
+    rows[:n, VX], rows[:n, VY] = d[:, 0] / norm / road.spacing, d[:, 1] / norm / road.spacing
+    rows[:n, HEADING] = np.arctan2(d[:, 1], d[:, 0])
+    rows[:n, CURVATURE] = kap
+    rows[n:] = rows[n - 1]
+    rows[n:, PX] = pts[-1, 0] + np.arange(1, extension + 1) * seg[-1, 0]
+    rows[n:, PY] = pts[-1, 1] + np.arange(1, extension + 1) * seg[-1, 1]
+    return rows

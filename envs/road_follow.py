@@ -10,8 +10,8 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.config import RoadFollowConfig
-from envs.episode import draw_episode
-from envs.fleet import Fleet
+from envs.episode import draw_episodes
+from envs.fleet import ROW_REWARD, ROW_TERMINATED, Fleet, car_info
 from envs.observations import observation_space
 
 MAX_EPISODE_STEPS = 3000
@@ -29,31 +29,17 @@ def make_config(config: RoadFollowConfig | None, overrides: dict) -> RoadFollowC
     return dataclasses.replace(config, **overrides) if overrides else config
 
 
-def validate_actions(action, batch: int | None, size: int) -> np.ndarray:
-    """Actions as float64 ``[batch, size]`` (or ``[size]``) clipped to [-1, 1]; NaN/inf raise ValueError."""
+def validate_actions(action, shape: tuple[int, ...]) -> np.ndarray:
+    """Actions as a float64 array of ``shape`` (the kernels clip them to [-1, 1]); an array of
+    another size is a ValueError, and so are NaN or infinite values."""
     a = np.asarray(action, dtype=np.float64)
-    want = (size,) if batch is None else (batch, size)
-    if a.shape != want:
-        if a.size == int(np.prod(want)):
-            a = a.reshape(want)
-        else:
-            raise ValueError(f"action must have shape {want}, got {a.shape}")
+    if a.shape != shape:
+        if a.size != math.prod(shape):
+            raise ValueError(f"action must have shape {shape[1:] if shape[0] == 1 else shape}, got {a.shape}")
+        a = a.reshape(shape)
     if not math.isfinite(a.sum()) and not np.isfinite(a).all():  # a finite sum means no NaN or inf
         raise ValueError(f"action must be finite numbers, got {action!r} (NaN or infinite)")
-    return a.clip(-1.0, 1.0)
-
-
-def _fast_action(action, size: int) -> list[float]:
-    """One action as a list of floats clipped to [-1, 1] (same checks as :func:`validate_actions`)."""
-    if type(action) is np.ndarray and action.shape == (size,):
-        values = action.tolist()
-        if size == 1:
-            v = values[0]
-            if math.isfinite(v):
-                return [min(max(float(v), -1.0), 1.0)]
-        elif all(math.isfinite(v) for v in values):
-            return [min(max(float(v), -1.0), 1.0) for v in values]
-    return validate_actions(action, None, size).tolist()
+    return a
 
 
 class RoadFollowEnv(gym.Env):
@@ -90,6 +76,9 @@ class RoadFollowEnv(gym.Env):
     name is a ``TypeError``. ``reset(options=...)`` takes ``road`` (an ``envs.Road``),
     ``family``, ``road_index`` and ``start_offset=(lateral_m, heading_rad)``.
     ``info`` has the same keys at every step: see ``envs.fleet.INFO_KEYS``.
+
+    The simulation is ``envs.fleet.Fleet`` with one car: the same compiled kernels as
+    :class:`envs.RoadFollowVectorEnv`'s.
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 20}
@@ -109,40 +98,37 @@ class RoadFollowEnv(gym.Env):
         self.fleet = Fleet(self.config, 1)
         self.camera = camera
         self.renderer = None
+        self._action_shape = (1, self.config.action_size)
         self._trail = np.zeros((0, 3))
         self._trail_len = 0
-        self._steps = 0
         self._started = False
 
     # ------------------------------------------------------------------ step
     def step(self, action):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        a = _fast_action(action, self.config.action_size)
         fleet = self.fleet
-        accel = a[1] * self.config.car.max_accel if self.config.throttle else None
-        reward, terminated, info = fleet.advance_one(a[0], accel)
-        obs = fleet.observe_one()
-        self._steps += 1
+        table = fleet.step(validate_actions(action, self._action_shape))
+        obs = fleet.observe()[0]
+        info = car_info(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
             self._record_trail()
             if self.render_mode == "human":
                 self.render()
-        return obs, reward, terminated, False, info
+        return obs, table[ROW_REWARD, 0].item(), bool(table[ROW_TERMINATED, 0]), False, info
 
     # ----------------------------------------------------------------- reset
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        start = draw_episode(self.config, self.np_random, options)
-        self.fleet.reset_cars(np.array([0]), [start.road], [start.lateral], [start.heading_offset], [self.np_random])
-        self._steps = 0
+        roads, lateral, heading = draw_episodes(self.config, [self.np_random], [options])
+        self.fleet.reset_cars(np.zeros(1, dtype=np.int64), roads, lateral, heading, [self.np_random])
         self._started = True
         self._trail_len = 0
         if self.render_mode is not None:
             self._record_trail()
             if self.render_mode == "human":
                 self.render()
-        return self.fleet.observe_one(), self.fleet.reset_info(0)
+        return self.fleet.observe()[0], car_info(self.fleet.report(), 0, self.fleet.road_labels[0])
 
     @property
     def road(self):
@@ -190,7 +176,7 @@ class RoadFollowEnv(gym.Env):
         trail = self.trail
         hud = {
             "road": str(self.fleet.road_labels[0]),
-            "step": str(self._steps),
+            "step": str(self.fleet.steps[0]),
             "speed": f"{st[3]:5.2f} m/s",
             "steer": f"{np.degrees(st[4]):+6.1f} deg",
             "cte": f"{self.fleet.cte[0]:+6.2f} m",

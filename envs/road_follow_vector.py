@@ -1,4 +1,4 @@
-"""``RoadFollowVectorEnv``: N cars on N roads, stepped in one numpy batch.
+"""``RoadFollowVectorEnv``: N cars on N roads, stepped by one compiled kernel.
 
 Car ``i`` after ``reset(seed=s)`` is exactly the single ``RoadFollowEnv`` reset
 with seed ``s + i`` (as Gymnasium's own vector envs seed their copies), and it
@@ -16,8 +16,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.config import RoadFollowConfig
-from envs.episode import draw_episode, draw_episodes
-from envs.fleet import INFO_KEYS, Fleet
+from envs.episode import draw_episodes
+from envs.fleet import INFO_KEYS, ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED, Fleet, info_arrays
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
 
@@ -31,8 +31,10 @@ class RoadFollowVectorEnv(VectorEnv):
     ``max_episode_steps``. ``reset(options=...)`` takes the single env's options;
     ``road``, ``family`` and ``road_index`` may also be sequences of one value per
     car, and ``reset_mask`` (``[N]`` bool) resets only some cars. Rendering is
-    done by the single environment. ``features`` observations are a column-major
-    ``[N, D]`` float32 array (each feature contiguous over the cars).
+    done by the single environment.
+
+    The simulation is ``envs.fleet.Fleet`` with N cars: the single env's compiled kernels,
+    run over every car at once (on numba's threads from ``Fleet.parallel_from`` cars).
     """
 
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -58,24 +60,21 @@ class RoadFollowVectorEnv(VectorEnv):
         self.single_observation_space = observation_space(self.config)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.fleet = Fleet(self.config, self.num_envs)
+        self.fleet = Fleet(self.config, self.num_envs, max_steps=max_episode_steps)
         self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
-        self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
-        self._roads: dict = {}  # (family position, index) -> road, for autoresets
+        self._roads: dict = {}  # (family, index) -> road, for autoresets
         self._all_cars = np.ones(self.num_envs, dtype=bool)  # the info's "_key" masks
         self._all_cars.flags.writeable = False
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
-        cars = np.arange(self.num_envs) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
         if mask is not None and len(np.asarray(mask)) != self.num_envs:
             raise ValueError(f"reset_mask must have {self.num_envs} entries")
-        if mask is None and not self._started:
-            pass
-        elif mask is not None and not self._started and len(cars) < self.num_envs:
+        cars = np.arange(self.num_envs) if mask is None else np.flatnonzero(np.asarray(mask, dtype=bool))
+        if not self._started and len(cars) < self.num_envs:
             raise RuntimeError("the first reset() must reset every car")
         if seed is None:
             seeds = [None] * self.num_envs
@@ -89,80 +88,39 @@ class RoadFollowVectorEnv(VectorEnv):
         for k, v in per_car.items():
             if len(v) != self.num_envs:
                 raise ValueError(f"options[{k!r}] must have one entry per car ({self.num_envs}), got {len(v)}")
-        for i in cars:
+        for i in cars.tolist():
             if seeds[i] is not None or not self._started:
                 self.rngs[i] = seeding.np_random(seeds[i])[0]
-        self._reset_cars(cars, [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars])
+        car_options = [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars.tolist()]
+        self._reset_cars(cars, car_options)
         self._started = True
-        obs = self.fleet.observe()
-        return obs, self._info(np.zeros(self.num_envs, dtype=bool), np.zeros(self.num_envs), None)
+        return self.fleet.observe(), self._info(self.fleet.report())
 
-    def _reset_cars(self, cars: np.ndarray, options: list[dict | None] | None) -> None:
+    def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
         rngs = [self.rngs[i] for i in cars.tolist()]
-        if options is None:
-            roads, lateral, heading = draw_episodes(self.config, rngs, self._roads)
-        else:
-            starts = [draw_episode(self.config, rng, opt) for rng, opt in zip(rngs, options)]
-            roads = [st.road for st in starts]
-            lateral = [st.lateral for st in starts]
-            heading = [st.heading_offset for st in starts]
+        roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads)
         self.fleet.reset_cars(cars, roads, lateral, heading, rngs)
-        self._steps[cars] = 0
         self._autoreset[cars] = False
 
     def step(self, actions):
         if not self._started:
             raise RuntimeError("call reset() before step()")
-        a = validate_actions(actions, self.num_envs, self.config.action_size)
-        resetting = self._autoreset.copy()
-        moving = ~resetting if resetting.any() else None
-        accel = a[:, 1] * self.config.car.max_accel if self.config.throttle else None
-        reward, terminated, info = self.fleet.advance(a[:, 0], accel, moving)
-        self._steps += 1 if moving is None else moving
-        if self.max_episode_steps is not None:
-            truncated = self._steps >= self.max_episode_steps
-        else:
-            truncated = np.zeros(self.num_envs, dtype=bool)
-        if moving is not None:
-            cars = np.flatnonzero(resetting)
-            self._reset_cars(cars, None)
-        if moving is not None:
-            reward = np.where(moving, reward, 0.0)
-            terminated = terminated & moving
-            truncated = truncated & moving
+        a = validate_actions(actions, (self.num_envs, self.config.action_size))
+        # next-step autoreset: cars whose episode ended last step start a new one and stay put
+        resetting = self._autoreset
+        if resetting.any():
+            resetting = resetting.copy()
+            self._reset_cars(np.flatnonzero(resetting), None)
+        table = self.fleet.step(a, resetting)
         obs = self.fleet.observe()
-        step_info = self._info(resetting, reward, info)
+        terminated = table[ROW_TERMINATED] != 0.0
+        truncated = table[ROW_TRUNCATED] != 0.0
         self._autoreset = terminated | truncated
-        return obs, reward, terminated, truncated, step_info
+        return obs, table[ROW_REWARD], terminated, truncated, self._info(table)
 
-    def _info(self, resetting: np.ndarray, reward: np.ndarray, step_info: dict | None) -> dict:
-        """Per-car info arrays (same keys as the single env), ``_key`` masks all True.
-
-        Cars reset in this step (all of them after :meth:`reset`) report their start:
-        no rewards, not off the road, not finished.
-        """
-        f = self.fleet
-        n = self.num_envs
-        if step_info is None:
-            kept = np.zeros(n, dtype=bool)
-            step_info = dict.fromkeys(("off_road", "finished"), kept)
-            step_info.update(dict.fromkeys(("reward_progress", "reward_centering", "reward_off_road"), np.zeros(n)))
-        else:
-            kept = ~resetting
-        info = {
-            "cte": f.cte.copy(),
-            "heading_error": f.heading_error.copy(),
-            "progress": (f.distance / f.roads.length).clip(-np.inf, 1.0),
-            "progress_m": f.distance.copy(),
-            "off_road": step_info["off_road"] & kept,
-            "finished": step_info["finished"] & kept,
-            "speed": f.state[:, 3].copy(),
-            "steer": f.state[:, 4].copy(),
-            "road": f.road_labels.copy(),
-            "reward_progress": np.where(kept, step_info["reward_progress"], 0.0),
-            "reward_centering": np.where(kept, step_info["reward_centering"], 0.0),
-            "reward_off_road": np.where(kept, step_info["reward_off_road"], 0.0),
-        }
+    def _info(self, table: np.ndarray) -> dict:
+        """Per-car info arrays (same keys as the single env), ``_key`` masks all True."""
+        info = info_arrays(table, self.fleet.road_labels)
         info.update(dict.fromkeys(_MASK_KEYS, self._all_cars))  # read-only, so it can be shared
         return info
 

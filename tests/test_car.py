@@ -141,12 +141,13 @@ def test_accel_is_clipped_to_max_accel():
 
 
 def test_cruise_controller_holds_target_speed():
-    speed = np.array([0.0, 9.5, 10.0, 25.0])
-    accel = car.cruise_accel(speed, 10.0, PARAMS)
+    params = PARAMS.record()[0]
+    accel = [car.cruise_accel(speed, 10.0, params) for speed in (0.0, 9.5, 10.0, 25.0)]
     np.testing.assert_allclose(accel, [PARAMS.max_accel, 1.0, 0.0, -PARAMS.max_accel])
     state = one_car(speed=0.0)
     for _ in range(400):
-        state = car.step(state, np.zeros(1), car.cruise_accel(state[:, SPEED], 10.0, PARAMS), PARAMS, 0.05)
+        accel = np.array([car.cruise_accel(state[0, SPEED], 10.0, params)])
+        state = car.step(state, np.zeros(1), accel, PARAMS, 0.05)
     assert state[0, SPEED] == pytest.approx(10.0, abs=1e-6)
 
 
@@ -187,7 +188,7 @@ def test_step_does_not_modify_its_input():
 
 def test_wrap_angle():
     angles = np.array([0.0, math.pi, -math.pi, 3 * math.pi / 2, -3 * math.pi / 2, 7.0])
-    wrapped = car.wrap_angle(angles)
+    wrapped = np.array([car.wrap_angle(a) for a in angles])
     assert np.all((wrapped >= -math.pi) & (wrapped < math.pi))
     np.testing.assert_allclose(np.cos(wrapped), np.cos(angles), atol=1e-12)
     np.testing.assert_allclose(np.sin(wrapped), np.sin(angles), atol=1e-12)

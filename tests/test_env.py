@@ -285,8 +285,8 @@ def expected_features_ahead(fleet, i: int, distances) -> np.ndarray:
 def test_features_ahead_continue_past_an_open_end_and_wrap_around_a_small_loop(road):
     """Beyond an open road's end the points ahead continue its last segment straight; on a
     closed loop shorter than the farthest look-ahead (25 m here, 18.8 m loop) they wrap around
-    more than once. Checked with the car placed all along the road, for the single car's
-    scalar path and for the batched path (three cars)."""
+    more than once. Checked with the car placed all along the road, for a fleet of one car and
+    of three."""
     cfg = RoadFollowConfig()
     single = gym.make(ENV_ID).unwrapped
     single.reset(seed=0, options={"road": road, "start_offset": (0.0, 0.0)})
@@ -298,7 +298,7 @@ def test_features_ahead_continue_past_an_open_end_and_wrap_around_a_small_loop(r
             fleet.s[:] = s
             fleet.state[:, :2] = road.point_at(s) + [0.2, -0.1]
             fleet.state[:, 2] = 0.3
-        obs = single.fleet.observe_one()
+        obs = single.fleet.observe()[0]
         np.testing.assert_allclose(obs[4:], expected_features_ahead(single.fleet, 0, cfg.lookahead_distances), atol=2e-4)
         vobs = vec.fleet.observe()
         for i in range(3):

@@ -9,7 +9,7 @@ import pytest
 
 from envs import FAMILIES, SPLITS, Road, RoadError, generate_road, load_roads, save_roads, split_roads
 from envs.generation import road_seed
-from envs.road_batch import LazyRows, RoadBatch
+from envs.road_batch import RoadBatch
 
 
 # ------------------------------------------------------------ test roads
@@ -395,15 +395,3 @@ def test_unknown_split_family_or_index_names_the_allowed_values():
         generate_road("train", "bumpy", 0)
     with pytest.raises(ValueError, match="non-negative integer"):
         road_seed("train", "twisty", -1)
-
-
-def test_lazy_rows_convert_a_block_on_first_use_and_match_the_table():
-    table = np.arange(150 * 3, dtype=np.float64).reshape(150, 3) * 0.5
-    rows = LazyRows(table)
-    assert len(rows) == 150 and all(r is None for r in rows)
-    assert (rows[70] or rows.fill(70)) == table[70].tolist()
-    converted = [k for k, r in enumerate(rows) if r is not None]
-    assert converted == list(range(64, 128))  # only the block holding row 70
-    table[149] = -1.0  # the rows keep their own copy of the table
-    assert (rows[149] or rows.fill(149)) == [223.5, 224.0, 224.5]  # the last, shorter block
-    assert [rows[k] or rows.fill(k) for k in range(150)] == (np.arange(450).reshape(150, 3) * 0.5).tolist()

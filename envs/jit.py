@@ -1,0 +1,60 @@
+"""The compiled layer: numba's ``njit``, the cars-per-thread threshold and the thread knob.
+
+Every kernel of the simulation core (``envs.car``, ``envs.road_batch``, ``envs.observations``,
+``envs.fleet``) is a plain loop over cars, compiled with ``@njit(cache=True)`` on first use and
+cached on disk beside its module (numba's ``__pycache__``; a read-only install falls back to
+numba's per-user cache directory). One function serves one car and ten thousand:
+
+* a kernel runs its loop serially below ``parallel_from`` cars, and with ``prange`` over numba's
+  thread pool above it (the same per-car function in both loops, so the arithmetic is the same);
+* with ``NUMBA_DISABLE_JIT=1`` in the environment the same code runs as plain Python (slowly):
+  that is how to step through the physics in a debugger, and how the tests check the compiled
+  path.
+
+Threads: numba's pool and torch's share the machine's cores. ``set_threads(n)`` (or the
+environment variable ``NUMBA_NUM_THREADS``, read once when numba is imported) bounds numba's
+threads; experiment workers and other spawned processes call ``set_threads(1)``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["njit", "prange", "PARALLEL_FROM", "set_threads", "threads", "jit_disabled", "records_for_kernels"]
+
+PARALLEL_FROM = 512
+"""Default number of cars from which kernels use the thread pool. Measured on a 2-core machine
+(``benchmarks/bench_env.py --threshold``): below a few hundred cars the pool's start-up costs
+more than the second core gains."""
+
+
+def jit_disabled() -> bool:
+    """True when ``NUMBA_DISABLE_JIT=1``: the kernels run as plain Python."""
+    return bool(numba.config.DISABLE_JIT)
+
+
+def set_threads(count: int) -> int:
+    """Let numba's kernels use at most ``count`` threads (clipped to what numba started with);
+    returns the number now in use."""
+    count = max(1, min(int(count), numba.config.NUMBA_NUM_THREADS))
+    if not jit_disabled():
+        numba.set_num_threads(count)
+    return threads()
+
+
+def threads() -> int:
+    """How many threads numba's kernels use now."""
+    if jit_disabled():
+        return 1
+    return numba.get_num_threads()
+
+
+
+def records_for_kernels(records: np.recarray) -> np.ndarray:
+    """A record array as kernels take it: a plain structured view of the same memory (numba's
+    dispatcher types a ``np.recarray`` argument slowly: 7 us a call against 0.9 us for the plain
+    view, measured on the 2-core machine), or the record array itself when the kernels run as
+    plain Python (``NUMBA_DISABLE_JIT=1``), where ``record.field`` needs ``np.recarray``'s records."""
+    return records if jit_disabled() else records.view(np.ndarray)
