@@ -139,13 +139,19 @@ def _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, 
 
 @njit(cache=True, parallel=True)
 def _step_cars(state, track, seg, steps, slots, atlas, params, actions, push, frozen, table, parallel_from):
+    """Step every car; returns False, having changed nothing, if an action is NaN or infinite."""
     n = state.shape[0]
+    for i in range(n):
+        for a in range(actions.shape[1]):
+            if not math.isfinite(actions[i, a]):
+                return False
     if n < parallel_from:
         for i in range(n):
             _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table)
     else:
         for i in prange(n):
             _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table)
+    return True
 
 
 @njit(cache=True)
@@ -190,8 +196,8 @@ class Fleet:
         lookahead = config.lookahead_distances if config.observation == "features" else ()
         self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step, lookahead=lookahead)
         self.sensor = make_sensor(config)
-        self.state = np.zeros((num_cars, STATE_SIZE), order="F")  # column-major: each quantity contiguous
-        self.track = np.zeros((num_cars, 4), order="F")
+        self.state = np.zeros((num_cars, STATE_SIZE))
+        self.track = np.zeros((num_cars, 4))
         self.seg = np.zeros(num_cars, dtype=np.int64)
         self.steps = np.zeros(num_cars, dtype=np.int64)
         self.road_labels = np.empty(num_cars, dtype=object)
@@ -253,15 +259,16 @@ class Fleet:
 
         Args:
             actions: ``[N, A]`` float64 normalized actions (``[steer]`` or ``[steer, accel]``),
-                clipped to [-1, 1] here; they must be finite (the environments check).
+                clipped to [-1, 1]; NaN or infinite values are a ValueError (and nothing moves).
             frozen: ``[N]`` bool, cars that were just reset: they stay where they are, draw no
                 random gust, and report their start (no reward, not terminated).
         """
         frozen = self._moving if frozen is None else frozen
         table = np.empty((len(STEP_COLUMNS), self.num_cars))
         roads = self.roads
-        _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, self._params,
-                   actions, self._push(frozen), frozen, table, self.parallel_from)  # fmt: skip
+        if not _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas,
+                          self._params, actions, self._push(frozen), frozen, table, self.parallel_from):  # fmt: skip
+            raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         return table
 
     def _push(self, frozen: np.ndarray) -> np.ndarray:
@@ -308,7 +315,15 @@ def info_arrays(table: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+_NUMBERS = tuple(key for key in STEP_COLUMNS if key in INFO_KEYS)
+_FLAG_ROWS = tuple((key, _ROW[key]) for key in FLAG_KEYS)
+
+
 def car_info(table: np.ndarray, i: int, label: str) -> dict:
     """Car ``i``'s ``info`` as Python scalars, one per key of ``INFO_KEYS``."""
     values = table[:, i].tolist()
-    return {key: label if row is None else (values[row] != 0.0 if flag else values[row]) for key, row, flag in _INFO_ROWS}
+    info = dict(zip(_NUMBERS, values))
+    for key, row in _FLAG_ROWS:
+        info[key] = values[row] != 0.0
+    info["road"] = label
+    return info

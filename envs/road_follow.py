@@ -108,7 +108,9 @@ class RoadFollowEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         fleet = self.fleet
-        table = fleet.step(validate_actions(action, self._action_shape))
+        a = np.asarray(action, dtype=np.float64).reshape(self._action_shape) if np.size(action) == \
+            self._action_shape[1] else validate_actions(action, self._action_shape)
+        table = fleet.step(a)  # NaN or infinite actions: ValueError
         obs = fleet.observe()[0]
         info = car_info(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:

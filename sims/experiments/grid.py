@@ -72,11 +72,15 @@ class RunFailed(RuntimeError):
 
 
 def execute(run: Callable, spec) -> dict:
-    """Run one spec with PyTorch on a single thread; adds the ``run_seconds`` it took."""
+    """Run one spec with PyTorch and the simulation's kernels on a single thread each (runs go in
+    parallel, one per core: more threads would only contend); adds the ``run_seconds`` it took."""
     import torch
 
-    threads = torch.get_num_threads()
+    from envs import jit
+
+    threads, kernel_threads = torch.get_num_threads(), jit.threads()
     torch.set_num_threads(1)
+    jit.set_threads(1)
     try:
         clock = time.perf_counter()
         result = run(spec)
@@ -85,6 +89,7 @@ def execute(run: Callable, spec) -> dict:
         raise RunFailed(f"{spec} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         torch.set_num_threads(threads)
+        jit.set_threads(kernel_threads)
     return result
 
 

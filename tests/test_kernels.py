@@ -1,0 +1,100 @@
+"""The compiled core against itself: plain Python (NUMBA_DISABLE_JIT=1), the thread pool, and
+Gymnasium's own vectorization of the single env."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs
+from envs import ENV_ID, Disturbances
+
+ROOT = Path(__file__).resolve().parents[1]
+DISTURBANCES = Disturbances(steering_bias=0.02, crosswind=0.5, crosswind_gust=0.3, observation_noise=0.1)
+
+# a short rollout of each observation type, with autoresets, disturbances and throttle
+ROLLOUT = r"""
+import json, sys
+import numpy as np
+import envs
+import envs.jit
+
+def rollout(observation, steps, num_envs, throttle):
+    env = envs.RoadFollowVectorEnv(num_envs, observation=observation, families=("hairpin",), throttle=throttle,
+                                   disturbances=envs.Disturbances(**json.loads(sys.argv[2])),
+                                   start_lateral_offset=1.0, max_episode_steps=25)
+    obs, info = env.reset(seed=3)
+    rng = np.random.default_rng(0)
+    records = [obs, info["cte"], info["progress_m"]]
+    for _ in range(steps):
+        actions = rng.uniform(-1.3, 1.3, (num_envs, 2 if throttle else 1))
+        obs, reward, terminated, truncated, info = env.step(actions)
+        records += [obs, reward, terminated, truncated, info["cte"], info["heading_error"], info["progress_m"]]
+    return records
+
+out = {"jit_disabled": np.array(envs.jit.jit_disabled())}
+for observation, steps, num_envs, throttle in (("features", 60, 3, True), ("rays", 40, 2, False), ("image", 12, 2, False)):
+    for k, a in enumerate(rollout(observation, steps, num_envs, throttle)):
+        out[f"{observation}/{k}"] = np.asarray(a)
+np.savez(sys.argv[1], **out)
+"""
+
+
+def run_rollout(path: Path, disable_jit: bool) -> dict:
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1" if disable_jit else "0", "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", ROLLOUT, str(path), json.dumps(DISTURBANCES.__dict__)], env=env,
+                   check=True, cwd=ROOT, timeout=600)  # fmt: skip
+    with np.load(path) as data:
+        return dict(data)
+
+
+@pytest.mark.slow
+def test_plain_python_runs_the_same_code_as_the_compiled_kernels(tmp_path):
+    """With NUMBA_DISABLE_JIT=1 the kernels run as plain Python: the same numbers, bit for bit."""
+    compiled = run_rollout(tmp_path / "compiled.npz", disable_jit=False)
+    plain = run_rollout(tmp_path / "plain.npz", disable_jit=True)
+    assert plain.pop("jit_disabled") and not compiled.pop("jit_disabled")
+    assert compiled.keys() == plain.keys() and len(compiled) > 100
+    for key in compiled:
+        assert compiled[key].dtype == plain[key].dtype, key
+        assert np.array_equal(compiled[key], plain[key]), f"{key} differs"
+
+
+def test_the_thread_pool_gives_what_the_serial_loop_gives():
+    """A fleet above ``parallel_from`` cars runs its kernels with prange; the numbers are the same."""
+    kwargs = dict(families=("hairpin", "twisty"), disturbances=DISTURBANCES, start_lateral_offset=1.0)
+    runs = []
+    for parallel_from in (1, 1 << 30):
+        outputs = []
+        for observation in envs.OBSERVATION_TYPES:
+            env = envs.RoadFollowVectorEnv(40, observation=observation, max_episode_steps=60, **kwargs)
+            env.fleet.parallel_from = parallel_from
+            obs, _ = env.reset(seed=1)
+            rng = np.random.default_rng(2)
+            outputs.append(obs)
+            for _ in range(80 if observation != "image" else 20):
+                obs, reward, terminated, truncated, info = env.step(rng.uniform(-1.3, 1.3, (40, 1)))
+                outputs += [obs, reward, terminated, truncated, info["cte"], info["progress_m"]]
+        runs.append(outputs)
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
+
+
+def test_native_vector_env_equals_gymnasiums_sync_vector_env_for_3000_steps():
+    """The case that once differed in the last float32 bit (car 6, step 412) with a twin code path."""
+    native = gym.make_vec(ENV_ID, num_envs=8, vectorization_mode="vector_entry_point")
+    sync = gym.make_vec(ENV_ID, num_envs=8, vectorization_mode="sync")
+    a, _ = native.reset(seed=11)
+    b, _ = sync.reset(seed=11)
+    assert np.array_equal(a, b)
+    rng = np.random.default_rng(0)
+    for step in range(3000):
+        actions = rng.uniform(-1, 1, (8, 1)) * 0.3
+        a, ra, ta, ua, _ = native.step(actions)
+        b, rb, tb, ub, _ = sync.step(actions)
+        assert np.array_equal(a, b), f"observations differ at step {step}"
+        assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub), f"step {step}"
