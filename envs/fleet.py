@@ -315,15 +315,14 @@ def info_arrays(table: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-_NUMBERS = tuple(key for key in STEP_COLUMNS if key in INFO_KEYS)
-_FLAG_ROWS = tuple((key, _ROW[key]) for key in FLAG_KEYS)
+_ROAD_AT = INFO_KEYS.index("road")
 
 
 def car_info(table: np.ndarray, i: int, label: str) -> dict:
-    """Car ``i``'s ``info`` as Python scalars, one per key of ``INFO_KEYS``."""
+    """Car ``i``'s ``info`` as Python scalars, one per key of ``INFO_KEYS``, in that order."""
     values = table[:, i].tolist()
-    info = dict(zip(_NUMBERS, values))
-    for key, row in _FLAG_ROWS:
-        info[key] = values[row] != 0.0
-    info["road"] = label
+    values.insert(_ROAD_AT, label)  # the table's rows are INFO_KEYS without the road, then the step's own
+    info = dict(zip(INFO_KEYS, values))
+    for key in FLAG_KEYS:
+        info[key] = info[key] != 0.0
     return info
