@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from envs.jit import njit
 
 from envs.atomic import write_text_atomically
 
@@ -108,26 +109,9 @@ class Road:
 
     @classmethod
     def _from_uniform(cls, pts: np.ndarray, width: float, closed: bool, name: str, ds: float) -> "Road":
-        if closed:
-            fwd = np.roll(pts, -1, axis=0) - pts
-            back = pts - np.roll(pts, 1, axis=0)
-        else:
-            d = np.diff(pts, axis=0)
-            fwd = np.vstack([d, d[-1:]])
-            back = np.vstack([d[:1], d])
-        headings = np.arctan2(fwd[:, 1] + back[:, 1], fwd[:, 0] + back[:, 0])
-        if not closed:
-            # the forward segment direction is the heading used by projection at the ends
-            headings[0] = math.atan2(fwd[0, 1], fwd[0, 0])
-            headings[-1] = math.atan2(back[-1, 1], back[-1, 0])
-        turn = np.arctan2(
-            back[:, 0] * fwd[:, 1] - back[:, 1] * fwd[:, 0], back[:, 0] * fwd[:, 0] + back[:, 1] * fwd[:, 1]
-        )
-        curv = turn / ds
-        if not closed:
-            curv[0] = curv[1] if len(curv) > 2 else 0.0
-            curv[-1] = curv[-2] if len(curv) > 2 else 0.0
+        """The road through ``pts`` ``(n, 2)`` [m], already spaced ``ds`` [m] apart."""
         pts = np.ascontiguousarray(pts, dtype=np.float64)
+        headings, curv = _headings_and_curvatures(pts, bool(closed), float(ds))
         for arr in (pts, headings, curv):
             arr.setflags(write=False)
         return cls(pts, float(width), bool(closed), str(name), float(ds), headings, curv)
@@ -235,6 +219,36 @@ class Road:
 
     def __reduce__(self):
         return (_rebuild_road, (self.points, self.width, self.closed, self.name, self.spacing))
+
+
+@njit(cache=True)
+def _headings_and_curvatures(points: np.ndarray, closed: bool, ds: float):
+    """Heading [rad] and curvature [1/m] at each of ``points`` ``(n, 2)`` [m], ``ds`` [m] apart.
+
+    At a point, ``back`` is the segment into it and ``fwd`` the segment out of it: the heading
+    is the direction of ``back + fwd``, the curvature the turn from ``back`` to ``fwd`` over
+    ``ds``. An open road's end points take the direction of their one segment (the heading
+    projection uses there) and the curvature of their neighbour. As one loop this takes ~50 us
+    for a 900-point road; the same arithmetic as numpy array operations took ~100 us.
+    """
+    n = len(points)
+    headings = np.empty(n)
+    curvatures = np.empty(n)
+    first, stop = (0, n) if closed else (1, n - 1)
+    for i in range(first, stop):
+        before = i - 1 if i > 0 else n - 1  # a closed road's first point follows its last
+        after = i + 1 if i < n - 1 else 0
+        back_x, back_y = points[i, 0] - points[before, 0], points[i, 1] - points[before, 1]
+        fwd_x, fwd_y = points[after, 0] - points[i, 0], points[after, 1] - points[i, 1]
+        headings[i] = np.arctan2(fwd_y + back_y, fwd_x + back_x)
+        turn = np.arctan2(back_x * fwd_y - back_y * fwd_x, back_x * fwd_x + back_y * fwd_y)
+        curvatures[i] = turn / ds
+    if not closed:
+        headings[0] = np.arctan2(points[1, 1] - points[0, 1], points[1, 0] - points[0, 0])
+        headings[n - 1] = np.arctan2(points[n - 1, 1] - points[n - 2, 1], points[n - 1, 0] - points[n - 2, 0])
+        curvatures[0] = curvatures[1] if n > 2 else 0.0
+        curvatures[n - 1] = curvatures[n - 2] if n > 2 else 0.0
+    return headings, curvatures
 
 
 def _rebuild_road(points, width, closed, name, spacing) -> Road:
