@@ -51,31 +51,32 @@ def draw_episodes(
         index_pick = (u[:, 1] * config.num_roads).astype(np.int64)
     lateral = (2.0 * u[:, 2] - 1.0) * config.start_lateral_offset
     heading = (2.0 * u[:, 3] - 1.0) * config.start_heading_offset
+    names = config.families
+    picks = [(names[f], i) for f, i in zip(family_pick.tolist(), index_pick.tolist())]  # (family, index)
+    given: dict[int, Road] = {}
+    for k, opts in enumerate(options or ()):
+        if not opts:
+            continue
+        unknown = set(opts) - set(OPTION_KEYS)
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: {', '.join(OPTION_KEYS)}")
+        if "start_offset" in opts:
+            lateral[k], heading[k] = _start_offset(opts["start_offset"])
+        if "road" in opts:
+            if not isinstance(opts["road"], Road):
+                raise TypeError(f"options['road'] must be an envs.Road, got {type(opts['road']).__name__}")
+            given[k] = opts["road"]
+        else:
+            picks[k] = (opts.get("family", picks[k][0]), opts.get("road_index", picks[k][1]))
     if roads is None:
         roads = {}
     elif len(roads) > 8192:  # as many as generate_road's own cache keeps
         roads.clear()
     chosen = []
-    for k, (family, index) in enumerate(zip(family_pick.tolist(), index_pick.tolist())):
-        opts = options[k] if options is not None else None
-        family = config.families[family]
-        if opts:
-            unknown = set(opts) - set(OPTION_KEYS)
-            if unknown:
-                raise ValueError(f"unknown reset option(s) {sorted(unknown)}; allowed: {', '.join(OPTION_KEYS)}")
-            if "start_offset" in opts:
-                lateral[k], heading[k] = _start_offset(opts["start_offset"])
-            if "road" in opts:
-                road = opts["road"]
-                if not isinstance(road, Road):
-                    raise TypeError(f"options['road'] must be an envs.Road, got {type(road).__name__}")
-                chosen.append(road)
-                continue
-            family = opts.get("family", family)
-            index = opts.get("road_index", index)
-        road = roads.get((family, index))
+    for k, key in enumerate(picks):
+        road = given.get(k) or roads.get(key)
         if road is None:
-            road = roads[family, index] = _generate(config.split, get_family(family), index)
+            road = roads[key] = _generate(config.split, get_family(key[0]), key[1])
         chosen.append(road)
     return chosen, lateral, heading
 

@@ -88,7 +88,7 @@ def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarra
 
 # ------------------------------------------------------------------------------- kernels
 @njit(cache=True, inline="always")
-def _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table):
+def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table):
     """One car's step; a car in ``frozen`` (just reset) stays and reports its start. ``params`` is
     a one-element record array of ``PARAMS_RECORD``: the car's and the world's settings."""
     road = slots[i]
@@ -105,7 +105,7 @@ def _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, 
             state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
             steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1],
         )  # fmt: skip
-        seg[i], s, cte, seg_heading = project_car(atlas, road, x, y, seg[i])
+        seg[i], s, cte, seg_heading = project_car(atlas, headings, road, x, y, seg[i])
         progress = s - track[i, S]
         if road.closed:  # across the start line of a loop
             progress -= road.length * math.floor(progress / road.length + 0.5)
@@ -138,7 +138,7 @@ def _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, 
 
 
 @njit(cache=True, parallel=True)
-def _step_cars(state, track, seg, steps, slots, atlas, params, actions, push, frozen, table, parallel_from):
+def _step_cars(state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table, parallel_from):
     """Step every car; returns False, having changed nothing, if an action is NaN or infinite."""
     n = state.shape[0]
     for i in range(n):
@@ -147,15 +147,15 @@ def _step_cars(state, track, seg, steps, slots, atlas, params, actions, push, fr
                 return False
     if n < parallel_from:
         for i in range(n):
-            _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table)
+            _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table)
     else:
         for i in prange(n):
-            _step_car(i, state, track, seg, steps, slots, atlas, params, actions, push, frozen, table)
+            _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table)
     return True
 
 
 @njit(cache=True)
-def _place_cars(cars, lateral, heading_offset, target_speed, state, track, seg, steps, slots, atlas):
+def _place_cars(cars, lateral, heading_offset, target_speed, state, track, seg, steps, slots, atlas, headings):
     """Put ``cars[M]`` at the start of their roads, ``lateral[M]`` [m] to the left and turned by
     ``heading_offset[M]`` [rad]: they project onto the road's first segment."""
     for k in range(len(cars)):
@@ -166,7 +166,7 @@ def _place_cars(cars, lateral, heading_offset, target_speed, state, track, seg, 
         y = road.y0 + lateral[k] * cos0
         heading = wrap_angle(road.heading0 + heading_offset[k])
         state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, target_speed, 0.0
-        s, cte, seg_heading = segment_foot(atlas, road, 0, x, y)
+        s, cte, seg_heading = segment_foot(atlas, headings, road, 0, x, y)
         seg[i] = 0
         steps[i] = 0
         track[i, S], track[i, DISTANCE], track[i, CTE] = s, 0.0, cte
@@ -240,9 +240,9 @@ class Fleet:
         """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad]."""
         cars = np.asarray(cars, dtype=np.int64)
         self.roads.set_roads(cars, roads)
-        for i, rng, road in zip(cars.tolist(), rngs, roads):
+        for i, rng in zip(cars.tolist(), rngs):
             self.rngs[i] = rng
-            self.road_labels[i] = road.name
+        self.road_labels[cars] = [road.name for road in roads]
         crosswind = self.config.disturbances.crosswind
         if crosswind != 0.0:  # blowing across the road's start, to a side drawn per episode
             for i, rng, road in zip(cars.tolist(), rngs, roads):
@@ -251,7 +251,7 @@ class Fleet:
                 self.wind[i] = sign * crosswind * np.array([-math.sin(heading0), math.cos(heading0)])
         _place_cars(cars, np.asarray(lateral, dtype=np.float64), np.asarray(heading_offset, dtype=np.float64),
                     float(self.config.target_speed), self.state, self.track, self.seg, self.steps,
-                    self.roads.kernel_slots, self.roads.atlas)  # fmt: skip
+                    self.roads.kernel_slots, self.roads.atlas, self.roads.headings)  # fmt: skip
 
     # ----------------------------------------------------------------- step
     def step(self, actions: np.ndarray, frozen: np.ndarray | None = None) -> np.ndarray:
@@ -266,7 +266,7 @@ class Fleet:
         frozen = self._moving if frozen is None else frozen
         table = np.empty((len(STEP_COLUMNS), self.num_cars))
         roads = self.roads
-        if not _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas,
+        if not _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
                           self._params, actions, self._push(frozen), frozen, table, self.parallel_from):  # fmt: skip
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         return table
@@ -283,7 +283,7 @@ class Fleet:
 
     def observe(self) -> np.ndarray:
         """Observations ``[N, ...]`` of all cars at their current state (with sensor noise if configured)."""
-        obs = self.sensor(self.state, self.track, self.roads.kernel_slots, self.roads.atlas, self.parallel_from)
+        obs = self.sensor(self.state, self.track, self.roads, self.parallel_from)
         sigma = self.config.disturbances.observation_noise
         if sigma > 0.0:
             shape = obs.shape[1:]

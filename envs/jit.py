@@ -18,16 +18,17 @@ threads; experiment workers and other spawned processes call ``set_threads(1)``.
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import njit, prange
 
 __all__ = ["njit", "prange", "PARALLEL_FROM", "set_threads", "threads", "jit_disabled", "records_for_kernels"]
 
-PARALLEL_FROM = 512
-"""Default number of cars from which kernels use the thread pool. Measured on a 2-core machine
-(``benchmarks/bench_env.py --threshold``): below a few hundred cars the pool's start-up costs
-more than the second core gains."""
+PARALLEL_FROM = int(os.environ.get("ROADSCHOOL_PARALLEL_FROM", "512"))
+"""Default number of cars from which kernels use the thread pool (``Fleet.parallel_from``; the
+environment variable ``ROADSCHOOL_PARALLEL_FROM`` sets it for a process)."""
 
 
 def jit_disabled() -> bool:

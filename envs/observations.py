@@ -9,10 +9,10 @@
 * ``image``: an egocentric top-down grayscale view, car at the bottom centre
   facing up: grass 0, asphalt 110, centreline 255. ``[N, H, W, 1]`` uint8.
 
-Each sensor is a class holding its settings (``__call__(state, track, slots, atlas,
-parallel_from)`` returns the batch) around one kernel whose per-car function reads the car's
-state (``envs.car``), its place on the road (``envs.road_batch.TRACK_COLUMNS``) and its road's
-rows in the atlas (``envs.road_batch``).
+Each sensor is a class holding its settings (``__call__(state, track, roads, parallel_from)``
+returns the batch) around one kernel whose per-car function reads the car's state
+(``envs.car``), its place on the road (``envs.road_batch.TRACK_COLUMNS``) and its road's rows
+(``envs.road_batch``: the lookup table for ``features``, the atlas for the edges).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gymnasium import spaces
 from envs.car import HEADING, SPEED, STEER, X, Y, CarParams
 from envs.config import RoadFollowConfig
 from envs.jit import njit, prange
-from envs.road_batch import CTE, HEADING_ERROR, S, centreline_at, edge_centre, edge_point, edge_start
+from envs.road_batch import CTE, HEADING_ERROR, S, RoadBatch, centreline_at, edge_centre, edge_point, edge_start
 
 ROAD_GREY = 110
 LINE_WHITE = 255
@@ -62,7 +62,7 @@ def feature_names(config: RoadFollowConfig) -> list[str]:
 
 # ------------------------------------------------------------------------------- features
 @njit(cache=True, inline="always")
-def _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, out):
+def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out):
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
     c, sn = math.cos(heading), math.sin(heading)
     out[i, 0] = min(max(track[i, CTE], -cte_limit), cte_limit)
@@ -74,7 +74,7 @@ def _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, ou
     road = slots[i]
     s = track[i, S]
     for k in range(len(lookahead)):
-        px, py = centreline_at(atlas, road, s + lookahead[k])
+        px, py = centreline_at(lookup, road, s + lookahead[k])
         dx = px - x  # centreline point minus car position, world frame
         dy = py - y
         # into the car's frame: forward = c dx + s dy, left = c dy - s dx
@@ -83,14 +83,14 @@ def _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, ou
 
 
 @njit(cache=True, parallel=True)
-def _features(state, track, slots, atlas, lookahead, cte_limit, reach, out, parallel_from):
+def _features(state, track, slots, lookup, lookahead, cte_limit, reach, out, parallel_from):
     n = state.shape[0]
     if n < parallel_from:
         for i in range(n):
-            _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, out)
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out)
     else:
         for i in prange(n):
-            _features_car(i, state, track, slots, atlas, lookahead, cte_limit, reach, out)
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out)
 
 
 class FeatureSensor:
@@ -106,10 +106,11 @@ class FeatureSensor:
         self.cte_limit = float(high[0])
         self.reach = float(high[4])
 
-    def __call__(self, state, track, slots, atlas, parallel_from: int) -> np.ndarray:
+    def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         """``[N, D]`` float32 features."""
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        _features(state, track, slots, atlas, self.lookahead, self.cte_limit, self.reach, out, parallel_from)
+        _features(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, out,
+                  parallel_from)  # fmt: skip
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -122,18 +123,18 @@ class FeatureSensor:
 
 # ----------------------------------------------------------------------------------- rays
 @njit(cache=True, inline="always")
-def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out):
+def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out):
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
     c, sn = math.cos(heading), math.sin(heading)
     road = slots[i]
     rays = len(ray_cos)
-    dir_x = np.empty(rays)
-    dir_y = np.empty(rays)
-    best = np.full(rays, ray_range)
-    before = np.empty(rays)  # side of each ray's line the previous edge point lies on
-    for r in range(rays):  # ray directions in the world frame
+    # per car: ray directions in the world frame, nearest hit so far, and the side of each ray's
+    # line that the previous and the current edge point lie on (rows of the caller's scratch)
+    dir_x, dir_y, best, before, now = scratch[i, 0], scratch[i, 1], scratch[i, 2], scratch[i, 3], scratch[i, 4]
+    for r in range(rays):
         dir_x[r] = c * ray_cos[r] - sn * ray_sin[r]
         dir_y[r] = sn * ray_cos[r] + c * ray_sin[r]
+        best[r] = ray_range
     stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
     j0 = edge_start(road, track[i, S] - behind)
     for side in (1.0, -1.0):
@@ -141,32 +142,35 @@ def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind
         for k in range(count + 1):
             ex, ey = edge_point(atlas, road, j0 + stride * k, side)
             bx, by = ex - x, ey - y  # edge point relative to the car
+            # cross(ray, point): the side of each ray's line the point lies on (a branch-free
+            # loop the compiler vectorizes); a sign change between consecutive edge points means
+            # the edge segment crosses that ray's line
             for r in range(rays):
-                # cross(ray, point): the point's side of the ray's line; a sign change between
-                # consecutive edge points means the edge segment crosses the line
-                now = dir_x[r] * by - dir_y[r] * bx
-                if k > 0:
-                    was = before[r]
-                    if was != now and ((was <= 0.0 <= now) or (now <= 0.0 <= was)):
-                        u = was / (was - now)  # where along the segment it crosses
+                now[r] = dir_x[r] * by - dir_y[r] * bx
+            if k > 0:
+                for r in range(rays):
+                    was, cur = before[r], now[r]
+                    if was * cur <= 0.0 and was != cur:
+                        u = was / (was - cur)  # where along the segment it crosses
                         t = (ax + u * (bx - ax)) * dir_x[r] + (ay + u * (by - ay)) * dir_y[r]
                         if 0.0 < t < best[r]:
                             best[r] = t
-                before[r] = now
+            for r in range(rays):
+                before[r] = now[r]
             ax, ay = bx, by
     for r in range(rays):
         out[i, r] = best[r]
 
 
 @njit(cache=True, parallel=True)
-def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out, parallel_from):
+def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out, parallel_from):
     n = state.shape[0]
     if n < parallel_from:
         for i in range(n):
-            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out)
+            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
     else:
         for i in prange(n):
-            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, out)
+            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
 
 
 class RaySensor:
@@ -182,10 +186,11 @@ class RaySensor:
         self.shape = (len(angles),)
         self.count = max(1, math.ceil(self.range + 2 * self.BEHIND))  # edge segments per side
 
-    def __call__(self, state, track, slots, atlas, parallel_from: int) -> np.ndarray:
+    def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        _rays(state, track, slots, atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND, self.count,
-              out, parallel_from)  # fmt: skip
+        scratch = np.empty((len(state), 5, self.shape[0]))
+        _rays(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND, self.count,
+              scratch, out, parallel_from)  # fmt: skip
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -288,9 +293,9 @@ class ImageSensor:
         window_ahead = math.hypot(ahead, half_span) + 8.0
         self.count = max(2, math.ceil(self.window_behind + window_ahead))  # samples ~1 m apart
 
-    def __call__(self, state, track, slots, atlas, parallel_from: int) -> np.ndarray:
+    def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.zeros((len(state),) + self.shape, dtype=np.uint8)
-        _image(state, track, slots, atlas, self.size, self.mpp, self.behind, self.window_behind, self.count,
+        _image(state, track, roads.kernel_slots, roads.atlas, self.size, self.mpp, self.behind, self.window_behind, self.count,
                out, parallel_from)  # fmt: skip
         return out
 
