@@ -106,9 +106,12 @@ class FeatureSensor:
         self.cte_limit = float(high[0])
         self.reach = float(high[4])
 
+    def empty(self, num_cars: int) -> np.ndarray:
+        return np.empty((num_cars, self.shape[0]), dtype=np.float32)
+
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         """``[N, D]`` float32 features."""
-        out = np.empty((len(state), self.shape[0]), dtype=np.float32)
+        out = self.empty(len(state))
         _features(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, out,
                   parallel_from)  # fmt: skip
         return out
@@ -127,39 +130,32 @@ def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
     c, sn = math.cos(heading), math.sin(heading)
     road = slots[i]
-    rays = len(ray_cos)
-    # per car: ray directions in the world frame, nearest hit so far, and the side of each ray's
-    # line that the previous and the current edge point lie on (rows of the caller's scratch)
-    dir_x, dir_y, best, before, now = scratch[i, 0], scratch[i, 1], scratch[i, 2], scratch[i, 3], scratch[i, 4]
-    for r in range(rays):
-        dir_x[r] = c * ray_cos[r] - sn * ray_sin[r]
-        dir_y[r] = sn * ray_cos[r] + c * ray_sin[r]
-        best[r] = ray_range
+    # the edge points relative to the car, left edge then right edge (rows of the caller's scratch)
+    px, py, side_of = scratch[i, 0], scratch[i, 1], scratch[i, 2]
+    points = count + 1
     stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
     j0 = edge_start(road, track[i, S] - behind)
-    for side in (1.0, -1.0):
-        ax = ay = 0.0
-        for k in range(count + 1):
-            ex, ey = edge_point(atlas, road, j0 + stride * k, side)
-            bx, by = ex - x, ey - y  # edge point relative to the car
-            # cross(ray, point): the side of each ray's line the point lies on (a branch-free
-            # loop the compiler vectorizes); a sign change between consecutive edge points means
-            # the edge segment crosses that ray's line
-            for r in range(rays):
-                now[r] = dir_x[r] * by - dir_y[r] * bx
-            if k > 0:
-                for r in range(rays):
-                    was, cur = before[r], now[r]
-                    if was * cur <= 0.0 and was != cur:
-                        u = was / (was - cur)  # where along the segment it crosses
-                        t = (ax + u * (bx - ax)) * dir_x[r] + (ay + u * (by - ay)) * dir_y[r]
-                        if 0.0 < t < best[r]:
-                            best[r] = t
-            for r in range(rays):
-                before[r] = now[r]
-            ax, ay = bx, by
-    for r in range(rays):
-        out[i, r] = best[r]
+    for k in range(2 * points):
+        ex, ey = edge_point(atlas, road, j0 + stride * (k % points), 1.0 if k < points else -1.0)
+        px[k] = ex - x
+        py[k] = ey - y
+    for r in range(len(ray_cos)):
+        dir_x = c * ray_cos[r] - sn * ray_sin[r]  # the ray's direction in the world frame
+        dir_y = sn * ray_cos[r] + c * ray_sin[r]
+        # cross(ray, point): which side of the ray's line each edge point lies on (a branch-free
+        # loop the compiler vectorizes); where the sign changes between consecutive points of an
+        # edge, that edge segment crosses the line
+        for k in range(2 * points):
+            side_of[k] = dir_x * py[k] - dir_y * px[k]
+        best = ray_range
+        for k in range(1, 2 * points):
+            was, now = side_of[k - 1], side_of[k]
+            if was * now <= 0.0 and was != now and k != points:  # k == points: the right edge starts
+                u = was / (was - now)  # where along the segment it crosses
+                t = (px[k - 1] + u * (px[k] - px[k - 1])) * dir_x + (py[k - 1] + u * (py[k] - py[k - 1])) * dir_y
+                if 0.0 < t < best:
+                    best = t
+        out[i, r] = best
 
 
 @njit(cache=True, parallel=True)
@@ -188,7 +184,7 @@ class RaySensor:
 
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        scratch = np.empty((len(state), 5, self.shape[0]))
+        scratch = np.empty((len(state), 3, 2 * (self.count + 1)))
         _rays(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND, self.count,
               scratch, out, parallel_from)  # fmt: skip
         return out

@@ -110,14 +110,13 @@ class RoadFollowEnv(gym.Env):
         fleet = self.fleet
         a = np.asarray(action, dtype=np.float64).reshape(self._action_shape) if np.size(action) == \
             self._action_shape[1] else validate_actions(action, self._action_shape)
-        table = fleet.step(a)  # NaN or infinite actions: ValueError
-        obs = fleet.observe()[0]
+        table, obs = fleet.step(a)  # NaN or infinite actions: ValueError
         info = car_info(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
             self._record_trail()
             if self.render_mode == "human":
                 self.render()
-        return obs, table[ROW_REWARD, 0].item(), bool(table[ROW_TERMINATED, 0]), False, info
+        return obs[0], table[ROW_REWARD, 0].item(), bool(table[ROW_TERMINATED, 0]), False, info
 
     # ----------------------------------------------------------------- reset
     def reset(self, *, seed: int | None = None, options: dict | None = None):
@@ -130,7 +129,8 @@ class RoadFollowEnv(gym.Env):
             self._record_trail()
             if self.render_mode == "human":
                 self.render()
-        return self.fleet.observe()[0], car_info(self.fleet.report(), 0, self.fleet.road_labels[0])
+        table, obs = self.fleet.report()
+        return obs[0], car_info(table, 0, self.fleet.road_labels[0])
 
     @property
     def road(self):

@@ -94,7 +94,8 @@ class RoadFollowVectorEnv(VectorEnv):
         car_options = [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars.tolist()]
         self._reset_cars(cars, car_options)
         self._started = True
-        return self.fleet.observe(), self._info(self.fleet.report())
+        table, obs = self.fleet.report()
+        return obs, self._info(table)
 
     def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
         rngs = [self.rngs[i] for i in cars.tolist()]
@@ -111,8 +112,7 @@ class RoadFollowVectorEnv(VectorEnv):
         if resetting.any():
             resetting = resetting.copy()
             self._reset_cars(np.flatnonzero(resetting), None)
-        table = self.fleet.step(a, resetting)
-        obs = self.fleet.observe()
+        table, obs = self.fleet.step(a, resetting)
         terminated = table[ROW_TERMINATED] != 0.0
         truncated = table[ROW_TRUNCATED] != 0.0
         self._autoreset = terminated | truncated
