@@ -90,18 +90,21 @@ def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarra
 @njit(cache=True, inline="always")
 def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table):
     """One car's step; a car in ``frozen`` (just reset) stays and reports its start. ``params`` is
-    a one-element record array of ``PARAMS_RECORD``: the car's and the world's settings."""
+    a one-element record array of ``PARAMS_RECORD``: the car's and the world's settings. Returns
+    the cosine and sine of the car's heading after the step."""
     road = slots[i]
     car = world = params[0]
     reward_progress = reward_centering = reward_off_road = 0.0
     off_road = finished = truncated = False
-    if not frozen[i]:
+    if frozen[i]:
+        cos_h, sin_h = math.cos(state[i, HEADING]), math.sin(state[i, HEADING])
+    else:
         steer_command = min(max(actions[i, 0], -1.0), 1.0)
         if world.throttle:
             accel = min(max(actions[i, 1], -1.0), 1.0) * car.max_accel
         else:
             accel = cruise_accel(state[i, SPEED], world.target_speed, car)
-        x, y, heading, speed, steer = bicycle_step(
+        x, y, heading, speed, steer, cos_h, sin_h = bicycle_step(
             state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
             steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1],
         )  # fmt: skip
@@ -135,6 +138,7 @@ def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actio
     table[ROW_REWARD, i] = reward_progress + reward_centering + reward_off_road
     table[ROW_TERMINATED, i] = off_road or finished
     table[ROW_TRUNCATED, i] = truncated
+    return cos_h, sin_h
 
 
 @njit(cache=True, parallel=True)
@@ -151,14 +155,16 @@ def _step_cars(state, track, seg, steps, slots, atlas, headings, params, actions
     observe = len(lookahead) > 0
     if n < parallel_from:
         for i in range(n):
-            _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table)
+            cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
+                                     frozen, table)  # fmt: skip
             if observe:
-                _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features)
+                _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
     else:
         for i in prange(n):
-            _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table)
+            cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
+                                     frozen, table)  # fmt: skip
             if observe:
-                _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features)
+                _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
     return True
 
 

@@ -62,9 +62,9 @@ def feature_names(config: RoadFollowConfig) -> list[str]:
 
 # ------------------------------------------------------------------------------- features
 @njit(cache=True, inline="always")
-def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out):
-    x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
-    c, sn = math.cos(heading), math.sin(heading)
+def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, c, sn):
+    """Car ``i``'s features into ``out[i]``; ``c, sn``: the cosine and sine of its heading."""
+    x, y = state[i, X], state[i, Y]
     out[i, 0] = min(max(track[i, CTE], -cte_limit), cte_limit)
     # heading error, speed and steer lie within their bounds by construction (angles are
     # wrapped, the car model clips speed and steer), so they need no clipping
@@ -87,10 +87,14 @@ def _features(state, track, slots, lookup, lookahead, cte_limit, reach, out, par
     n = state.shape[0]
     if n < parallel_from:
         for i in range(n):
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out)
+            heading = state[i, HEADING]
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
+                          math.sin(heading))  # fmt: skip
     else:
         for i in prange(n):
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out)
+            heading = state[i, HEADING]
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
+                          math.sin(heading))  # fmt: skip
 
 
 class FeatureSensor:
