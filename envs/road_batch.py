@@ -232,6 +232,10 @@ class RoadBatch:
         index = self._atlas_index
         entries = [hit[0] if (hit := index.get(id(road))) is not None and hit[1] is road else -1 for road in roads]
         if -1 in entries:  # storing may rebuild the atlas, which renumbers every record
+            new = {id(road): road for road, entry in zip(roads, entries) if entry == -1}
+            need = sum(self._num_rows(road) for road in new.values())
+            if self._used + need > len(self.atlas):
+                self._grow(need)  # once for all of them
             for road in roads:
                 self._entry(road)
             entries = [self._atlas_index[id(road)][0] for road in roads]
@@ -244,12 +248,12 @@ class RoadBatch:
         if hit is not None and hit[1] is road:
             return hit[0]
         laps, extension = self._layout(road)
-        num_rows = laps * len(road.points) + (1 if road.closed else 0) + extension
+        num_rows = self._num_rows(road)
         if self._used + num_rows > len(self.atlas):
             self._grow(num_rows)
         offset = self._used
-        for table, rows in zip(self._table_list(), _atlas_rows(road, laps, extension)):
-            table[offset : offset + num_rows] = rows
+        _write_rows(road.points, road.curvatures, road.closed, laps, extension, road.spacing, offset,
+                    self.atlas, self.headings, self.curvatures, self.lookup)  # fmt: skip
         self._used += num_rows
         if self._num_records == len(self._records):
             self._records = np.concatenate([self._records, np.zeros_like(self._records)])
@@ -266,6 +270,11 @@ class RoadBatch:
         extension = math.ceil(self.max_ahead / road.spacing) + 2
         laps = 1 + math.ceil(extension / len(road.points)) if road.closed else 1
         return laps, extension
+
+    def _num_rows(self, road: Road) -> int:
+        """Rows ``road`` takes in the tables."""
+        laps, extension = self._layout(road)
+        return laps * len(road.points) + (1 if road.closed else 0) + extension
 
     def _record(self, road: Road, offset: int, num_rows: int) -> tuple:
         """``road``'s slot record (fields of :data:`ROAD_RECORD`, in order)."""
@@ -357,24 +366,33 @@ def _empty_record() -> tuple:
     return (0, 1, 1, 0, 0, _BIG, 0, 1, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, False)
 
 
-def _atlas_rows(road: Road, laps: int, extension: int) -> tuple[np.ndarray, ...]:
-    """``road``'s rows of the four tables (atlas, headings, curvatures, lookup): ``laps`` laps (a
-    closed road, plus its first point again) or the road once, then ``extension`` rows
-    continuing the last segment straight."""
-    pts, kap = road.points, road.curvatures
-    if road.closed:
-        pts = np.vstack([pts] * laps + [pts[:1]])
-        kap = np.concatenate([kap] * laps + [kap[:1]])
-    seg = np.diff(pts, axis=0)
-    d = np.vstack([seg, seg[-1:]])  # the last sample's segment continues the one before it
-    norm = np.hypot(d[:, 0], d[:, 1])
-    norm[norm == 0] = 1.0
-    ahead = np.arange(1, extension + 1)[:, None] * seg[-1]
-    positions = np.vstack([pts, pts[-1] + ahead])
-    d = np.vstack([d, np.repeat(d[-1:], extension, axis=0)])
-    norm = np.concatenate([norm, np.repeat(norm[-1:], extension)])
-    atlas = np.column_stack([positions, d / norm[:, None] / road.spacing])
-    headings = np.arctan2(d[:, 1], d[:, 0])
-    curvatures = np.concatenate([kap, np.repeat(kap[-1:], extension)])
-    lookup = np.column_stack([positions, d]).astype(np.float32)
-    return atlas, headings, curvatures, lookup
+@njit(cache=True)
+def _write_rows(points, curvatures, closed, laps, extension, spacing, offset, atlas, headings, curv, lookup):
+    """A road's rows of the four tables, from row ``offset``: its samples ``laps`` times over (a
+    closed road, then its first point again) or once, then ``extension`` rows continuing the last
+    segment straight. Each sample's segment runs to the next sample; the last sample's continues
+    the one before it."""
+    n = len(points)
+    samples = laps * n + 1 if closed else n
+    for k in range(samples + extension):
+        if k < samples:
+            a = k % n
+            px, py = points[a, 0], points[a, 1]
+            kappa = curvatures[a]
+            if k < samples - 1:
+                b = (k + 1) % n
+                dx, dy = points[b, 0] - px, points[b, 1] - py
+            # else: the last sample keeps the segment before it (dx, dy of the previous k)
+        else:  # straight on past the end: the last sample plus whole last segments
+            last = (samples - 1) % n
+            ahead = k - samples + 1
+            px, py = points[last, 0] + ahead * dx, points[last, 1] + ahead * dy
+        norm = np.hypot(dx, dy)
+        if norm == 0.0:
+            norm = 1.0
+        r = offset + k
+        atlas[r, PX], atlas[r, PY] = px, py
+        atlas[r, VX], atlas[r, VY] = dx / norm / spacing, dy / norm / spacing
+        headings[r] = np.arctan2(dy, dx)
+        curv[r] = kappa
+        lookup[r, PX], lookup[r, PY], lookup[r, DX], lookup[r, DY] = px, py, dx, dy
