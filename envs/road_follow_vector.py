@@ -90,7 +90,7 @@ class RoadFollowVectorEnv(VectorEnv):
                 raise ValueError(f"options[{k!r}] must have one entry per car ({self.num_envs}), got {len(v)}")
         for i in cars.tolist():
             if seeds[i] is not None or not self._started:
-                self.rngs[i] = _np_random(seeds[i])
+                self.rngs[i] = seeding.np_random(seeds[i])[0]
         car_options = [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars.tolist()]
         self._reset_cars(cars, car_options)
         self._started = True
@@ -129,14 +129,6 @@ class RoadFollowVectorEnv(VectorEnv):
 
 
 _MASK_KEYS = tuple(f"_{k}" for k in INFO_KEYS)
-
-
-def _np_random(seed: int | None) -> np.random.Generator:
-    """``gymnasium.utils.seeding.np_random(seed)[0]`` (the same generator, PCG64 seeded by
-    ``SeedSequence(seed)``) without its wrapper's cost, which is a fifth of a 4,096-car reset."""
-    if seed is None or type(seed) is not int or seed < 0:
-        return seeding.np_random(seed)[0]  # its checks and messages
-    return np.random.Generator(np.random.PCG64(seed))
 
 
 def _is_per_car(key: str, value) -> bool:
