@@ -230,8 +230,12 @@ class Fleet:
         self._params = records_for_kernels(params_record(config, max_steps))
         self._moving = np.zeros(num_cars, dtype=bool)  # the `frozen` mask of a step where all move
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
-        # what the step kernel takes for its fused features (unused when the sensor is another)
-        self._no_lookahead = np.zeros(0)
+        self._no_gusts = config.disturbances.crosswind_gust == 0.0
+        self._no_noise = config.disturbances.observation_noise == 0.0
+        # what the step kernel takes for its fused features (empty when the sensor is another)
+        self._fused = isinstance(self.sensor, FeatureSensor)
+        self._obs_shape = (num_cars,) + self.sensor.shape
+        self._lookahead = self.sensor.lookahead if self._fused else np.zeros(0)
         self._no_features = np.zeros((0, 0), dtype=np.float32)
         self._cte_limit = getattr(self.sensor, "cte_limit", 0.0)
         self._reach = getattr(self.sensor, "reach", 0.0)
@@ -297,21 +301,20 @@ class Fleet:
         """
         frozen = self._moving if frozen is None else frozen
         table = step_table(self.num_cars)
-        roads, sensor = self.roads, self.sensor
-        fused = isinstance(sensor, FeatureSensor)
-        obs = sensor.empty(self.num_cars) if fused else self._no_features
+        roads, fused = self.roads, self._fused
+        obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features
+        push = self.wind if self._no_gusts else self._push(frozen)
         if not _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
-                          self._params, actions, self._push(frozen), frozen, table, roads.lookup,
-                          sensor.lookahead if fused else self._no_lookahead, self._cte_limit, self._reach, obs,
-                          self.parallel_from):  # fmt: skip
+                          self._params, actions, push, frozen, table, roads.lookup, self._lookahead, self._cte_limit,
+                          self._reach, obs, self.parallel_from):  # fmt: skip
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
-        return table, self._with_noise(obs) if fused else self.observe()
+        if not fused:
+            return table, self.observe()
+        return table, obs if self._no_noise else self._with_noise(obs)
 
     def _push(self, frozen: np.ndarray) -> np.ndarray:
         """``[N, 2]`` world-frame drift [m/s] this step: the crosswind plus a gust drawn per moving car."""
         sigma = self.config.disturbances.crosswind_gust
-        if sigma == 0.0:
-            return self.wind
         gust = np.zeros_like(self.wind)
         for i in np.flatnonzero(~frozen).tolist():
             gust[i] = self.rngs[i].standard_normal(2)

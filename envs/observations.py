@@ -110,12 +110,9 @@ class FeatureSensor:
         self.cte_limit = float(high[0])
         self.reach = float(high[4])
 
-    def empty(self, num_cars: int) -> np.ndarray:
-        return np.empty((num_cars, self.shape[0]), dtype=np.float32)
-
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         """``[N, D]`` float32 features."""
-        out = self.empty(len(state))
+        out = np.empty((len(state), self.shape[0]), dtype=np.float32)
         _features(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, out,
                   parallel_from)  # fmt: skip
         return out

@@ -98,6 +98,7 @@ class RoadFollowEnv(gym.Env):
         self.fleet = Fleet(self.config, 1)
         self.camera = camera
         self.renderer = None
+        self._single_shape = (self.config.action_size,)
         self._action_shape = (1, self.config.action_size)
         self._trail = np.zeros((0, 3))
         self._trail_len = 0
@@ -108,8 +109,8 @@ class RoadFollowEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         fleet = self.fleet
-        a = np.asarray(action, dtype=np.float64).reshape(self._action_shape) if np.size(action) == \
-            self._action_shape[1] else validate_actions(action, self._action_shape)
+        a = np.asarray(action, dtype=np.float64)
+        a = a.reshape(self._action_shape) if a.shape == self._single_shape else validate_actions(a, self._action_shape)
         table, obs = fleet.step(a)  # NaN or infinite actions: ValueError
         info = car_info(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
