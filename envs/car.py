@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.jit import njit, prange, records_for_kernels
+from envs.jit import njit, records_for_kernels
 
 X, Y, HEADING, SPEED, STEER = range(5)
 STATE_SIZE = 5
@@ -151,15 +151,10 @@ def cos_of(x: float) -> float:
     return 1.0 - x2 * (0.5 - x2 * (1.0 / 24.0 - x2 * (1.0 / 720.0 - x2 * (1.0 / 40320.0 - x2 / 3628800.0))))
 
 
-@njit(cache=True, parallel=True)
-def _step_cars(state, steer_command, accel, car, dt, steering_bias, push, out, parallel_from):
-    n = state.shape[0]
-    if n < parallel_from:
-        for i in range(n):
-            _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, out)
-    else:
-        for i in prange(n):
-            _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, out)
+@njit(cache=True)
+def _step_cars(state, steer_command, accel, car, dt, steering_bias, push, out):
+    for i in range(state.shape[0]):
+        _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, out)
 
 
 @njit(cache=True, inline="always")
@@ -191,13 +186,11 @@ def step(
         steering_bias: wheel-angle offset [rad] added after the actuator, one or ``[N]``.
         push: ``[N, 2]`` world-frame drift velocity [m/s] (crosswind), or None.
     """
-    from envs.jit import PARALLEL_FROM
-
     state = np.asarray(state, dtype=np.float64)
     n = len(state)
     as_n = lambda v: np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)))  # noqa: E731
     push = np.zeros((n, 2)) if push is None else np.asarray(push, dtype=np.float64)
     out = np.empty_like(state)
     _step_cars(state, as_n(steer_command), as_n(accel), records_for_kernels(params.record()), float(dt), as_n(steering_bias),
-               push, out, PARALLEL_FROM)  # fmt: skip
+               push, out)  # fmt: skip
     return out

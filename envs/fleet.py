@@ -10,7 +10,9 @@ A step (:meth:`Fleet.step`) runs one kernel, a loop over cars of :func:`_step_ca
 bicycle model (``envs.car``), the local projection onto the road (``envs.road_batch``), the
 reward parts, termination, truncation and the car's column of the *step table*, a
 ``[len(STEP_COLUMNS), N]`` float64 array holding every info value (``INFO_KEYS`` but the road
-label), the reward and the terminated and truncated flags. :func:`info_arrays` and
+label), the reward and the terminated and truncated flags; with the ``features`` sensor the
+same pass writes the car's observation (``envs.observations``), the other sensors run their own
+kernel after it. Resets place cars with :func:`_place_cars`. :func:`info_arrays` and
 :func:`car_info` turn that table into the vector and single env's ``info``; both are driven by
 ``INFO_KEYS``, the one list of what an info holds.
 """
@@ -141,30 +143,42 @@ def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actio
     return cos_h, sin_h
 
 
-@njit(cache=True, parallel=True)
-def _step_cars(state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table,
-               lookup, lookahead, cte_limit, reach, features, parallel_from):  # fmt: skip
-    """Step every car, and with a non-empty ``lookahead`` write its ``features`` observation in
-    the same pass (``envs.observations``); returns False, having changed nothing, if an action is
-    NaN or infinite."""
-    n = state.shape[0]
-    for i in range(n):
+@njit(cache=True, inline="always")
+def _finite(actions) -> bool:
+    for i in range(actions.shape[0]):
         for a in range(actions.shape[1]):
             if not math.isfinite(actions[i, a]):
                 return False
-    observe = len(lookahead) > 0
-    if n < parallel_from:
-        for i in range(n):
-            cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
-                                     frozen, table)  # fmt: skip
-            if observe:
-                _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
-    else:
-        for i in prange(n):
-            cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
-                                     frozen, table)  # fmt: skip
-            if observe:
-                _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
+    return True
+
+
+# The step kernel, as a serial loop and as a prange loop over the same per-car functions (a
+# parallel kernel takes twice as long to compile, so small fleets never pay for it). Each
+# returns False, having changed nothing, if an action is NaN or infinite; with a non-empty
+# ``lookahead`` it writes each car's ``features`` observation in the same pass.
+@njit(cache=True)
+def _step_cars(state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table,
+               lookup, lookahead, cte_limit, reach, features):  # fmt: skip
+    if not _finite(actions):
+        return False
+    for i in range(state.shape[0]):
+        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
+                                 frozen, table)  # fmt: skip
+        if len(lookahead) > 0:
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
+    return True
+
+
+@njit(cache=True, parallel=True)
+def _step_cars_parallel(state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table,
+                        lookup, lookahead, cte_limit, reach, features):  # fmt: skip
+    if not _finite(actions):
+        return False
+    for i in prange(state.shape[0]):
+        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
+                                 frozen, table)  # fmt: skip
+        if len(lookahead) > 0:
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
     return True
 
 
@@ -304,9 +318,10 @@ class Fleet:
         roads, fused = self.roads, self._fused
         obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features
         push = self.wind if self._no_gusts else self._push(frozen)
-        if not _step_cars(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
-                          self._params, actions, push, frozen, table, roads.lookup, self._lookahead, self._cte_limit,
-                          self._reach, obs, self.parallel_from):  # fmt: skip
+        kernel = _step_cars_parallel if self.num_cars >= self.parallel_from else _step_cars
+        if not kernel(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
+                      self._params, actions, push, frozen, table, roads.lookup, self._lookahead, self._cte_limit,
+                      self._reach, obs):  # fmt: skip
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         if not fused:
             return table, self.observe()

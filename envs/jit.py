@@ -5,8 +5,10 @@ Every kernel of the simulation core (``envs.car``, ``envs.road_batch``, ``envs.o
 cached on disk beside its module (numba's ``__pycache__``; a read-only install falls back to
 numba's per-user cache directory). One function serves one car and ten thousand:
 
-* a kernel runs its loop serially below ``parallel_from`` cars, and with ``prange`` over numba's
-  thread pool above it (the same per-car function in both loops, so the arithmetic is the same);
+* each kernel is a per-car function (``inline="always"``: numba inlines it, so no array is
+  reference-counted per car) looped twice over: serially, and with ``prange`` over numba's thread
+  pool from ``parallel_from`` cars; the arithmetic is the same in both, and a small fleet never
+  compiles the parallel loop, which takes about twice as long to compile;
 * with ``NUMBA_DISABLE_JIT=1`` in the environment the same code runs as plain Python (slowly):
   that is how to step through the physics in a debugger, and how the tests check the compiled
   path.

@@ -10,7 +10,9 @@
   facing up: grass 0, asphalt 110, centreline 255. ``[N, H, W, 1]`` uint8.
 
 Each sensor is a class holding its settings (``__call__(state, track, roads, parallel_from)``
-returns the batch) around one kernel whose per-car function reads the car's state
+returns the batch) around one per-car function, looped serially or with ``prange`` from
+``parallel_from`` cars (two small loop kernels, so that a small fleet never compiles the
+parallel one), which reads the car's state
 (``envs.car``), its place on the road (``envs.road_batch.TRACK_COLUMNS``) and its road's rows
 (``envs.road_batch``: the lookup table for ``features``, the atlas for the edges).
 """
@@ -82,19 +84,20 @@ def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, o
         out[i, 5 + 2 * k] = min(max(c * dy - sn * dx, -reach), reach)
 
 
+@njit(cache=True)
+def _features(state, track, slots, lookup, lookahead, cte_limit, reach, out):
+    for i in range(state.shape[0]):
+        heading = state[i, HEADING]
+        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
+                      math.sin(heading))  # fmt: skip
+
+
 @njit(cache=True, parallel=True)
-def _features(state, track, slots, lookup, lookahead, cte_limit, reach, out, parallel_from):
-    n = state.shape[0]
-    if n < parallel_from:
-        for i in range(n):
-            heading = state[i, HEADING]
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
-                          math.sin(heading))  # fmt: skip
-    else:
-        for i in prange(n):
-            heading = state[i, HEADING]
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
-                          math.sin(heading))  # fmt: skip
+def _features_parallel(state, track, slots, lookup, lookahead, cte_limit, reach, out):
+    for i in prange(state.shape[0]):
+        heading = state[i, HEADING]
+        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
+                      math.sin(heading))  # fmt: skip
 
 
 class FeatureSensor:
@@ -113,8 +116,8 @@ class FeatureSensor:
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         """``[N, D]`` float32 features."""
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        _features(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, out,
-                  parallel_from)  # fmt: skip
+        kernel = _features_parallel if len(state) >= parallel_from else _features
+        kernel(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, out)
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -159,15 +162,16 @@ def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind
         out[i, r] = best
 
 
+@njit(cache=True)
+def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out):
+    for i in range(state.shape[0]):
+        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
+
+
 @njit(cache=True, parallel=True)
-def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out, parallel_from):
-    n = state.shape[0]
-    if n < parallel_from:
-        for i in range(n):
-            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
-    else:
-        for i in prange(n):
-            _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
+def _rays_parallel(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out):
+    for i in prange(state.shape[0]):
+        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
 
 
 class RaySensor:
@@ -186,8 +190,9 @@ class RaySensor:
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
         scratch = np.empty((len(state), 3, 2 * (self.count + 1)))
-        _rays(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND, self.count,
-              scratch, out, parallel_from)  # fmt: skip
+        kernel = _rays_parallel if len(state) >= parallel_from else _rays
+        kernel(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND,
+               self.count, scratch, out)  # fmt: skip
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -263,15 +268,16 @@ def _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, 
         pc, pr = qc, qr
 
 
+@njit(cache=True)
+def _image(state, track, slots, atlas, size, mpp, behind, window_behind, count, out):
+    for i in range(state.shape[0]):
+        _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out)
+
+
 @njit(cache=True, parallel=True)
-def _image(state, track, slots, atlas, size, mpp, behind, window_behind, count, out, parallel_from):
-    n = state.shape[0]
-    if n < parallel_from:
-        for i in range(n):
-            _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out)
-    else:
-        for i in prange(n):
-            _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out)
+def _image_parallel(state, track, slots, atlas, size, mpp, behind, window_behind, count, out):
+    for i in prange(state.shape[0]):
+        _image_car(i, state, track, slots, atlas, size, mpp, behind, window_behind, count, out)
 
 
 class ImageSensor:
@@ -292,8 +298,9 @@ class ImageSensor:
 
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.zeros((len(state),) + self.shape, dtype=np.uint8)
-        _image(state, track, roads.kernel_slots, roads.atlas, self.size, self.mpp, self.behind, self.window_behind, self.count,
-               out, parallel_from)  # fmt: skip
+        kernel = _image_parallel if len(state) >= parallel_from else _image
+        kernel(state, track, roads.kernel_slots, roads.atlas, self.size, self.mpp, self.behind, self.window_behind,
+               self.count, out)  # fmt: skip
         return out
 
     def noise_scale(self) -> float:
