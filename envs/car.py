@@ -191,6 +191,6 @@ def step(
     as_n = lambda v: np.ascontiguousarray(np.broadcast_to(np.asarray(v, dtype=np.float64), (n,)))  # noqa: E731
     push = np.zeros((n, 2)) if push is None else np.asarray(push, dtype=np.float64)
     out = np.empty_like(state)
-    _step_cars(state, as_n(steer_command), as_n(accel), records_for_kernels(params.record()), float(dt), as_n(steering_bias),
-               push, out)  # fmt: skip
+    car = records_for_kernels(params.record())
+    _step_cars(state, as_n(steer_command), as_n(accel), car, float(dt), as_n(steering_bias), push, out)
     return out

@@ -23,9 +23,10 @@ projection's search, spacing, length, width and start pose. Giving a car a road 
 copies one record.
 
 The per-car functions (:func:`project_car`, :func:`segment_foot`, :func:`centreline_at`,
-:func:`edge_start`, :func:`edge_point`, :func:`edge_centre`) are what the environments' kernels call; :meth:`RoadBatch.project` and
-:meth:`RoadBatch.points_at` run them over a batch for direct use (tests, notebooks), and
-:meth:`Road.project <envs.road.Road.project>` is the readable reference they are tested against.
+:func:`edge_start`, :func:`edge_point`, :func:`edge_centre`) are what the environments' kernels
+call; :meth:`RoadBatch.project` and :meth:`RoadBatch.points_at` run them over a batch for direct
+use (tests, notebooks), and :meth:`Road.project <envs.road.Road.project>` is the readable
+reference they are tested against.
 """
 
 from __future__ import annotations
@@ -335,8 +336,8 @@ class RoadBatch:
         """
         n = len(x)
         out = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n)
-        _project_cars(self.atlas, self.headings, self.kernel_slots, np.asarray(x, np.float64), np.asarray(y, np.float64),
-                      np.asarray(seg, np.int64), *out)  # fmt: skip
+        x, y, seg = np.asarray(x, np.float64), np.asarray(y, np.float64), np.asarray(seg, np.int64)
+        _project_cars(self.atlas, self.headings, self.kernel_slots, x, y, seg, *out)
         return out
 
     def points_at(self, s: np.ndarray):
