@@ -58,8 +58,7 @@ ROW_REWARD_PROGRESS, ROW_REWARD_CENTERING, ROW_REWARD_OFF_ROAD = (_ROW[k] for k 
 ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED = (_ROW[k] for k in STEP_COLUMNS[-3:])
 
 PARAMS_RECORD = np.dtype(
-    CAR_FIELDS
-    + [
+    [
         ("dt", np.float64),  # [s]
         ("target_speed", np.float64),  # [m/s] of the cruise controller
         ("throttle", np.bool_),  # actions are [steer, accel] (else [steer] and the cruise controller)
@@ -69,10 +68,13 @@ PARAMS_RECORD = np.dtype(
         ("centering_penalty", np.float64),
         ("off_road_penalty", np.float64),
         ("max_steps", np.int64),  # truncation after this many steps; 0: never
-    ],
+    ]
+    + CAR_FIELDS,
     align=True,
 )
-"""What the step kernel reads: the car's parameters (``envs.car.CAR_FIELDS``), then the world's."""
+"""What the step kernel reads: the world's settings, then the car's parameters (``envs.car.CAR_FIELDS``;
+after the world's, so that numba compiles the car's functions for this record rather than taking it
+as an experimental subtype of ``CAR_RECORD``)."""
 
 
 def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarray:
