@@ -129,54 +129,93 @@ class FeatureSensor:
 
 
 # ----------------------------------------------------------------------------------- rays
+@njit(cache=True)
+def _around(x: float, y: float) -> float:
+    """A pseudo-angle of the direction ``(x, y)``, in [0, 4): increasing with the angle
+    counter-clockwise from +x, 1 per quarter turn, without a trigonometric function; NaN at 0."""
+    if y >= 0.0:
+        return y / (x + y) if x >= 0.0 else 1.0 - x / (y - x)
+    return 2.0 - y / (-x - y) if x < 0.0 else 3.0 + x / (x - y)
+
+
+_ANGLE_SLACK = 1e-9  # pseudo-angle margin: rays at a segment's ends are tested too
+
+
 @njit(cache=True, inline="always")
-def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out):
+def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, scratch,
+              out):  # fmt: skip
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
     c, sn = math.cos(heading), math.sin(heading)
     road = slots[i]
-    # the edge points relative to the car, left edge then right edge (rows of the caller's scratch)
-    px, py, side_of = scratch[i, 0], scratch[i, 1], scratch[i, 2]
+    rays = len(ray_cos)
+    # the edge points relative to the car, left edge then right edge, and each one's pseudo-angle
+    # seen from the car with 0 straight behind it (rows of the caller's scratch)
+    px, py, seen_at, best = scratch[i, 0], scratch[i, 1], scratch[i, 2], scratch[i, 3]
     points = count + 1
     stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
     j0 = edge_start(road, track[i, S] - behind)
     for k in range(2 * points):
         ex, ey = edge_point(atlas, road, j0 + stride * (k % points), 1.0 if k < points else -1.0)
-        px[k] = ex - x
-        py[k] = ey - y
-    for r in range(len(ray_cos)):
-        dir_x = c * ray_cos[r] - sn * ray_sin[r]  # the ray's direction in the world frame
-        dir_y = sn * ray_cos[r] + c * ray_sin[r]
-        # cross(ray, point): which side of the ray's line each edge point lies on (a branch-free
-        # loop the compiler vectorizes); where the sign changes between consecutive points of an
-        # edge, that edge segment crosses the line
-        for k in range(2 * points):
-            side_of[k] = dir_x * py[k] - dir_y * px[k]
-        best = ray_range
-        for k in range(1, 2 * points):
-            was, now = side_of[k - 1], side_of[k]
-            if was * now <= 0.0 and was != now and k != points:  # k == points: the right edge starts
-                u = was / (was - now)  # where along the segment it crosses
+        px[k], py[k] = ex - x, ey - y
+        forward, left = c * px[k] + sn * py[k], c * py[k] - sn * px[k]
+        seen_at[k] = _around(-forward, -left)
+    for r in range(rays):
+        best[r] = ray_range
+    for k in range(1, 2 * points):
+        if k == points:  # the right edge starts: no segment joins the two edges
+            continue
+        lo, hi = min(seen_at[k - 1], seen_at[k]), max(seen_at[k - 1], seen_at[k])
+        # a segment seen across less than half a turn can only cross the rays within its angles
+        # (rays sorted by pseudo-angle); one across the back, or through the car, may cross any
+        if hi - lo < 2.0 - _ANGLE_SLACK:  # False for NaN too
+            first, end = 0, rays  # the first ray at or above lo: binary search
+            while first < end:
+                mid = (first + end) // 2
+                if ray_at[mid] < lo - _ANGLE_SLACK:
+                    first = mid + 1
+                else:
+                    end = mid
+        else:
+            first, hi = 0, 5.0
+        for j in range(first, rays):
+            if ray_at[j] > hi + _ANGLE_SLACK:
+                break
+            r = ray_order[j]
+            dir_x = c * ray_cos[r] - sn * ray_sin[r]  # the ray's direction in the world frame
+            dir_y = sn * ray_cos[r] + c * ray_sin[r]
+            # cross(ray, point): the side of the ray's line each end lies on; a sign change means
+            # the segment crosses the line, at `u` along it
+            was = dir_x * py[k - 1] - dir_y * px[k - 1]
+            now = dir_x * py[k] - dir_y * px[k]
+            if was * now <= 0.0 and was != now:
+                u = was / (was - now)
                 t = (px[k - 1] + u * (px[k] - px[k - 1])) * dir_x + (py[k - 1] + u * (py[k] - py[k - 1])) * dir_y
-                if 0.0 < t < best:
-                    best = t
-        out[i, r] = best
+                if 0.0 < t < best[r]:
+                    best[r] = t
+    for r in range(rays):
+        out[i, r] = best[r]
 
 
 @njit(cache=True)
-def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out):
+def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, scratch, out):
     for i in range(state.shape[0]):
-        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
+        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count,
+                  scratch, out)  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
-def _rays_parallel(state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out):
+def _rays_parallel(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, scratch,
+                   out):  # fmt: skip
     for i in prange(state.shape[0]):
-        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_range, behind, count, scratch, out)
+        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count,
+                  scratch, out)  # fmt: skip
 
 
 class RaySensor:
-    """Distances to the road edges along fixed angles, for N cars: every ray against the edge
-    segments (about 1 m long) from 5 m behind the car to 5 m past the ray range."""
+    """Distances to the road edges along fixed angles, for N cars: the nearest crossing of each ray
+    with the edge segments (about 1 m long) from 5 m behind the car to 5 m past the ray range.
+    Each segment is tested against the rays within the angles it spans as seen from the car
+    (a binary search over the rays sorted by pseudo-angle), not against all of them."""
 
     BEHIND = 5.0  # [m] of road behind the car searched for edges
 
@@ -186,13 +225,18 @@ class RaySensor:
         self.range = float(config.ray_range)
         self.shape = (len(angles),)
         self.count = max(1, math.ceil(self.range + 2 * self.BEHIND))  # edge segments per side
+        # each ray's pseudo-angle from straight behind the car (as _rays_car sees edge points),
+        # and the rays in that order
+        seen = np.array([_around(-a, -b) for a, b in zip(self.ray_cos, self.ray_sin)])
+        self.ray_order = np.argsort(seen, kind="stable").astype(np.int64)
+        self.ray_at = seen[self.ray_order]
 
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        scratch = np.empty((len(state), 3, 2 * (self.count + 1)))
+        scratch = np.empty((len(state), 4, max(2 * (self.count + 1), self.shape[0])))
         kernel = _rays_parallel if len(state) >= parallel_from else _rays
-        kernel(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.range, self.BEHIND,
-               self.count, scratch, out)  # fmt: skip
+        kernel(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.ray_at, self.ray_order,
+               self.range, self.BEHIND, self.count, scratch, out)  # fmt: skip
         return out
 
     def noise_scale(self) -> np.ndarray:

@@ -98,3 +98,41 @@ def test_native_vector_env_equals_gymnasiums_sync_vector_env_for_3000_steps():
         b, rb, tb, ub, _ = sync.step(actions)
         assert np.array_equal(a, b), f"observations differ at step {step}"
         assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub), f"step {step}"
+
+
+def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():
+    """The rays sensor tests each edge segment only against the rays within its angles; a
+    brute-force check of every ray against every segment must find the same distances."""
+    from envs.road_batch import edge_point, edge_start
+
+    angles = (-170.0, -120.0, -75.0, -30.0, -7.5, 0.0, 5.0, 45.0, 90.0, 135.0, 180.0)
+    env = envs.RoadFollowVectorEnv(24, observation="rays", families=("hairpin",), ray_angles_deg=angles,
+                                   start_lateral_offset=3.0, start_heading_offset=1.5)  # fmt: skip
+    env.reset(seed=4)
+    rng = np.random.default_rng(5)
+    sensor, fleet = env.fleet.sensor, env.fleet
+    hits = 0
+    for _ in range(30):
+        obs, *_ = env.step(rng.uniform(-1, 1, (24, 1)))
+        hits += int(np.sum(obs < sensor.range))
+        slots = fleet.roads.kernel_slots
+        for i in range(24):
+            x, y, heading = fleet.state[i, :3]
+            j0 = edge_start(slots[i], fleet.s[i] - sensor.BEHIND)
+            stride = max(int(np.floor(1.0 / slots[i]["spacing"] + 0.5)), 1)
+            for r, angle in enumerate(np.radians(angles)):
+                d = np.array([np.cos(heading + angle), np.sin(heading + angle)])
+                best = sensor.range
+                for side in (1.0, -1.0):
+                    pts = np.array([edge_point(fleet.roads.atlas, slots[i], j0 + stride * k, side)
+                                    for k in range(sensor.count + 1)]) - (x, y)  # fmt: skip
+                    a, b = pts[:-1], pts[1:]
+                    e = b - a
+                    denom = d[0] * e[:, 1] - d[1] * e[:, 0]
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        t = (a[:, 0] * e[:, 1] - a[:, 1] * e[:, 0]) / denom
+                        u = (a[:, 0] * d[1] - a[:, 1] * d[0]) / denom
+                    hit = (np.abs(denom) > 1e-12) & (u >= 0) & (u <= 1) & (t > 0)
+                    best = min(best, t[hit].min(initial=sensor.range))
+                assert obs[i, r] == pytest.approx(best, abs=1e-4), (i, angles[r])
+    assert hits > 24 * 30 * len(angles) // 3  # most rays do hit an edge
