@@ -28,7 +28,16 @@ from numba import njit, prange
 
 __all__ = ["njit", "prange", "PARALLEL_FROM", "set_threads", "threads", "jit_disabled", "records_for_kernels"]
 
-PARALLEL_FROM = int(os.environ.get("ROADSCHOOL_PARALLEL_FROM", "512"))
+def _parallel_from_environment(default: int = 512) -> int:
+    value = os.environ.get("ROADSCHOOL_PARALLEL_FROM", "")
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"ROADSCHOOL_PARALLEL_FROM must be a positive number of cars, got {value!r}")
+    return int(value)
+
+
+PARALLEL_FROM = _parallel_from_environment()
 """Default number of cars from which kernels use the thread pool (``Fleet.parallel_from``; the
 environment variable ``ROADSCHOOL_PARALLEL_FROM`` sets it for a process)."""
 
