@@ -194,6 +194,8 @@ def main() -> None:
         parser.error(f"unknown measurement(s) {sorted(unknown)}; choose from {', '.join(MEASUREMENTS)}")
     scale = 0.05 if args.quick else 1.0
     checkouts = {"this": ROOT}
+    if args.against and not (args.against / "envs" / "__init__.py").is_file():
+        parser.error(f"--against {args.against}: not a roadschool checkout (no envs/__init__.py)")
     if args.against:
         checkouts["against"] = args.against.resolve()
     import numpy

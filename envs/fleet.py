@@ -257,6 +257,17 @@ class Fleet:
         self._reach = getattr(self.sensor, "reach", 0.0)
 
     @property
+    def max_steps(self) -> int | None:
+        """Steps after which each car's episode is truncated (None: never), as the kernel reads it."""
+        return int(self._params[0]["max_steps"]) or None
+
+    @max_steps.setter
+    def max_steps(self, steps: int | None) -> None:
+        if steps is not None and not (isinstance(steps, (int, np.integer)) and steps >= 1):
+            raise ValueError(f"max_episode_steps must be a positive integer or None, got {steps!r}")
+        self._params[0]["max_steps"] = steps or 0
+
+    @property
     def s(self) -> np.ndarray:
         """``[N]`` arc length of each car's projection onto its road [m], within the first lap."""
         return self.track[:, S]

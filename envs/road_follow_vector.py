@@ -53,7 +53,6 @@ class RoadFollowVectorEnv(VectorEnv):
             raise ValueError("RoadFollowVectorEnv does not render; render single RoadFollowEnv copies instead")
         self.config = make_config(config, fields)
         self.num_envs = int(num_envs)
-        self.max_episode_steps = max_episode_steps
         self.render_mode = None
         self.metadata = {**self.metadata, "render_fps": int(round(1.0 / self.config.dt))}
         self.single_action_space = spaces.Box(-1.0, 1.0, (self.config.action_size,), dtype=np.float32)
@@ -61,12 +60,22 @@ class RoadFollowVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.fleet = Fleet(self.config, self.num_envs, max_steps=max_episode_steps)
+        self.max_episode_steps = max_episode_steps
         self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
         self._roads: dict = {}  # (family, index) -> road, for autoresets
         self._all_cars = np.ones(self.num_envs, dtype=bool)  # the info's "_key" masks
         self._all_cars.flags.writeable = False
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        """Steps after which a car's episode is truncated (None: never); settable between steps."""
+        return self.fleet.max_steps
+
+    @max_episode_steps.setter
+    def max_episode_steps(self, steps: int | None) -> None:
+        self.fleet.max_steps = steps
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})

@@ -251,3 +251,13 @@ def test_vector_equals_singles_around_a_closed_loop_and_on_given_roads():
                 lap_done = bool(s_info["finished"]) and s_info["progress_m"] >= loop.length - 1e-6
             done[i] = s_term or s_trunc
     assert lap_done, "the first loop car should have finished its lap"
+
+
+def test_max_episode_steps_can_be_changed_between_steps():
+    env = RoadFollowVectorEnv(NUM_ENVS, families=("gentle",), max_episode_steps=50)
+    env.reset(seed=0)
+    env.max_episode_steps = 3
+    truncated = [env.step(np.zeros((NUM_ENVS, 1)))[3].all() for _ in range(3)]
+    assert truncated == [False, False, True]
+    with pytest.raises(ValueError, match="max_episode_steps"):
+        env.max_episode_steps = 0
