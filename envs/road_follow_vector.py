@@ -115,6 +115,7 @@ class RoadFollowVectorEnv(VectorEnv):
     def step(self, actions):
         if not self._started:
             raise RuntimeError("call reset() before step()")
+        # checked here although the kernel checks too: autoresets below change state before it runs
         a = validate_actions(actions, (self.num_envs, self.config.action_size))
         # next-step autoreset: cars whose episode ended last step start a new one and stay put
         resetting = self._autoreset
