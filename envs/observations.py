@@ -10,9 +10,10 @@
   facing up: grass 0, asphalt 110, centreline 255. ``[N, H, W, 1]`` uint8.
 
 Each sensor is a class holding its settings (``__call__(state, track, roads, parallel_from)``
-returns the batch) around one per-car function, looped serially or with ``prange`` from
-``parallel_from`` cars (two small loop kernels, so that a small fleet never compiles the
-parallel one), which reads the car's state
+returns the batch) around one per-car function, looped serially or with ``prange`` (two small
+loop kernels, so that a small fleet never compiles the parallel one) from ``parallel_from``
+step-kernel car-steps of work: a sensor's ``work`` says how many one car's reading costs (1 for
+features, 16 for rays, 64 for a 64x64 image). The per-car function reads the car's state
 (``envs.car``), its place on the road (``envs.road_batch.TRACK_COLUMNS``) and its road's rows
 (``envs.road_batch``: the lookup table for ``features``, the atlas for the edges).
 """
@@ -103,6 +104,8 @@ def _features_parallel(state, track, slots, lookup, lookahead, cte_limit, reach,
 class FeatureSensor:
     """Builds ``features`` observations for N cars."""
 
+    work = 1  # the step kernel writes them in its own pass (``envs.fleet``)
+
     def __init__(self, config: RoadFollowConfig):
         low, high = feature_bounds(config)
         self.low, self.high = low, high
@@ -142,73 +145,65 @@ _ANGLE_SLACK = 1e-9  # pseudo-angle margin: rays at a segment's ends are tested 
 
 
 @njit(cache=True, inline="always")
-def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, scratch,
-              out):  # fmt: skip
+def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
     c, sn = math.cos(heading), math.sin(heading)
     road = slots[i]
     rays = len(ray_cos)
-    # the edge points relative to the car, left edge then right edge, and each one's pseudo-angle
-    # seen from the car with 0 straight behind it (rows of the caller's scratch)
-    px, py, seen_at, best = scratch[i, 0], scratch[i, 1], scratch[i, 2], scratch[i, 3]
-    points = count + 1
+    best = out[i]  # float32: the nearest crossing so far (rounding is monotonic, so the minimum
+    for r in range(rays):  # of the rounded distances is the rounded minimum)
+        best[r] = ray_range
     stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
     j0 = edge_start(road, track[i, S] - behind)
-    for k in range(2 * points):
-        ex, ey = edge_point(atlas, road, j0 + stride * (k % points), 1.0 if k < points else -1.0)
-        px[k], py[k] = ex - x, ey - y
-        forward, left = c * px[k] + sn * py[k], c * py[k] - sn * px[k]
-        seen_at[k] = _around(-forward, -left)
-    for r in range(rays):
-        best[r] = ray_range
-    for k in range(1, 2 * points):
-        if k == points:  # the right edge starts: no segment joins the two edges
-            continue
-        lo, hi = min(seen_at[k - 1], seen_at[k]), max(seen_at[k - 1], seen_at[k])
-        # a segment seen across less than half a turn can only cross the rays within its angles
-        # (rays sorted by pseudo-angle); one across the back, or through the car, may cross any
-        if hi - lo < 2.0 - _ANGLE_SLACK:  # False for NaN too
-            first, end = 0, rays  # the first ray at or above lo: binary search
-            while first < end:
-                mid = (first + end) // 2
-                if ray_at[mid] < lo - _ANGLE_SLACK:
-                    first = mid + 1
+    first = 0  # the first ray (in pseudo-angle order) at or above the last segment's angles
+    for side in (1.0, -1.0):  # the left edge, then the right: one segment per pair of points
+        x0 = y0 = seen0 = 0.0
+        for k in range(count + 1):
+            ex, ey = edge_point(atlas, road, j0 + stride * k, side)
+            x1, y1 = ex - x, ey - y  # the edge point relative to the car, and its pseudo-angle
+            seen1 = _around(-(c * x1 + sn * y1), -(c * y1 - sn * x1))  # seen from it, 0 behind
+            if k > 0:
+                lo, hi = min(seen0, seen1), max(seen0, seen1)
+                # a segment seen across less than half a turn can only cross the rays within its
+                # angles (rays sorted by pseudo-angle; consecutive segments span neighbouring
+                # angles, so `first` walks a step or two); one across the back, or through the
+                # car, may cross any
+                if hi - lo < 2.0 - _ANGLE_SLACK:  # False for NaN too
+                    lo, hi = lo - _ANGLE_SLACK, hi + _ANGLE_SLACK
+                    while first > 0 and ray_at[first - 1] >= lo:
+                        first -= 1
+                    while first < rays and ray_at[first] < lo:
+                        first += 1
+                    j = first
                 else:
-                    end = mid
-        else:
-            first, hi = 0, 5.0
-        for j in range(first, rays):
-            if ray_at[j] > hi + _ANGLE_SLACK:
-                break
-            r = ray_order[j]
-            dir_x = c * ray_cos[r] - sn * ray_sin[r]  # the ray's direction in the world frame
-            dir_y = sn * ray_cos[r] + c * ray_sin[r]
-            # cross(ray, point): the side of the ray's line each end lies on; a sign change means
-            # the segment crosses the line, at `u` along it
-            was = dir_x * py[k - 1] - dir_y * px[k - 1]
-            now = dir_x * py[k] - dir_y * px[k]
-            if was * now <= 0.0 and was != now:
-                u = was / (was - now)
-                t = (px[k - 1] + u * (px[k] - px[k - 1])) * dir_x + (py[k - 1] + u * (py[k] - py[k - 1])) * dir_y
-                if 0.0 < t < best[r]:
-                    best[r] = t
-    for r in range(rays):
-        out[i, r] = best[r]
+                    j, hi = 0, 5.0
+                while j < rays and ray_at[j] <= hi:
+                    r = ray_order[j]
+                    dir_x = c * ray_cos[r] - sn * ray_sin[r]  # the ray's direction in the world frame
+                    dir_y = sn * ray_cos[r] + c * ray_sin[r]
+                    # cross(ray, point): the side of the ray's line each end lies on; a sign change
+                    # means the segment crosses the line, at `u` along it
+                    was = dir_x * y0 - dir_y * x0
+                    now = dir_x * y1 - dir_y * x1
+                    if was * now <= 0.0 and was != now:
+                        u = was / (was - now)
+                        t = (x0 + u * (x1 - x0)) * dir_x + (y0 + u * (y1 - y0)) * dir_y
+                        if 0.0 < t < best[r]:
+                            best[r] = t
+                    j += 1
+            x0, y0, seen0 = x1, y1, seen1
 
 
 @njit(cache=True)
-def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, scratch, out):
+def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
     for i in range(state.shape[0]):
-        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count,
-                  scratch, out)  # fmt: skip
+        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out)
 
 
 @njit(cache=True, parallel=True)
-def _rays_parallel(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, scratch,
-                   out):  # fmt: skip
+def _rays_parallel(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
     for i in prange(state.shape[0]):
-        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count,
-                  scratch, out)  # fmt: skip
+        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out)
 
 
 class RaySensor:
@@ -218,6 +213,8 @@ class RaySensor:
     (a binary search over the rays sorted by pseudo-angle), not against all of them."""
 
     BEHIND = 5.0  # [m] of road behind the car searched for edges
+    work = 16  # one car's rays cost about 16 car-steps of the step kernel (1.6 us against 0.1 us
+    # at N = 256 on the 2-core machine), so the rays use the thread pool from parallel_from / 16 cars
 
     def __init__(self, config: RoadFollowConfig):
         angles = np.radians(np.asarray(config.ray_angles_deg, dtype=np.float64))
@@ -233,10 +230,9 @@ class RaySensor:
 
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        scratch = np.empty((len(state), 4, max(2 * (self.count + 1), self.shape[0])))
-        kernel = _rays_parallel if len(state) >= parallel_from else _rays
+        kernel = _rays_parallel if len(state) * self.work >= parallel_from else _rays
         kernel(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.ray_at, self.ray_order,
-               self.range, self.BEHIND, self.count, scratch, out)  # fmt: skip
+               self.range, self.BEHIND, self.count, out)  # fmt: skip
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -339,10 +335,13 @@ class ImageSensor:
         self.window_behind = self.behind + half_span
         window_ahead = math.hypot(ahead, half_span) + 8.0
         self.count = max(2, math.ceil(self.window_behind + window_ahead))  # samples ~1 m apart
+        # one car's 64x64 image costs about 64 car-steps of the step kernel (9 us at N = 256 on the
+        # 2-core machine), so images use the thread pool from parallel_from / 64 cars at that size
+        self.work = max(1, self.size * self.size // 64)
 
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.zeros((len(state),) + self.shape, dtype=np.uint8)
-        kernel = _image_parallel if len(state) >= parallel_from else _image
+        kernel = _image_parallel if len(state) * self.work >= parallel_from else _image
         kernel(state, track, roads.kernel_slots, roads.atlas, self.size, self.mpp, self.behind, self.window_behind,
                self.count, out)  # fmt: skip
         return out
