@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from envs.config import RoadFollowConfig
-from envs.generation import _generate, get_family
+from envs.generation import generate_roads
 from envs.road import Road
 
 OPTION_KEYS = ("road", "family", "road_index", "start_offset")
@@ -72,12 +72,9 @@ def draw_episodes(
         roads = {}
     elif len(roads) > 8192:  # as many as generate_road's own cache keeps
         roads.clear()
-    chosen = []
-    for k, key in enumerate(picks):
-        road = given.get(k) or roads.get(key)
-        if road is None:
-            road = roads[key] = _generate(config.split, get_family(key[0]), key[1])
-        chosen.append(road)
+    new = list(dict.fromkeys(key for k, key in enumerate(picks) if k not in given and key not in roads))
+    roads.update(zip(new, generate_roads(config.split, new)))  # seeded and drawn together
+    chosen = [given[k] if k in given else roads[key] for k, key in enumerate(picks)]
     return chosen, lateral, heading
 
 

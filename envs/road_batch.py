@@ -375,17 +375,18 @@ def _write_rows(points, curvatures, closed, laps, extension, spacing, offset, at
     the one before it."""
     n = len(points)
     samples = laps * n + 1 if closed else n
+    a = last = 0  # a: k modulo n, kept without a division per row
     for k in range(samples + extension):
         if k < samples:
-            a = k % n
             px, py = points[a, 0], points[a, 1]
             kappa = curvatures[a]
+            b = a + 1 if a + 1 < n else 0
             if k < samples - 1:
-                b = (k + 1) % n
                 dx, dy = points[b, 0] - px, points[b, 1] - py
             # else: the last sample keeps the segment before it (dx, dy of the previous k)
+            last = a
+            a = b
         else:  # straight on past the end: the last sample plus whole last segments
-            last = (samples - 1) % n
             ahead = k - samples + 1
             px, py = points[last, 0] + ahead * dx, points[last, 1] + ahead * dy
         norm = np.hypot(dx, dy)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from gymnasium import spaces
-from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -20,6 +19,7 @@ from envs.episode import draw_episodes
 from envs.fleet import INFO_KEYS, ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED, Fleet, info_arrays
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
+from envs.seeding import generators
 
 
 class RoadFollowVectorEnv(VectorEnv):
@@ -61,7 +61,7 @@ class RoadFollowVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.fleet = Fleet(self.config, self.num_envs, max_steps=max_episode_steps)
         self.max_episode_steps = max_episode_steps
-        self.rngs: list[np.random.Generator] = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        self.rngs: list[np.random.Generator | None] = [None] * self.num_envs  # made by the first reset
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
         self._roads: dict = {}  # (family, index) -> road, for autoresets
@@ -97,9 +97,13 @@ class RoadFollowVectorEnv(VectorEnv):
         for k, v in per_car.items():
             if len(v) != self.num_envs:
                 raise ValueError(f"options[{k!r}] must have one entry per car ({self.num_envs}), got {len(v)}")
-        for i in cars.tolist():
-            if seeds[i] is not None or not self._started:
-                self.rngs[i] = seeding.np_random(seeds[i])[0]
+        if not self._started:  # an unseeded car's first generator is seeded from the OS, as Gymnasium's
+            fresh = np.random.SeedSequence().entropy
+            seeds = [fresh + i if s is None else s for i, s in enumerate(seeds)]
+        new = [i for i in cars.tolist() if seeds[i] is not None]
+        # each seed's generator is Gymnasium's ``seeding.np_random(seed)``, made for all cars at once
+        for i, rng in zip(new, generators([seeds[i] for i in new])):
+            self.rngs[i] = rng
         car_options = [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars.tolist()]
         self._reset_cars(cars, car_options)
         self._started = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from envs import generation
+from envs import generation, seeding
 from envs.generation import FAMILIES, SPLITS, generate_road, road_seed
 from envs.road import DEFAULT_SPACING, Road
 
@@ -107,7 +108,7 @@ def assert_same_road(road: Road, expected: Road) -> None:
 @pytest.mark.parametrize("split", SPLITS)
 def test_roads_are_those_of_the_plain_numpy_generator(split, family, count):
     for index in range(count):
-        road = generation._generate.__wrapped__(split, FAMILIES[family], index)  # drawn afresh
+        road = generation._draw(split, FAMILIES[family], index)  # drawn afresh
         assert_same_road(road, reference_road(split, family, index))
 
 
@@ -190,3 +191,34 @@ def test_generation_without_the_jit_draws_the_same_roads():
     for key in keys:
         road = generate_road(*key)
         np.testing.assert_array_equal(np.load(stream), np.column_stack([road.points, road.headings, road.curvatures]))
+
+
+SEEDS = [0, 1, 5, 299, 2**31, 2**32 - 1, 2**32, 2**40 + 3, 2**64 - 1, 2**64, 2**100 + 3, 2**130 + 11, 987654321]
+
+
+def test_generators_made_together_are_gymnasiums_one_by_one():
+    """envs.seeding hashes all seeds at once: each generator must be np_random(seed)'s, state for
+    state, and its seed sequence must generate the words the full SeedSequence generates."""
+    from gymnasium.utils.seeding import np_random
+
+    made = seeding.generators(SEEDS + [np.int64(77), True])
+    for seed, rng in zip(SEEDS + [77, 1], made):
+        expected = np_random(seed)[0]
+        assert rng.bit_generator.state == expected.bit_generator.state
+        assert np.array_equal(rng.random(5), expected.random(5))
+        full = np.random.SeedSequence(seed)
+        for n, dtype in [(1, np.uint32), (9, np.uint32), (3, np.uint64)]:
+            assert np.array_equal(rng.bit_generator.seed_seq.generate_state(n, dtype), full.generate_state(n, dtype))
+    copy = pickle.loads(pickle.dumps(made[3]))
+    assert copy.bit_generator.state == made[3].bit_generator.state
+    with pytest.raises(Exception, match="greater or equal to zero"):
+        seeding.generators([3, -1])
+
+
+def test_roads_generated_together_are_the_roads_generated_one_by_one():
+    keys = [("twisty", 4), ("hairpin", 2**32 + 1), ("gentle", 4), ("twisty", 4), ("hairpin", 0)]
+    together = generation.generate_roads("unseen", keys)
+    assert together[0] is together[3]  # one road, cached
+    for (family, index), road in zip(keys, together):
+        assert_same_road(road, generation._draw("unseen", FAMILIES[family], index))
+        assert generation.generate_road("unseen", family, index) is road
