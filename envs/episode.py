@@ -72,9 +72,11 @@ def draw_episodes(
         roads = {}
     elif len(roads) > 8192:  # as many as generate_road's own cache keeps
         roads.clear()
-    new = list(dict.fromkeys(key for k, key in enumerate(picks) if k not in given and key not in roads))
-    roads.update(zip(new, generate_roads(config.split, new)))  # seeded and drawn together
-    chosen = [given[k] if k in given else roads[key] for k, key in enumerate(picks)]
+    chosen = [given.get(k) or roads.get(key) for k, key in enumerate(picks)]
+    if any(road is None for road in chosen):  # roads not drawn before: seeded and drawn together
+        new = list(dict.fromkeys(key for road, key in zip(chosen, picks) if road is None))
+        roads.update(zip(new, generate_roads(config.split, new)))
+        chosen = [road or roads[key] for road, key in zip(chosen, picks)]
     return chosen, lateral, heading
 
 
