@@ -23,7 +23,21 @@ import math
 
 import numpy as np
 
-from envs.car import CAR_FIELDS, HEADING, SPEED, STATE_SIZE, STEER, X, Y, bicycle_step, cruise_accel, wrap_angle
+from envs.car import (
+    CAR_FIELDS,
+    HEADING,
+    LATERAL,
+    SPEED,
+    STATE_SIZE,
+    STEER,
+    YAW_RATE,
+    X,
+    Y,
+    bicycle_step,
+    cruise_accel,
+    single_track_step,
+    wrap_angle,
+)
 from envs.config import RoadFollowConfig
 from envs.jit import PARALLEL_FROM, njit, prange, records_for_kernels
 from envs.observations import FeatureSensor, _features_car, make_sensor
@@ -43,18 +57,26 @@ INFO_KEYS = (
     "reward_progress",
     "reward_centering",
     "reward_off_road",
+    "slip_angle",
+    "lateral_accel",
+    "sliding",
+    "friction",
 )
 """The keys of every ``info``, at reset and at every step: cross-track error [m], heading error
 [rad], progress (fraction of the road) and progress [m], the off-road and finished flags, speed
-[m/s], wheel angle [rad], the road's name, and the three named reward parts."""
-FLAG_KEYS = ("off_road", "finished")  # the boolean ones
+[m/s], wheel angle [rad], the road's name, the three named reward parts, then the body slip angle
+[rad] (the angle between where the car points and where its centre of gravity moves), the lateral
+acceleration [m/s^2] (both 0 for the kinematic car), whether a tyre slid during the step, and the
+friction coefficient of the surface under the car."""
+FLAG_KEYS = ("off_road", "finished", "sliding")  # the boolean ones
 STEP_COLUMNS = tuple(k for k in INFO_KEYS if k != "road") + ("reward", "terminated", "truncated")
 """Rows of the step table :meth:`Fleet.step` returns (the info's numbers, then the step's own)."""
 _ROW = {key: row for row, key in enumerate(STEP_COLUMNS)}
 # the table's rows as constants the kernel compiles in
 ROW_CTE, ROW_HEADING_ERROR, ROW_PROGRESS, ROW_PROGRESS_M = (_ROW[k] for k in INFO_KEYS[:4])
 ROW_OFF_ROAD, ROW_FINISHED, ROW_SPEED, ROW_STEER = (_ROW[k] for k in INFO_KEYS[4:8])
-ROW_REWARD_PROGRESS, ROW_REWARD_CENTERING, ROW_REWARD_OFF_ROAD = (_ROW[k] for k in INFO_KEYS[9:])
+ROW_REWARD_PROGRESS, ROW_REWARD_CENTERING, ROW_REWARD_OFF_ROAD = (_ROW[k] for k in INFO_KEYS[9:12])
+ROW_SLIP_ANGLE, ROW_LATERAL_ACCEL, ROW_SLIDING, ROW_FRICTION = (_ROW[k] for k in INFO_KEYS[12:16])
 ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED = (_ROW[k] for k in STEP_COLUMNS[-3:])
 
 PARAMS_RECORD = np.dtype(
@@ -80,8 +102,9 @@ as an experimental subtype of ``CAR_RECORD``)."""
 def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarray:
     """``config`` as a one-element record array of ``PARAMS_RECORD``."""
     rec = np.rec.array(np.zeros(1, dtype=PARAMS_RECORD))
+    car = config.car.record()
     for name, _ in CAR_FIELDS:
-        rec[name] = getattr(config.car, name)
+        rec[name] = car[name]
     rec.steering_bias = config.disturbances.steering_bias
     rec.max_steps = max_steps or 0
     for name in ("dt", "target_speed", "throttle", "off_road_margin", "progress_reward", "centering_penalty",
@@ -92,14 +115,15 @@ def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarra
 
 # ------------------------------------------------------------------------------- kernels
 @njit(cache=True, inline="always")
-def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table):
+def _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table):
     """One car's step; a car in ``frozen`` (just reset) stays and reports its start. ``params`` is
     a one-element record array of ``PARAMS_RECORD``: the car's and the world's settings. Returns
     the cosine and sine of the car's heading after the step."""
     road = slots[i]
     car = world = params[0]
-    reward_progress = reward_centering = reward_off_road = 0.0
-    off_road = finished = truncated = False
+    reward_progress = reward_centering = reward_off_road = lateral_accel = 0.0
+    off_road = finished = truncated = slid = False
+    mu = friction[road.offset + seg[i]]  # the surface under the car
     if frozen[i]:
         cos_h, sin_h = math.cos(state[i, HEADING]), math.sin(state[i, HEADING])
     else:
@@ -108,10 +132,17 @@ def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actio
             accel = min(max(actions[i, 1], -1.0), 1.0) * car.max_accel
         else:
             accel = cruise_accel(state[i, SPEED], world.target_speed, car)
-        x, y, heading, speed, steer, cos_h, sin_h = bicycle_step(
-            state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
-            steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1],
-        )  # fmt: skip
+        if car.dynamic:
+            x, y, heading, speed, lateral, yaw_rate, steer, cos_h, sin_h, lateral_accel, slid = single_track_step(
+                state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, LATERAL], state[i, YAW_RATE],
+                state[i, STEER], steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1], mu,
+            )  # fmt: skip
+            state[i, LATERAL], state[i, YAW_RATE] = lateral, yaw_rate
+        else:
+            x, y, heading, speed, steer, cos_h, sin_h = bicycle_step(
+                state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
+                steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1],
+            )  # fmt: skip
         seg[i], s, cte, seg_heading = project_car(atlas, headings, road, x, y, seg[i])
         progress = s - track[i, S]
         if road.closed:  # across the start line of a loop
@@ -142,6 +173,10 @@ def _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actio
     table[ROW_REWARD, i] = reward_progress + reward_centering + reward_off_road
     table[ROW_TERMINATED, i] = off_road or finished
     table[ROW_TRUNCATED, i] = truncated
+    table[ROW_SLIP_ANGLE, i] = math.atan2(state[i, LATERAL], state[i, SPEED]) if car.dynamic else 0.0
+    table[ROW_LATERAL_ACCEL, i] = lateral_accel
+    table[ROW_SLIDING, i] = slid
+    table[ROW_FRICTION, i] = mu
     return cos_h, sin_h
 
 
@@ -159,26 +194,26 @@ def _finite(actions) -> bool:
 # returns False, having changed nothing, if an action is NaN or infinite; with a non-empty
 # ``lookahead`` it writes each car's ``features`` observation in the same pass.
 @njit(cache=True)
-def _step_cars(state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table,
+def _step_cars(state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table,
                lookup, lookahead, cte_limit, reach, features):  # fmt: skip
     if not _finite(actions):
         return False
     for i in range(state.shape[0]):
-        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
-                                 frozen, table)  # fmt: skip
+        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions,
+                                 push, frozen, table)  # fmt: skip
         if len(lookahead) > 0:
             _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
     return True
 
 
 @njit(cache=True, parallel=True)
-def _step_cars_parallel(state, track, seg, steps, slots, atlas, headings, params, actions, push, frozen, table,
-                        lookup, lookahead, cte_limit, reach, features):  # fmt: skip
+def _step_cars_parallel(state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen,
+                        table, lookup, lookahead, cte_limit, reach, features):  # fmt: skip
     if not _finite(actions):
         return False
     for i in prange(state.shape[0]):
-        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, params, actions, push,
-                                 frozen, table)  # fmt: skip
+        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions,
+                                 push, frozen, table)  # fmt: skip
         if len(lookahead) > 0:
             _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
     return True
@@ -196,6 +231,7 @@ def _place_cars(cars, lateral, heading_offset, target_speed, state, track, seg, 
         y = road.y0 + lateral[k] * cos0
         heading = wrap_angle(road.heading0 + heading_offset[k])
         state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, target_speed, 0.0
+        state[i, LATERAL], state[i, YAW_RATE] = 0.0, 0.0  # wheels straight: no slip, no turn
         s, cte, seg_heading = segment_foot(atlas, headings, road, 0, x, y)
         seg[i] = 0
         steps[i] = 0
@@ -217,7 +253,8 @@ class Fleet:
     """``num_cars`` cars, each on its own road, stepped by the compiled kernels.
 
     Attributes:
-        state: ``[N, 5]`` car states (``envs.car``: x, y [m], heading [rad], speed [m/s], steer [rad]).
+        state: ``[N, 7]`` car states (``envs.car``: x, y [m], heading [rad], speed [m/s], steer [rad],
+            lateral speed [m/s], yaw rate [rad/s]).
         track: ``[N, 4]`` each car's place on its road (``envs.road_batch.TRACK_COLUMNS``); its
             columns are also :attr:`s`, :attr:`distance`, :attr:`cte`, :attr:`heading_error`.
         seg: ``[N]`` the road segment each car projects onto.
@@ -333,8 +370,8 @@ class Fleet:
         push = self.wind if self._no_gusts else self._push(frozen)
         kernel = _step_cars_parallel if self.num_cars >= self.parallel_from else _step_cars
         if not kernel(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
-                      self._params, actions, push, frozen, table, roads.lookup, self._lookahead, self._cte_limit,
-                      self._reach, obs):  # fmt: skip
+                      roads.friction, self._params, actions, push, frozen, table, roads.lookup, self._lookahead,
+                      self._cte_limit, self._reach, obs):  # fmt: skip
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         if not fused:
             return table, self.observe()

@@ -22,6 +22,11 @@ from envs.atomic import write_text_atomically
 DEFAULT_SPACING = 0.5  # [m] target distance between resampled centreline points
 
 
+SURFACES = {"dry": 1.0, "wet": 0.7, "gravel": 0.55, "snow": 0.3, "ice": 0.1}
+"""Tyre-road friction coefficient of each surface (typical values for a passenger-car tyre:
+dry asphalt 0.8-1.0, wet asphalt 0.5-0.7, gravel 0.5-0.6, packed snow 0.2-0.3, ice 0.05-0.15)."""
+
+
 class RoadError(ValueError):
     """A road (or a roads file) is malformed."""
 
@@ -42,6 +47,8 @@ class Road:
         spacing: distance between consecutive samples [m].
         headings: ``(n,)`` direction of travel at each sample [rad].
         curvatures: ``(n,)`` signed curvature at each sample [1/m], left turns positive.
+        surfaces: sections ``(s_start, s_end, surface)`` [m] of another surface than dry
+            asphalt (a name of :data:`SURFACES`); a later section covers an earlier one.
     """
 
     points: np.ndarray = field(repr=False)
@@ -51,6 +58,7 @@ class Road:
     spacing: float
     headings: np.ndarray = field(repr=False)
     curvatures: np.ndarray = field(repr=False)
+    surfaces: tuple[tuple[float, float, str], ...] = ()
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -61,8 +69,10 @@ class Road:
         closed: bool = False,
         name: str = "road",
         spacing: float = DEFAULT_SPACING,
+        surfaces=(),
     ) -> "Road":
-        """Validate a user polyline ``[[x, y], ...]`` (metres) and resample it uniformly.
+        """Validate a user polyline ``[[x, y], ...]`` (metres) and resample it uniformly;
+        ``surfaces`` as the attribute (validated by :meth:`with_surfaces`).
 
         Raises:
             RoadError: fewer than two distinct points, non-finite coordinates,
@@ -105,16 +115,54 @@ class Road:
         s = np.arange(n_seg + (0 if closed else 1)) * ds
         s[-1] = min(s[-1], length)
         res = np.column_stack([np.interp(s, chord, src[:, 0]), np.interp(s, chord, src[:, 1])])
-        return cls._from_uniform(res, width, closed, name, ds)
+        road = cls._from_uniform(res, width, closed, name, ds)
+        return road.with_surfaces(surfaces) if surfaces != () else road
 
     @classmethod
-    def _from_uniform(cls, pts: np.ndarray, width: float, closed: bool, name: str, ds: float) -> "Road":
+    def _from_uniform(cls, pts: np.ndarray, width: float, closed: bool, name: str, ds: float, surfaces=()) -> "Road":
         """The road through ``pts`` ``(n, 2)`` [m], already spaced ``ds`` [m] apart."""
         pts = np.ascontiguousarray(pts, dtype=np.float64)
         headings, curv = _headings_and_curvatures(pts, bool(closed), float(ds))
         for arr in (pts, headings, curv):
             arr.setflags(write=False)
-        return cls(pts, float(width), bool(closed), str(name), float(ds), headings, curv)
+        return cls(pts, float(width), bool(closed), str(name), float(ds), headings, curv, tuple(surfaces))
+
+    def with_surfaces(self, surfaces) -> "Road":
+        """The same road with these surface sections ``[(s_start, s_end, surface), ...]``.
+
+        Raises:
+            RoadError: a section that is not three values, an unknown surface, or arc lengths
+                that are not numbers with ``0 <= s_start < s_end <= length``.
+        """
+        if not isinstance(surfaces, (list, tuple)):
+            raise RoadError(f"road {self.name!r}: surfaces must be a list of [s_start, s_end, surface], "
+                            f"got {surfaces!r}")  # fmt: skip
+        checked = []
+        for k, section in enumerate(surfaces):
+            if not (isinstance(section, (list, tuple)) and len(section) == 3):
+                raise RoadError(f"road {self.name!r}: surface section #{k} must be [s_start, s_end, surface], "
+                                f"got {section!r}")  # fmt: skip
+            start, end, surface = section
+            if not isinstance(surface, str) or surface not in SURFACES:
+                raise RoadError(f"road {self.name!r}: surface section #{k}: unknown surface {surface!r}; "
+                                f"choose from {', '.join(SURFACES)}")  # fmt: skip
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, end)) or not (
+                0.0 <= start < end <= self.length + 1e-9
+            ):
+                raise RoadError(f"road {self.name!r}: surface section #{k} must run over 0 <= s_start < s_end <= "
+                                f"{self.length:.1f} m, got {start!r} to {end!r}")  # fmt: skip
+            checked.append((float(start), float(end), surface))
+        return Road(self.points, self.width, self.closed, self.name, self.spacing, self.headings, self.curvatures,
+                    tuple(checked))  # fmt: skip
+
+    @property
+    def friction(self) -> np.ndarray:
+        """``(n,)`` friction coefficient of the surface at each sample (dry asphalt: 1)."""
+        mu = np.full(self.num_points, SURFACES["dry"])
+        s = self.arc_lengths
+        for start, end, surface in self.surfaces:
+            mu[(s >= start) & (s < end)] = SURFACES[surface]
+        return mu
 
     # ------------------------------------------------------------ properties
     @property
@@ -207,18 +255,21 @@ class Road:
     # ------------------------------------------------------------ transform
     def with_width(self, width: float) -> "Road":
         """The same centreline with another width."""
-        return Road.from_points(self.points, width, self.closed, self.name, self.spacing)
+        return Road.from_points(self.points, width, self.closed, self.name, self.spacing, self.surfaces)
 
     def to_json_dict(self) -> dict:
-        return {
+        out = {
             "name": self.name,
             "points": np.round(self.points, 4).tolist(),
             "width": self.width,
             "closed": self.closed,
         }
+        if self.surfaces:
+            out["surfaces"] = [list(section) for section in self.surfaces]
+        return out
 
     def __reduce__(self):
-        return (_rebuild_road, (self.points, self.width, self.closed, self.name, self.spacing))
+        return (_rebuild_road, (self.points, self.width, self.closed, self.name, self.spacing, self.surfaces))
 
 
 @njit(cache=True)
@@ -251,8 +302,8 @@ def _headings_and_curvatures(points: np.ndarray, closed: bool, ds: float):
     return headings, curvatures
 
 
-def _rebuild_road(points, width, closed, name, spacing) -> Road:
-    return Road._from_uniform(np.array(points), width, closed, name, spacing)
+def _rebuild_road(points, width, closed, name, spacing, surfaces=()) -> Road:
+    return Road._from_uniform(np.array(points), width, closed, name, spacing, surfaces)
 
 
 # ------------------------------------------------------------------- files
@@ -285,7 +336,8 @@ def load_roads(path) -> list[Road]:
         name = str(item.get("name", f"{path.stem}/{i}"))
         try:
             roads.append(
-                Road.from_points(item["points"], item.get("width", 7.0), bool(item.get("closed", False)), name)
+                Road.from_points(item["points"], item.get("width", 7.0), bool(item.get("closed", False)), name,
+                                 surfaces=item.get("surfaces", ()))  # fmt: skip
             )
         except RoadError as exc:
             raise RoadError(f"{path}: {exc}") from None

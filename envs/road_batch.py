@@ -1,11 +1,12 @@
 """The roads N cars drive, side by side in shared tables, and the compiled look-ups on them.
 
-Every distinct road in use is stored once, one row per centreline sample, in four tables:
+Every distinct road in use is stored once, one row per centreline sample, in five tables:
 
 * ``atlas[M, 4]`` float64, what the projection reads: the position ``px, py`` [m] and the unit
   direction of the segment starting there divided by the road's spacing ``vx, vy`` [1/m] (so
   ``(p - start) . v`` is the position along it in samples); 32-byte rows, two a cache line;
 * ``headings[M]`` and ``curvatures[M]``: the segment's angle [rad] and the curvature [1/m];
+* ``friction[M]``: the friction coefficient of the surface there (``envs.road.SURFACES``);
 * ``lookup[M, 4]`` float32, what looking ahead reads: the position and the segment to the next
   sample ``dx, dy`` [m] (about 30 um resolution on a 500 m road); 16-byte rows, four a cache line.
 
@@ -165,7 +166,7 @@ class RoadBatch:
     """The roads of ``num_slots`` cars: the atlas, one :data:`ROAD_RECORD` per slot, and look-ups.
 
     Attributes:
-        atlas, headings, curvatures, lookup: the centreline tables of every road stored (see the
+        atlas, headings, curvatures, lookup, friction: the tables of every road stored (see the
             module docstring), ``M`` rows each.
         slots: ``[num_slots]`` record array of :data:`ROAD_RECORD`, slot ``i`` = car ``i``'s road;
             ``kernel_slots`` is the same memory as kernels take it.
@@ -253,8 +254,8 @@ class RoadBatch:
         if self._used + num_rows > len(self.atlas):
             self._grow(num_rows)
         offset = self._used
-        _write_rows(road.points, road.curvatures, road.closed, laps, extension, road.spacing, offset,
-                    self.atlas, self.headings, self.curvatures, self.lookup)  # fmt: skip
+        _write_rows(road.points, road.curvatures, road.friction, road.closed, laps, extension, road.spacing, offset,
+                    self.atlas, self.headings, self.curvatures, self.lookup, self.friction)  # fmt: skip
         self._used += num_rows
         if self._num_records == len(self._records):
             self._records = np.concatenate([self._records, np.zeros_like(self._records)])
@@ -323,9 +324,10 @@ class RoadBatch:
         self.headings = np.zeros(rows)
         self.curvatures = np.zeros(rows)
         self.lookup = np.zeros((rows, 4), dtype=np.float32)
+        self.friction = np.ones(rows)
 
     def _table_list(self) -> tuple[np.ndarray, ...]:
-        return self.atlas, self.headings, self.curvatures, self.lookup
+        return self.atlas, self.headings, self.curvatures, self.lookup, self.friction
 
     # ------------------------------------------------------------------- look-ups
     def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray):
@@ -368,7 +370,8 @@ def _empty_record() -> tuple:
 
 
 @njit(cache=True)
-def _write_rows(points, curvatures, closed, laps, extension, spacing, offset, atlas, headings, curv, lookup):
+def _write_rows(points, curvatures, friction, closed, laps, extension, spacing, offset, atlas, headings, curv, lookup,
+                friction_rows):  # fmt: skip
     """A road's rows of the four tables, from row ``offset``: its samples ``laps`` times over (a
     closed road, then its first point again) or once, then ``extension`` rows continuing the last
     segment straight. Each sample's segment runs to the next sample; the last sample's continues
@@ -376,10 +379,11 @@ def _write_rows(points, curvatures, closed, laps, extension, spacing, offset, at
     n = len(points)
     samples = laps * n + 1 if closed else n
     a = last = 0  # a: k modulo n, kept without a division per row
+    mu = 1.0
     for k in range(samples + extension):
         if k < samples:
             px, py = points[a, 0], points[a, 1]
-            kappa = curvatures[a]
+            kappa, mu = curvatures[a], friction[a]
             b = a + 1 if a + 1 < n else 0
             if k < samples - 1:
                 dx, dy = points[b, 0] - px, points[b, 1] - py
@@ -397,4 +401,5 @@ def _write_rows(points, curvatures, closed, laps, extension, spacing, offset, at
         atlas[r, VX], atlas[r, VY] = dx / norm / spacing, dy / norm / spacing
         headings[r] = np.arctan2(dy, dx)
         curv[r] = kappa
+        friction_rows[r] = mu
         lookup[r, PX], lookup[r, PY], lookup[r, DX], lookup[r, DY] = px, py, dx, dy

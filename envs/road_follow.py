@@ -140,8 +140,9 @@ class RoadFollowEnv(gym.Env):
 
     @property
     def car_state(self) -> np.ndarray:
-        """``[5]`` car state: x [m], y [m], heading [rad], speed [m/s], steer [rad]."""
-        return self.fleet.state[0].copy()
+        """``[5]`` car state: x [m], y [m], heading [rad], speed [m/s], steer [rad] (the dynamic
+        model's lateral speed and yaw rate follow in ``fleet.state[0, 5:]``)."""
+        return self.fleet.state[0, :5].copy()
 
     # ---------------------------------------------------------------- render
     def _record_trail(self) -> None:

@@ -11,13 +11,13 @@ from envs.car import HEADING, SPEED, STATE_SIZE, STEER, X, Y, CarParams
 PARAMS = CarParams()
 
 
-def one_car(x=0.0, y=0.0, heading=0.0, speed=0.0, steer=0.0) -> np.ndarray:
-    """A ``[1, 5]`` state."""
-    return np.array([[x, y, heading, speed, steer]], dtype=np.float64)
+def one_car(x=0.0, y=0.0, heading=0.0, speed=0.0, steer=0.0, lateral=0.0, yaw_rate=0.0) -> np.ndarray:
+    """A ``[1, 7]`` state."""
+    return np.array([[x, y, heading, speed, steer, lateral, yaw_rate]], dtype=np.float64)
 
 
 def drive(state, steps, steer_command=0.0, accel=0.0, params=PARAMS, dt=0.05, **kwargs):
-    """``steps`` steps with constant commands; returns the ``[steps + 1, N, 5]`` states visited."""
+    """``steps`` steps with constant commands; returns the ``[steps + 1, N, 7]`` states visited."""
     n = len(state)
     command = np.full(n, steer_command, dtype=np.float64)
     a = np.full(n, accel, dtype=np.float64)
@@ -162,6 +162,8 @@ def test_batch_of_n_cars_equals_n_single_car_calls_exactly():
             rng.uniform(-math.pi, math.pi, n),
             rng.uniform(0, PARAMS.max_speed, n),
             rng.uniform(-PARAMS.max_steer, PARAMS.max_steer, n),
+            np.zeros(n),
+            np.zeros(n),
         ]
     )
     assert state.shape == (n, STATE_SIZE)

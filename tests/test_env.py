@@ -14,6 +14,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from envs import ENV_ID, INFO_KEYS, OBSERVATION_TYPES, Disturbances, Road, RoadFollowConfig, RoadFollowEnv
+from envs.fleet import FLAG_KEYS
 from envs.car import X, Y
 
 DISTURBANCES = Disturbances(steering_bias=0.02, crosswind=0.5, crosswind_gust=0.3, observation_noise=0.1)
@@ -412,8 +413,8 @@ def test_info_has_the_same_keys_at_reset_and_every_step():
         info = record[5]
         assert tuple(info) == INFO_KEYS
         assert isinstance(info["road"], str)
-        assert all(isinstance(info[k], bool) for k in ("off_road", "finished"))
-        assert all(isinstance(info[k], float) for k in INFO_KEYS if k not in ("road", "off_road", "finished"))
+        assert all(isinstance(info[k], bool) for k in FLAG_KEYS)
+        assert all(isinstance(info[k], float) for k in INFO_KEYS if k != "road" and k not in FLAG_KEYS)
         if record[0] == "step":
             parts = info["reward_progress"] + info["reward_centering"] + info["reward_off_road"]
             assert record[2] == pytest.approx(parts, abs=1e-12)
