@@ -48,7 +48,6 @@ CAR_FIELDS = [
     ("cornering_rear", np.float64),
     ("substeps", np.int64),
     ("kinematic_below", np.float64),
-    ("dynamic_above", np.float64),
 ]
 CAR_RECORD = np.dtype(CAR_FIELDS, align=True)
 """What kernels read of :class:`CarParams` (field by field, same names and units)."""
@@ -92,13 +91,11 @@ class CarParams:
     cornering_rear: float = 20.89
     """Rear cornering stiffness coefficient [1/rad] (CommonRoad's C_Sr)."""
     substeps: int = 5
-    """Fixed integration sub-steps of the dynamic model per env step (5 at dt = 0.05 s: 10 ms)."""
+    """Integration sub-steps of the dynamic model per env step (5 at dt = 0.05 s: 10 ms), more
+    when the car is slow enough for its tyres' lateral dynamics to be faster than that."""
     kinematic_below: float = 2.0
-    """[m/s] below this the dynamic model is the kinematic one (walking speed: slip angles of a
-    slow car are ill-conditioned, its lateral dynamics too fast for the sub-steps)."""
-    dynamic_above: float = 4.0
-    """[m/s] above this the dynamic model is purely dynamic; in between its lateral speed and yaw
-    rate blend linearly into the kinematic car's."""
+    """[m/s] below this the dynamic model is the kinematic one (walking speed: the slip angles
+    of a slow car are ill-conditioned and its lateral dynamics stiff)."""
     length: float = 4.5
     """Body length for drawing [m]."""
     width: float = 1.8
@@ -113,16 +110,16 @@ class CarParams:
             raise ValueError(f"CarParams.max_steer must be below pi/2 rad, got {self.max_steer}")
         if self.model not in CAR_MODELS:
             raise ValueError(f"CarParams.model must be one of {', '.join(CAR_MODELS)}, got {self.model!r}")
-        for name in ("mass", "yaw_inertia", "cornering_front", "cornering_rear", "kinematic_below"):
+        for name in ("mass", "yaw_inertia", "cornering_front", "cornering_rear", "kinematic_below"):  # > 0
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"CarParams.{name} must be a positive number, got {value!r}")
         if not (0 < self.cg_to_front < self.wheelbase):
             raise ValueError(f"CarParams.cg_to_front must lie between the axles (0, {self.wheelbase}) m, "
                              f"got {self.cg_to_front}")  # fmt: skip
-        if not (self.kinematic_below < self.dynamic_above <= self.max_speed):
-            raise ValueError("CarParams needs kinematic_below < dynamic_above <= max_speed, got "
-                             f"{self.kinematic_below}, {self.dynamic_above}, {self.max_speed}")  # fmt: skip
+        if not self.kinematic_below < self.max_speed:
+            raise ValueError(f"CarParams.kinematic_below must be under max_speed ({self.max_speed} m/s), "
+                             f"got {self.kinematic_below}")  # fmt: skip
         if not (isinstance(self.substeps, int) and 1 <= self.substeps <= 100):
             raise ValueError(f"CarParams.substeps must be an integer in [1, 100], got {self.substeps!r}")
 
@@ -224,12 +221,13 @@ def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_comm
     leaves beside the longitudinal force, ``sqrt((mu Fz)^2 - Fx^2)``, where it saturates: asked
     for more, the tyre slides. ``accel`` is limited by ``mu g`` as well as ``max_accel``.
 
-    Integration: ``car.substeps`` fixed sub-steps of semi-implicit Euler (velocities first, then
-    the pose with the new velocities). At walking speed (below ``kinematic_below``) the step is
-    exactly :func:`bicycle_step` with the slip-free lateral speed and yaw rate; up to
-    ``dynamic_above`` the lateral speed and yaw rate blend linearly into the kinematic car's.
-    The steering actuator, ``steering_bias`` and the crosswind ``push`` are as in
-    :func:`bicycle_step`.
+    Integration: sub-steps of semi-implicit Euler (velocities first, then the pose with the new
+    velocities): ``car.substeps`` of them, or more when the tyres' lateral time constants
+    ``m vx / (C_f + C_r)`` and ``I_z vx / (l_f^2 C_f + l_r^2 C_r)`` (C = mu C_S Fz [N/rad]; 10 ms
+    at 2 m/s on dry asphalt) are shorter than a sub-step, so that no sub-step outruns them. At
+    walking speed (below ``kinematic_below``) the step is exactly :func:`bicycle_step`, with the
+    slip-free lateral speed and yaw rate. The steering actuator, ``steering_bias`` and the
+    crosswind ``push`` are as in :func:`bicycle_step`.
     """
     wheelbase = car.wheelbase
     lf = car.cg_to_front
@@ -246,7 +244,7 @@ def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_comm
     delta = min(max(steer_command * car.max_steer - steer, -max_delta), max_delta)
     steer = min(max(steer + delta, -car.max_steer), car.max_steer)
     wheel = steer + steering_bias
-    cos_w, sin_w, tan_w = math.cos(wheel), math.sin(wheel), math.tan(wheel)
+    cos_w, sin_w = math.cos(wheel), math.sin(wheel)
     mass = car.mass
     load_front, load_rear = mass * GRAVITY * lr / wheelbase, mass * GRAVITY * lf / wheelbase  # [N]
     fx_front, fx_rear = mass * a * lr / wheelbase, mass * a * lf / wheelbase
@@ -254,13 +252,15 @@ def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_comm
     cap_rear = math.sqrt(max((friction * load_rear) ** 2 - fx_rear * fx_rear, 0.0))
     stiff_front = friction * car.cornering_front * load_front  # [N/rad]
     stiff_rear = friction * car.cornering_rear * load_rear
-    blend_span = car.dynamic_above - car.kinematic_below
-    h = dt / car.substeps
+    lateral_time = mass * speed / max(stiff_front + stiff_rear, 1e-9)  # [s]
+    yaw_time = car.yaw_inertia * speed / max(lf * lf * stiff_front + lr * lr * stiff_rear, 1e-9)
+    substeps = max(car.substeps, math.ceil(dt / min(lateral_time, yaw_time)))
+    h = dt / substeps
     vx, vy, r = speed, lateral, yaw_rate
     cos_h, sin_h = math.cos(heading), math.sin(heading)
     lateral_accel = 0.0
     slid = False
-    for _ in range(car.substeps):
+    for _ in range(substeps):
         slip_front = wheel - math.atan((vy + lf * r) / vx)
         slip_rear = -math.atan((vy - lr * r) / vx)
         fy_front = min(max(stiff_front * slip_front, -cap_front), cap_front)
@@ -277,11 +277,6 @@ def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_comm
         vx = min(max(vx + h * dvx, 0.5 * car.kinematic_below), car.max_speed)
         vy = vy + h * dvy
         r = r + h * dr
-        w = min(max((vx - car.kinematic_below) / blend_span, 0.0), 1.0)
-        if w < 1.0:  # towards the slip-free car: rear axle along the heading
-            r_kinematic = vx * tan_w / wheelbase
-            r = w * r + (1.0 - w) * r_kinematic
-            vy = w * vy + (1.0 - w) * lr * r_kinematic
         lateral_accel += ay
         # the pose, with the new velocities: turn by r h (cos and sin by angle addition), then
         # move the rear axle, whose lateral speed is vy - l_r r
@@ -292,7 +287,7 @@ def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_comm
         rear_lateral = vy - lr * r
         x = x + h * (vx * cos_h - rear_lateral * sin_h + push_x)
         y = y + h * (vx * sin_h + rear_lateral * cos_h + push_y)
-    return (x, y, wrap_angle(heading), vx, vy, r, steer, cos_h, sin_h, lateral_accel / car.substeps, slid)
+    return (x, y, wrap_angle(heading), vx, vy, r, steer, cos_h, sin_h, lateral_accel / substeps, slid)
 
 
 @njit(cache=True)

@@ -161,6 +161,7 @@ class Road:
         mu = np.full(self.num_points, SURFACES["dry"])
         s = self.arc_lengths
         for start, end, surface in self.surfaces:
+            end = math.inf if end >= self.length - 1e-9 else end  # a section to the end covers the last sample
             mu[(s >= start) & (s < end)] = SURFACES[surface]
         return mu
 

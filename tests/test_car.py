@@ -7,6 +7,7 @@ import pytest
 
 from envs import car
 from envs.car import HEADING, SPEED, STATE_SIZE, STEER, X, Y, CarParams
+from envs.road import SURFACES
 
 PARAMS = CarParams()
 
@@ -201,3 +202,112 @@ def test_wrap_angle():
 def test_car_params_reject_non_positive_or_non_finite(field, value):
     with pytest.raises(ValueError, match=field):
         CarParams(**{field: value})
+
+
+# ------------------------------------------------------------------ dynamic single-track model
+DYNAMIC = CarParams(model="dynamic")
+G = car.GRAVITY
+
+
+def drive_dynamic(state, seconds, steer_command, accel_of, friction=1.0, params=DYNAMIC, dt=0.05):
+    """Drive one dynamic car with ``accel_of(state)`` [m/s^2]; returns the states visited."""
+    states = [state]
+    for _ in range(int(round(seconds / dt))):
+        state = car.step(state, np.array([steer_command]), np.array([accel_of(state)]), params, dt,
+                         friction=friction)  # fmt: skip
+        states.append(state)
+    return np.concatenate(states)
+
+
+def hold_speed(target):
+    return lambda state: 2.0 * (target - state[0, SPEED])
+
+
+def test_dynamic_car_at_walking_speed_is_the_kinematic_car():
+    kinematic = one_car(speed=1.5, steer=0.2)
+    dynamic = kinematic.copy()
+    for k in range(40):
+        command, accel = math.sin(0.3 * k), 0.3 * math.cos(0.2 * k)
+        kinematic = car.step(kinematic, np.array([command]), np.array([accel]), PARAMS, 0.05)
+        dynamic = car.step(dynamic, np.array([command]), np.array([accel]), DYNAMIC, 0.05)
+        assert dynamic[0, SPEED] < DYNAMIC.kinematic_below
+        np.testing.assert_array_equal(dynamic[:, :5], kinematic[:, :5])
+        # its lateral speed and yaw rate are the slip-free car's: the rear axle moves along the heading
+        yaw_rate = dynamic[0, SPEED] * math.tan(dynamic[0, STEER]) / DYNAMIC.wheelbase
+        assert dynamic[0, car.YAW_RATE] == pytest.approx(yaw_rate)
+        assert dynamic[0, car.LATERAL] == pytest.approx((DYNAMIC.wheelbase - DYNAMIC.cg_to_front) * yaw_rate)
+
+
+@pytest.mark.parametrize("speed", [8.0, 15.0, 22.0])
+def test_steady_cornering_matches_the_linear_single_track_yaw_rate(speed):
+    """r = v d / (L + K v^2), with the understeer gradient K = m / L (l_r / C_f - l_f / C_r) and
+    the axles' cornering stiffnesses C = mu C_S Fz [N/rad] (small steering: linear tyres)."""
+    p = DYNAMIC
+    lf, lr, wheel = p.cg_to_front, p.wheelbase - p.cg_to_front, 0.01
+    c_front = p.cornering_front * p.mass * G * lr / p.wheelbase
+    c_rear = p.cornering_rear * p.mass * G * lf / p.wheelbase
+    understeer = p.mass / p.wheelbase * (lr / c_front - lf / c_rear)  # [rad s^2 / m]
+    expected = speed * wheel / (p.wheelbase + understeer * speed**2)
+    states = drive_dynamic(one_car(speed=speed, steer=wheel), 12.0, wheel / p.max_steer, hold_speed(speed))
+    assert states[-1, SPEED] == pytest.approx(speed, rel=1e-3)
+    assert states[-1, car.YAW_RATE] == pytest.approx(expected, rel=0.01)
+    assert understeer > 0  # this car understeers: it turns less than the kinematic car would
+    assert states[-1, car.YAW_RATE] < speed * math.tan(wheel) / p.wheelbase
+
+
+@pytest.mark.parametrize("friction", [1.0, 0.7, 0.3, 0.1])
+def test_lateral_acceleration_never_exceeds_the_friction_limit(friction):
+    rng = np.random.default_rng(1)
+    for start in (6.0, 15.0, 28.0):
+        state = one_car(speed=start)
+        for _ in range(200):
+            command, accel = rng.uniform(-1, 1), rng.uniform(-6, 6)
+            nxt = car.single_track_step(*state[0, [X, Y, HEADING, SPEED, car.LATERAL, car.YAW_RATE, STEER]],
+                                        command, accel, DYNAMIC.record()[0], 0.05, 0.0, 0.0, 0.0, friction)  # fmt: skip
+            assert abs(nxt[9]) <= friction * G * (1 + 1e-9)
+            state = np.array([[nxt[0], nxt[1], nxt[2], nxt[3], nxt[6], nxt[4], nxt[5]]])
+            assert np.all(np.isfinite(state))
+
+
+def bend(speed, friction, radius=30.0):
+    """A car entering a left bend of ``radius`` [m] at ``speed`` [m/s]: it steers for the circle
+    (the wheel angle of the kinematic car plus feedback on the radius it is off) and brakes as
+    hard as the road lets it down to the speed dry asphalt could hold there. Returns how far out
+    [m] of the circle it ends after a quarter of it (or when it has slid 10 m out)."""
+    state = one_car(x=0.0, y=-radius, speed=speed)  # on the circle about (0, 0), heading +x
+    hold = 0.9 * math.sqrt(G * radius)
+    for _ in range(400):
+        x, y = state[0, X], state[0, Y]
+        off = math.hypot(x, y) - radius
+        wheel = math.atan(DYNAMIC.wheelbase / radius) + 0.1 * off
+        accel = -DYNAMIC.max_accel if state[0, SPEED] > hold else 0.0
+        state = car.step(state, np.array([wheel / DYNAMIC.max_steer]), np.array([accel]), DYNAMIC, 0.05,
+                         friction=friction)  # fmt: skip
+        if math.atan2(y, x) > 0.0 or abs(off) > 10.0:
+            break
+    return math.hypot(state[0, X], state[0, Y]) - radius
+
+
+def test_a_30_m_bend_entered_at_20_m_s_is_taken_on_dry_asphalt_and_not_on_ice():
+    """20 m/s round 30 m needs 13.3 m/s^2, more than any road gives: the car must brake into it.
+    On dry asphalt (mu = 1) braking and turning together keep it within 2 m of the circle; on
+    ice (mu = 0.1) its tyres slide and it leaves a 7 m road."""
+    assert abs(bend(20.0, 1.0)) < 2.0
+    assert bend(20.0, SURFACES["ice"]) > 3.5
+
+
+@pytest.mark.parametrize("speed", [5.0, 12.0, 20.0, 30.0])
+@pytest.mark.parametrize("friction", [1.0, 0.1])
+def test_energy_does_not_grow_with_the_steering_held(speed, friction):
+    """No throttle, wheels held: the tyres can only take energy away (no numerical instability),
+    down to walking speed, where the kinematic model's no-slip constraint takes over."""
+    p = DYNAMIC
+    lr = p.wheelbase - p.cg_to_front
+    states = drive_dynamic(one_car(speed=speed), 20.0, 0.5, lambda state: 0.0, friction=friction)
+    vx, vy, r = states[:, SPEED], states[:, car.LATERAL], states[:, car.YAW_RATE]
+    energy = 0.5 * p.mass * (vx**2 + vy**2) + 0.5 * p.yaw_inertia * r**2
+    assert np.all(np.isfinite(states))
+    dynamic = vx[:-1] >= p.kinematic_below
+    assert dynamic.sum() > 10
+    assert np.all(np.diff(energy)[dynamic] <= 1e-6 * energy[0])
+    assert abs(states[-1, car.LATERAL] - lr * states[-1, car.YAW_RATE]) < 5.0  # no runaway sideways speed

@@ -24,8 +24,9 @@ import numpy as np
 import envs
 import envs.jit
 
-def rollout(observation, steps, num_envs, throttle):
+def rollout(observation, steps, num_envs, throttle, model="kinematic"):
     env = envs.RoadFollowVectorEnv(num_envs, observation=observation, families=("hairpin",), throttle=throttle,
+                                   car=envs.CarParams(model=model),
                                    disturbances=envs.Disturbances(**json.loads(sys.argv[2])),
                                    start_lateral_offset=1.0, max_episode_steps=25)
     obs, info = env.reset(seed=3)
@@ -34,13 +35,16 @@ def rollout(observation, steps, num_envs, throttle):
     for _ in range(steps):
         actions = rng.uniform(-1.3, 1.3, (num_envs, 2 if throttle else 1))
         obs, reward, terminated, truncated, info = env.step(actions)
-        records += [obs, reward, terminated, truncated, info["cte"], info["heading_error"], info["progress_m"]]
+        records += [obs, reward, terminated, truncated, info["cte"], info["heading_error"], info["progress_m"],
+                    info["slip_angle"], info["lateral_accel"], info["sliding"]]
     return records
 
 out = {"jit_disabled": np.array(envs.jit.jit_disabled())}
-for observation, steps, num_envs, throttle in (("features", 60, 3, True), ("rays", 40, 2, False), ("image", 12, 2, False)):
-    for k, a in enumerate(rollout(observation, steps, num_envs, throttle)):
-        out[f"{observation}/{k}"] = np.asarray(a)
+cases = (("features", 60, 3, True, "kinematic"), ("rays", 40, 2, False, "kinematic"), ("image", 12, 2, False, "kinematic"),
+         ("features", 60, 3, True, "dynamic"))
+for observation, steps, num_envs, throttle, model in cases:
+    for k, a in enumerate(rollout(observation, steps, num_envs, throttle, model)):
+        out[f"{observation}-{model}/{k}"] = np.asarray(a)
 np.savez(sys.argv[1], **out)
 """
 
@@ -98,6 +102,31 @@ def test_native_vector_env_equals_gymnasiums_sync_vector_env_for_3000_steps():
         b, rb, tb, ub, _ = sync.step(actions)
         assert np.array_equal(a, b), f"observations differ at step {step}"
         assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub), f"step {step}"
+
+
+def test_dynamic_car_in_the_native_vector_env_equals_single_envs_on_a_slippery_road():
+    """Throttle and brake, tyres that slide: car i of the vector env is the single env seeded 11 + i."""
+    half = envs.Road.from_points([[0, 0], [80, 0], [140, 40], [160, 120]], 7.0, name="half-ice")
+    road = half.with_surfaces([(10.0, 30.0, "wet"), (30.0, 200.0, "ice")])
+    kwargs = dict(car=envs.CarParams(model="dynamic"), throttle=True, target_speed=15.0, max_episode_steps=150)
+    native = gym.make_vec(ENV_ID, num_envs=6, vectorization_mode="vector_entry_point", **kwargs)
+    sync = gym.make_vec(ENV_ID, num_envs=6, vectorization_mode="sync", **kwargs)
+    a, info_a = native.reset(seed=11, options={"road": road})
+    b, info_b = sync.reset(seed=11, options={"road": road})
+    assert np.array_equal(a, b)
+    rng = np.random.default_rng(2)
+    seen_friction, slid = set(), False
+    for step in range(600):
+        actions = np.column_stack([rng.uniform(-1, 1, 6) * 0.2, rng.uniform(-0.2, 1, 6)])
+        a, ra, ta, ua, info_a = native.step(actions)
+        b, rb, tb, ub, info_b = sync.step(actions)
+        assert np.array_equal(a, b), f"observations differ at step {step}"
+        assert np.array_equal(ra, rb) and np.array_equal(ta, tb) and np.array_equal(ua, ub), f"step {step}"
+        for key in ("slip_angle", "lateral_accel", "sliding", "friction", "speed"):
+            assert np.array_equal(info_a[key], info_b[key]), f"info[{key!r}] differs at step {step}"
+        seen_friction.update(info_a["friction"].tolist())
+        slid = slid or bool(info_a["sliding"].any())
+    assert {1.0, 0.7, 0.1} <= seen_friction and slid  # the surfaces were driven on, and tyres slid
 
 
 def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():

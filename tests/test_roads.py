@@ -395,3 +395,38 @@ def test_unknown_split_family_or_index_names_the_allowed_values():
         generate_road("train", "bumpy", 0)
     with pytest.raises(ValueError, match="non-negative integer"):
         road_seed("train", "twisty", -1)
+
+
+# ------------------------------------------------------------------- surfaces
+def test_surfaces_survive_json_and_pickle_and_set_the_friction_along_the_road(tmp_path):
+    import pickle
+
+    from envs.road import SURFACES
+
+    road = Road.from_points([[0, 0], [100, 0]], 7.0, name="s").with_surfaces([(10, 20.5, "wet"), (50, 100, "ice")])
+    mu = road.friction
+    s = road.arc_lengths
+    assert np.all(mu[s < 10] == SURFACES["dry"]) and np.all(mu[(s >= 10) & (s < 20.5)] == SURFACES["wet"])
+    assert np.all(mu[s >= 50] == SURFACES["ice"])
+    save_roads(tmp_path / "r.json", [road])
+    (again,) = load_roads(tmp_path / "r.json")
+    assert again.surfaces == road.surfaces == ((10.0, 20.5, "wet"), (50.0, 100.0, "ice"))
+    assert pickle.loads(pickle.dumps(road)).surfaces == road.surfaces
+    assert road.with_width(9.0).surfaces == road.surfaces
+
+
+@pytest.mark.parametrize(
+    "surfaces, message",
+    [
+        ([(0, 10, "lava")], "unknown surface"),
+        ([(10, 5, "ice")], "s_start < s_end"),
+        ([(0, 500, "ice")], "s_start < s_end"),
+        ([(0, True, "ice")], "s_start < s_end"),
+        ([(0, 10)], r"\[s_start, s_end, surface\]"),
+        ("ice", r"\[s_start, s_end, surface\]"),
+        (5, "surfaces must be a list"),
+    ],
+)
+def test_bad_surface_sections_are_refused_with_the_reason(surfaces, message):
+    with pytest.raises(RoadError, match=message):
+        Road.from_points([[0, 0], [100, 0]], 7.0, surfaces=surfaces)
