@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from envs.jit import njit
 
-from envs.road import DEFAULT_SPACING, Road
+from envs.road import DEFAULT_SPACING, SURFACES, Road
 from envs.seeding import bit_generators
 
 ROADS_ENTROPY = 0x524F41445343484F  # "ROADSCHO": the root of every generated road
@@ -54,6 +54,12 @@ class RoadFamily:
     """Non-straight knots have |curvature| of at least this fraction of max_curvature."""
     lead_in: float = 15.0
     """Straight run at the start of each road [m]."""
+    surfaces: tuple[tuple[str, float], ...] = ()
+    """Slippery sections: ``(surface, share)`` pairs (names of ``envs.road.SURFACES``); after
+    the lead-in, stretches of dry asphalt and sections alternate, each section's surface drawn
+    with these shares. Empty: dry all along."""
+    section_length_range: tuple[float, float] = (40.0, 120.0)
+    """Length of a slippery section, and of the dry stretch before it [m]."""
 
     def __post_init__(self):
         lo, hi = self.length_range
@@ -65,6 +71,11 @@ class RoadFamily:
             raise ValueError(f"family {self.name!r}: bad piece_length_range {self.piece_length_range}")
         if not (self.max_curvature > 0):
             raise ValueError(f"family {self.name!r}: max_curvature must be positive")
+        if any(surface not in SURFACES or not share > 0 for surface, share in self.surfaces):
+            raise ValueError(f"family {self.name!r}: surfaces must be (name of {', '.join(SURFACES)}, share > 0) "
+                             f"pairs, got {self.surfaces}")  # fmt: skip
+        if not (0 < self.section_length_range[0] <= self.section_length_range[1]):
+            raise ValueError(f"family {self.name!r}: bad section_length_range {self.section_length_range}")
 
     @property
     def min_radius(self) -> float:
@@ -85,6 +96,10 @@ FAMILIES: dict[str, RoadFamily] = {
             hold_probability=0.5,
             min_curvature_fraction=0.6,
         ),
+        # the twisty family's bends with slippery sections (its own seeds: other roads)
+        RoadFamily("wet", max_curvature=1 / 22, piece_length_range=(15.0, 45.0), surfaces=(("wet", 1.0),)),
+        RoadFamily("icy", max_curvature=1 / 22, piece_length_range=(15.0, 45.0),
+                   surfaces=(("wet", 0.4), ("snow", 0.3), ("ice", 0.3))),  # fmt: skip
     )
 }
 DEFAULT_FAMILIES = ("gentle", "twisty")
@@ -184,7 +199,10 @@ def _draw(split: str, family: RoadFamily, index: int, bits: np.random.PCG64 | No
             raise RuntimeError(f"{name} drew past the {len(raw)} random numbers fetched for it")
         if _is_clear_of_itself(points, spacing, width):
             # the points are already uniformly spaced: from_points would give them back unchanged
-            return Road._from_uniform(points, width, False, name, spacing)
+            road = Road._from_uniform(points, width, False, name, spacing)
+            if family.surfaces:  # drawn after the centreline, from the stream where it stopped
+                road = road.with_surfaces(_draw_surfaces(np.random.Generator(bits), family, road.length))
+            return road
     raise RuntimeError(f"could not draw a clean road for {name}; the family's ranges are too tight")
 
 
@@ -255,6 +273,22 @@ passed as an array of one, which numba unboxes ~20x faster than a namedtuple (~0
 
 
 @functools.lru_cache(maxsize=None)
+def _draw_surfaces(rng: np.random.Generator, family: RoadFamily, length: float) -> list[tuple[float, float, str]]:
+    """Sections ``(s_start, s_end, surface)`` along a road of ``length`` [m]: after the lead-in,
+    a dry stretch then a section, each of a length drawn from ``section_length_range``."""
+    names = [surface for surface, _ in family.surfaces]
+    shares = np.array([share for _, share in family.surfaces], dtype=np.float64)
+    sections = []
+    s = family.lead_in
+    while True:
+        s += rng.uniform(*family.section_length_range)  # dry
+        if s >= length:
+            return sections
+        end = min(s + rng.uniform(*family.section_length_range), length)
+        sections.append((float(s), float(end), names[int(rng.choice(len(names), p=shares / shares.sum()))]))
+        s = end
+
+
 def _family_ranges(family: RoadFamily) -> np.ndarray:
     # each loop of the profile adds a piece of at least piece_low until it passes the length
     max_loops = math.ceil(family.length_range[1] / family.piece_length_range[0]) + 2

@@ -322,6 +322,16 @@ GOLDEN_ROAD_0 = {
     ("unseen", "twisty"): (444.52, 7.658, (0.0, 0.0), (-71.52, 219.46)),
     ("train", "hairpin"): (362.82, 6.508, (0.0, 0.0), (180.19, -30.6)),
     ("unseen", "hairpin"): (331.97, 6.986, (0.0, 0.0), (-75.18, -177.49)),
+    ("train", "wet"): (453.92, 7.56, (0.0, 0.0), (235.52, 99.11)),
+    ("unseen", "wet"): (355.82, 7.932, (0.0, 0.0), (190.37, 72.6)),
+    ("train", "icy"): (394.45, 7.014, (0.0, 0.0), (-39.96, 46.46)),
+    ("unseen", "icy"): (473.13, 7.148, (0.0, 0.0), (-145.31, 225.81)),
+}
+# and the surfaces of road 0 of the slippery families (s_start, s_end [m], surface)
+GOLDEN_SURFACES_0 = {
+    ("train", "icy"): [(128.2, 227.7, "snow"), (336.1, 394.5, "snow")],
+    ("unseen", "icy"): [(96.5, 153.8, "wet"), (230.1, 317.8, "snow"), (371.0, 444.1, "snow")],
+    ("unseen", "wet"): [(63.1, 113.4, "wet"), (196.4, 272.2, "wet")],
 }
 
 
@@ -335,6 +345,24 @@ def test_golden_fingerprint_of_road_0(split, family):
     assert tuple(np.round(road.points[0], 2).tolist()) == first
     assert tuple(np.round(road.points[-1], 2).tolist()) == last
     assert road.name == f"{split}/{family}/0"
+
+
+@pytest.mark.parametrize("split, family", sorted(GOLDEN_SURFACES_0))
+def test_golden_surfaces_of_road_0(split, family):
+    road = generate_road(split, family, 0)
+    assert [(round(a, 1), round(b, 1), name) for a, b, name in road.surfaces] == GOLDEN_SURFACES_0[split, family]
+
+
+def test_slippery_families_have_the_shares_they_ask_for():
+    share = {}
+    for index in range(60):
+        road = generate_road("train", "icy", index)
+        for start, end, surface in road.surfaces:
+            share[surface] = share.get(surface, 0.0) + end - start
+    total = sum(share.values())
+    assert set(share) == {"wet", "snow", "ice"}
+    assert share["wet"] / total == pytest.approx(0.4, abs=0.12) and share["ice"] / total == pytest.approx(0.3, abs=0.12)
+    assert generate_road("train", "twisty", 0).surfaces == ()
 
 
 def test_golden_fingerprints_cover_every_split_and_family():
