@@ -36,6 +36,17 @@ RENDER_MODES = ("rgb_array", "human")
 # colours (R, G, B)
 GRASS_COLOUR = (84, 138, 66)
 ASPHALT_COLOUR = (92, 92, 98)
+SURFACE_COLOURS = {  # the road's surface where it is not dry asphalt (``envs.road.SURFACES``)
+    "dry": ASPHALT_COLOUR,
+    "wet": (58, 66, 96),  # dark, blue-tinged: water on asphalt
+    "gravel": (150, 128, 96),
+    "snow": (222, 226, 232),
+    "ice": (170, 214, 236),
+}
+SKID_COLOUR = (28, 28, 30)
+SKID_WIDTH = 0.25  # [m]
+VELOCITY_COLOUR = (250, 210, 40)
+VELOCITY_ARROW_SECONDS = 0.4  # the arrow reaches where the car's centre would be this much later
 EDGE_COLOUR = (240, 240, 240)
 CENTRELINE_COLOUR = (232, 214, 120)
 CAR_COLOUR = (30, 96, 235)
@@ -120,6 +131,9 @@ class CarPose:
     """Body width [m]."""
     wheelbase: float = 2.7
     """Distance between the axles [m]; the body overhangs both axles equally."""
+    velocity: tuple[float, float] | None = None
+    """World-frame velocity of the body [m/s], drawn as an arrow when given (a car that slides
+    moves where it does not point)."""
 
     @property
     def overhang(self) -> float:
@@ -200,6 +214,11 @@ class _RoadPicture:
             arc[-1] = road.length
         period = max(2 * CENTRELINE_DASH, 16.0 / scale)
         self.dash_on = (arc[:-1] % period) < 0.5 * period
+        colours = [ASPHALT_COLOUR] * (len(idx) - 1)  # per drawn segment, by the surface at its start
+        for start, end, surface in road.surfaces:
+            for k in np.flatnonzero((arc[:-1] >= start) & (arc[:-1] < end)).tolist():
+                colours[k] = SURFACE_COLOURS[surface]
+        self.colours = colours
         self.edge_px = max(1, int(round(EDGE_LINE_WIDTH * scale)))
         self.centre_px = max(1, int(round(CENTRELINE_WIDTH * scale)))
         self.show_lines = road.half_width * scale >= 3.0
@@ -228,8 +247,9 @@ class _RoadPicture:
         for run in runs:
             a, b = int(run[0]), int(run[-1]) + 1
             lr, rr = left[a : b + 1].tolist(), right[a : b + 1].tolist()
+            colours = self.colours
             for i in range(b - a):
-                pg.draw.polygon(surface, ASPHALT_COLOUR, (lr[i], lr[i + 1], rr[i + 1], rr[i]))
+                pg.draw.polygon(surface, colours[a + i], (lr[i], lr[i + 1], rr[i + 1], rr[i]))
         if not self.show_lines:
             return
         for run in runs:  # lines after all asphalt, so no quad covers a line
@@ -384,6 +404,7 @@ class RoadRenderer:
         trail_abs_cte: np.ndarray,
         hud: dict[str, str],
         ghost: CarPose | None = None,
+        trail_sliding: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """Draw one frame.
 
@@ -394,6 +415,7 @@ class RoadRenderer:
             trail_abs_cte: ``(n,)`` |cross-track error| at those positions [m].
             hud: lines of the HUD panel, shown as ``"label: value"``.
             ghost: another car drawn translucent under the car (e.g. the expert).
+            trail_sliding: ``(n,)`` whether the tyres slid at those positions: skid marks there.
 
         Returns:
             rgb_array mode: ``(height, width, 3)`` uint8 frame (read-only). human mode: None.
@@ -408,6 +430,7 @@ class RoadRenderer:
         canvas = self._canvas
 
         self._draw_background(canvas, road, car)
+        self._draw_skid_marks(canvas, trail_xy, trail_sliding, car.width)
         self._draw_trail(canvas, trail_xy, trail_abs_cte, road.half_width)
         if ghost is not None:
             self._draw_ghost(canvas, ghost)
@@ -447,6 +470,7 @@ class RoadRenderer:
         hud: dict[str, str],
         ghost: CarPose | None = None,
         centre: tuple[float, float] | None = None,
+        trail_sliding: np.ndarray | None = None,
     ) -> None:
         """Draw the frame :meth:`render` would, onto ``surface`` (a pygame Surface of any size).
 
@@ -466,6 +490,7 @@ class RoadRenderer:
         self.width, self.height = surface.get_size()
         try:
             self._draw_background(surface, road, car, centre)
+            self._draw_skid_marks(surface, trail_xy, trail_sliding, car.width if car is not None else 1.8)
             self._draw_trail(surface, trail_xy, trail_abs_cte, road.half_width)
             if ghost is not None:
                 self._draw_ghost(surface, ghost)
@@ -539,6 +564,27 @@ class RoadRenderer:
             if k >= 0:
                 pg.draw.lines(canvas, TRAIL_PALETTE[k], False, pts[a : b + 1], width_px)
 
+    def _draw_skid_marks(self, canvas, xy: np.ndarray, sliding: np.ndarray | None, car_width: float) -> None:
+        """Two dark lines, a track width apart, along the trail where the tyres slid."""
+        if sliding is None or len(xy) < 2:
+            return
+        sliding = np.asarray(sliding, dtype=bool).reshape(-1)
+        if len(sliding) != len(xy):
+            raise ValueError(f"trail_sliding has {len(sliding)} entries but the trail {len(xy)} points")
+        marked = np.flatnonzero(sliding[1:] & sliding[:-1])  # segments slid at both ends
+        if len(marked) == 0:
+            return
+        pg = import_pygame()
+        step = xy[1:] - xy[:-1]
+        normal = np.column_stack([-step[:, 1], step[:, 0]]) / np.maximum(np.hypot(*step.T), 1e-9)[:, None]
+        width_px = max(1, int(round(SKID_WIDTH * self._view[0])))
+        half = 0.4 * car_width
+        for side in (half, -half):
+            a = self.world_to_screen(xy[marked] + side * normal[marked]).tolist()
+            b = self.world_to_screen(xy[marked + 1] + side * normal[marked]).tolist()
+            for p, q in zip(a, b):
+                pg.draw.line(canvas, SKID_COLOUR, p, q, width_px)
+
     def _on_screen(self, pts: np.ndarray) -> bool:
         lo, hi = pts.min(axis=0), pts.max(axis=0)
         return bool(hi[0] >= 0 and hi[1] >= 0 and lo[0] < self.width and lo[1] < self.height)
@@ -572,6 +618,19 @@ class RoadRenderer:
         pg.draw.polygon(canvas, WINDSCREEN_COLOUR, self.world_to_screen(_to_world(car, shapes["windscreen"])).tolist())
         for lamp in shapes["headlights"]:
             pg.draw.polygon(canvas, HEADLIGHT_COLOUR, self.world_to_screen(_to_world(car, lamp)).tolist())
+        if car.velocity is not None:  # where the body is going: off its heading when it slides
+            start = car.body_centre
+            tip = start + VELOCITY_ARROW_SECONDS * np.asarray(car.velocity, dtype=np.float64)
+            a, b = self.world_to_screen(start), self.world_to_screen(tip)
+            if np.hypot(*(b - a)) >= 4.0:
+                width_px = max(2, int(round(0.15 * self._view[0])))
+                pg.draw.line(canvas, VELOCITY_COLOUR, a.tolist(), b.tolist(), width_px)
+                direction = (b - a) / np.hypot(*(b - a))
+                side = np.array([-direction[1], direction[0]])
+                head = max(6.0, 3.0 * width_px)
+                pg.draw.polygon(canvas, VELOCITY_COLOUR,
+                                [b.tolist(), (b - head * direction + 0.5 * head * side).tolist(),
+                                 (b - head * direction - 0.5 * head * side).tolist()])  # fmt: skip
         if car.length * self._view[0] < CAR_MARKER_BELOW_PX:  # too small to find at a glance
             centre = self.world_to_screen(car.body_centre).tolist()
             pg.draw.circle(canvas, CAR_COLOUR, centre, CAR_MARKER_RADIUS, 2)

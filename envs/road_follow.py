@@ -11,7 +11,8 @@ from gymnasium import spaces
 
 from envs.config import RoadFollowConfig
 from envs.episode import draw_episodes
-from envs.fleet import ROW_REWARD, ROW_TERMINATED, Fleet, car_info
+from envs.car import HEADING, LATERAL, SPEED
+from envs.fleet import ROW_REWARD, ROW_SLIDING, ROW_TERMINATED, Fleet, car_info
 from envs.observations import observation_space
 
 MAX_EPISODE_STEPS = 3000
@@ -100,7 +101,7 @@ class RoadFollowEnv(gym.Env):
         self.renderer = None
         self._single_shape = (self.config.action_size,)
         self._action_shape = (1, self.config.action_size)
-        self._trail = np.zeros((0, 3))
+        self._trail = np.zeros((0, 4))
         self._trail_len = 0
         self._started = False
 
@@ -114,7 +115,7 @@ class RoadFollowEnv(gym.Env):
         table, obs = fleet.step(a)  # NaN or infinite actions: ValueError
         info = car_info(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
-            self._record_trail()
+            self._record_trail(bool(table[ROW_SLIDING, 0]))
             if self.render_mode == "human":
                 self.render()
         return obs[0], table[ROW_REWARD, 0].item(), bool(table[ROW_TERMINATED, 0]), False, info
@@ -127,7 +128,7 @@ class RoadFollowEnv(gym.Env):
         self._started = True
         self._trail_len = 0
         if self.render_mode is not None:
-            self._record_trail()
+            self._record_trail(False)
             if self.render_mode == "human":
                 self.render()
         table, obs = self.fleet.report()
@@ -145,18 +146,19 @@ class RoadFollowEnv(gym.Env):
         return self.fleet.state[0, :5].copy()
 
     # ---------------------------------------------------------------- render
-    def _record_trail(self) -> None:
+    def _record_trail(self, sliding: bool) -> None:
         if self._trail_len == len(self._trail):
-            grown = np.zeros((max(256, 2 * len(self._trail)), 3))
+            grown = np.zeros((max(256, 2 * len(self._trail)), 4))
             grown[: self._trail_len] = self._trail[: self._trail_len]
             self._trail = grown
         st = self.fleet.state[0]
-        self._trail[self._trail_len] = (st[0], st[1], abs(self.fleet.cte[0]))
+        self._trail[self._trail_len] = (st[0], st[1], abs(self.fleet.cte[0]), sliding)
         self._trail_len += 1
 
     @property
     def trail(self) -> np.ndarray:
-        """``[T, 3]`` positions driven this episode (x [m], y [m], |cte| [m]); recorded when rendering."""
+        """``[T, 4]`` positions driven this episode (x [m], y [m], |cte| [m], whether a tyre slid
+        there: 1 or 0); recorded when rendering."""
         return self._trail[: self._trail_len]
 
     def render(self):
@@ -174,8 +176,12 @@ class RoadFollowEnv(gym.Env):
         self.renderer.camera = self.camera
         st = self.fleet.state[0]
         car = self.config.car
+        velocity = None
+        if car.model == "dynamic":  # the body's velocity: longitudinal and lateral speed, turned by the heading
+            c, s = math.cos(st[HEADING]), math.sin(st[HEADING])
+            velocity = (float(c * st[SPEED] - s * st[LATERAL]), float(s * st[SPEED] + c * st[LATERAL]))
         pose = CarPose(
-            float(st[0]), float(st[1]), float(st[2]), float(st[4]), car.length, car.width, car.wheelbase
+            float(st[0]), float(st[1]), float(st[2]), float(st[4]), car.length, car.width, car.wheelbase, velocity
         )
         trail = self.trail
         hud = {
@@ -186,7 +192,7 @@ class RoadFollowEnv(gym.Env):
             "cte": f"{self.fleet.cte[0]:+6.2f} m",
             "progress": f"{100 * min(self.fleet.distance[0] / self.fleet.roads.length[0], 1.0):5.1f} %",
         }
-        return self.renderer.render(self.road, pose, trail[:, :2], trail[:, 2], hud)
+        return self.renderer.render(self.road, pose, trail[:, :2], trail[:, 2], hud, trail_sliding=trail[:, 3] > 0)
 
     def close(self):
         if self.renderer is not None:

@@ -242,3 +242,42 @@ def test_bad_arguments():
         RoadRenderer(render_mode="ansi")
     with pytest.raises(ValueError, match="camera"):
         RoadRenderer(camera="top")
+
+
+# ------------------------------------------------------------ surfaces, skid marks, velocity
+def test_surfaces_are_drawn_where_they_are(straight_road):
+    road = straight_road.with_surfaces([(40.0, 80.0, "ice"), (80.0, 120.0, "wet")])
+    renderer = RoadRenderer(camera="road")
+    frame = renderer.render(road, CarPose(10.0, 0.0, 0.0), *NO_TRAIL, {})
+    for surface, (start, end) in (("ice", (40, 80)), ("wet", (80, 120))):
+        xs = pixels_of(frame, rendering.SURFACE_COLOURS[surface])[:, 0]
+        lo, hi = renderer.world_to_screen(np.array([[start, 0.0], [end, 0.0]]))[:, 0]
+        assert len(xs) > 100, surface
+        assert lo - 3 <= xs.min() and xs.max() <= hi + 3, surface  # only over its section
+    dry = pixels_of(frame, rendering.SURFACE_COLOURS["dry"])[:, 0]
+    lo, hi = renderer.world_to_screen(np.array([[40.0, 0.0], [120.0, 0.0]]))[:, 0]
+    assert len(dry) > 100 and not np.any((dry > lo + 3) & (dry < hi - 3))
+
+
+def test_skid_marks_follow_the_trail_only_where_the_tyres_slid(straight_road):
+    renderer = RoadRenderer(camera="road")
+    trail = np.column_stack([np.linspace(0.0, 100.0, 101), np.zeros(101)])
+    sliding = (trail[:, 0] >= 50.0) & (trail[:, 0] <= 80.0)
+    frame = renderer.render(straight_road, CarPose(120.0, 0.0, 0.0), trail, np.zeros(101), {}, trail_sliding=sliding)
+    marks = pixels_of(frame, rendering.SKID_COLOUR)
+    lo, hi = renderer.world_to_screen(np.array([[50.0, 0.0], [80.0, 0.0]]))[:, 0]
+    assert len(marks) > 20
+    assert lo - 3 <= marks[:, 0].min() and marks[:, 0].max() <= hi + 3
+    plain = renderer.render(straight_road, CarPose(120.0, 0.0, 0.0), trail, np.zeros(101), {})
+    assert len(pixels_of(plain, rendering.SKID_COLOUR)) == 0
+
+
+def test_the_velocity_arrow_points_where_the_car_moves(straight_road):
+    renderer = RoadRenderer(camera="follow")
+    car = CarPose(60.0, 0.0, 0.0, velocity=(0.0, 15.0))  # pointing along +x, sliding sideways to +y
+    frame = renderer.render(straight_road, car, *NO_TRAIL, {})
+    arrow = pixels_of(frame, rendering.VELOCITY_COLOUR)
+    centre = renderer.world_to_screen(car.body_centre)
+    assert len(arrow) > 20
+    assert np.all(arrow[:, 1] <= centre[1] + 3)  # up the screen is +y
+    assert np.ptp(arrow[:, 0]) < np.ptp(arrow[:, 1])
