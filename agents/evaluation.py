@@ -2,7 +2,10 @@
 
 Metrics per road and aggregated over roads:
 ``completion_rate`` (reached the end), ``off_road_rate`` (left the road),
-``mean_abs_cte`` and ``max_abs_cte`` [m], ``mean_speed`` [m/s], ``episodes``.
+``mean_abs_cte`` and ``max_abs_cte`` [m], ``mean_speed`` [m/s], ``episodes``,
+``lap_time`` [s] (to the end of the road; None for a road not finished, averaged over the
+finished ones), ``peak_lateral_accel`` [m/s^2] (the largest |lateral acceleration|; 0 for the
+kinematic car, which has none) and ``sliding_time`` [s] (time with a tyre sliding).
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ from agents.drivers import Driver
 from envs import RoadFollowConfig, RoadFollowVectorEnv
 from envs.road import Road
 
-METRICS = ("completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes")
+METRICS = ("completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes", "lap_time",
+           "peak_lateral_accel", "sliding_time")  # fmt: skip
 
 
 @dataclass
 class Trajectory:
-    """What one car did on one road: per step positions [m], cte [m], speed [m/s], steer [rad]."""
+    """What one car did on one road: per step positions [m], cte [m], speed [m/s], steer [rad],
+    lateral acceleration [m/s^2] and whether a tyre slid (None: not recorded, as zeros), steps
+    ``dt`` [s] apart; index 0 is the start."""
 
     road: str
     xy: np.ndarray
@@ -32,27 +38,41 @@ class Trajectory:
     progress_m: np.ndarray
     finished: bool
     off_road: bool
+    lateral_accel: np.ndarray | None = None
+    sliding: np.ndarray | None = None
+    dt: float = 0.05
 
     def metrics(self) -> dict:
-        cte = np.abs(self.cte[1:]) if len(self.cte) > 1 else np.abs(self.cte)
+        driven = slice(1, None) if len(self.cte) > 1 else slice(None)  # the start is not a driven step
+        cte = np.abs(self.cte[driven])
+        lateral = np.zeros(1) if self.lateral_accel is None else np.abs(self.lateral_accel[driven])
+        sliding = np.zeros(1) if self.sliding is None else np.asarray(self.sliding[driven], dtype=bool)
         return {
             "completion_rate": float(self.finished),
             "off_road_rate": float(self.off_road),
             "mean_abs_cte": float(cte.mean()),
             "max_abs_cte": float(cte.max()),
-            "mean_speed": float(self.speed[1:].mean()) if len(self.speed) > 1 else float(self.speed.mean()),
+            "mean_speed": float(self.speed[driven].mean()),
             "episodes": 1,
+            "lap_time": (len(self.cte) - 1) * self.dt if self.finished else None,
+            "peak_lateral_accel": float(lateral.max()),
+            "sliding_time": float(sliding.sum()) * self.dt,
         }
 
 
 def aggregate(per_road: list[dict]) -> dict:
-    """Average the per-road metrics over roads (``max_abs_cte``: the largest; ``episodes``: the count)."""
+    """Average the per-road metrics over roads (``max_abs_cte``, ``peak_lateral_accel``: the
+    largest; ``episodes``: the count; ``lap_time``: the mean over the roads finished, None if none)."""
     if not per_road:
         raise ValueError("no episodes to aggregate")
     out = {}
     for key in METRICS:
+        if key == "lap_time":
+            times = [m[key] for m in per_road if m.get(key) is not None]
+            out[key] = float(np.mean(times)) if times else None
+            continue
         values = np.array([m[key] for m in per_road], dtype=np.float64)
-        if key == "max_abs_cte":
+        if key in ("max_abs_cte", "peak_lateral_accel"):
             out[key] = float(values.max())
         elif key == "episodes":
             out[key] = int(values.sum())
@@ -84,12 +104,13 @@ def drive(
     finished = np.zeros(n, dtype=bool)
     off_road = np.zeros(n, dtype=bool)
     length = np.zeros(n, dtype=np.int64)
-    record = {k: [] for k in ("x", "y", "cte", "speed", "steer", "progress_m")}
+    kept = ("cte", "speed", "steer", "progress_m", "lateral_accel", "sliding")
+    record = {k: [] for k in ("x", "y") + kept}
 
     def keep(info):
         record["x"].append(fleet.state[:, 0].copy())
         record["y"].append(fleet.state[:, 1].copy())
-        for k in ("cte", "speed", "steer", "progress_m"):
+        for k in kept:
             record[k].append(np.asarray(info[k], dtype=np.float64).copy())
 
     keep(info)
@@ -126,6 +147,9 @@ def drive(
                 progress_m=arrays["progress_m"][i, :t],
                 finished=bool(finished[i]),
                 off_road=bool(off_road[i]),
+                lateral_accel=arrays["lateral_accel"][i, :t],
+                sliding=arrays["sliding"][i, :t] != 0.0,
+                dt=env_config.dt,
             )
         )
     return trajectories

@@ -351,6 +351,13 @@ class RoadBatch:
         _points_at(self.lookup, self.kernel_slots, np.ascontiguousarray(s2), x, y)
         return x.reshape(s.shape), y.reshape(s.shape)
 
+    def friction_at(self, s: np.ndarray) -> np.ndarray:
+        """Friction coefficient of the surface at arc lengths ``s[N, K]`` [m] (the sample at or below each)."""
+        slots = self.slots
+        j = np.floor(s / slots.spacing[:, None]).astype(np.int64)
+        j = np.minimum(np.maximum(j, 0), slots.look_hi[:, None])
+        return self.friction[j + slots.offset[:, None]]
+
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         """Curvature [1/m] at arc lengths ``s[N, K]`` [m] (the sample at or below each)."""
         slots = self.slots

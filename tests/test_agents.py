@@ -1,5 +1,6 @@
 """The expert, datasets, the steering network, the training loop and evaluation."""
 
+import math
 import os
 import pickle
 
@@ -226,3 +227,41 @@ def test_learner_drives_in_inference_mode(small_data):
     trajs = drive(PolicyDriver(policy), road)
     assert len(trajs) == 2
     assert not policy.net.training
+
+
+# ------------------------------------------------------------------ speed planning
+def test_speed_profile_against_hand_calculations():
+    from agents.expert import speed_profile
+    from envs.car import GRAVITY
+
+    ahead = np.linspace(0.0, 200.0, 201)[None, :]
+    kappa = np.where(ahead >= 150.0, 1 / 30.0, 0.0)  # a 30 m bend from 150 m on
+    mu = np.full_like(ahead, 0.7)
+    v = speed_profile(ahead, kappa, mu, np.array([12.0]), 25.0, 4.0, 0.6, 0.4)[0]
+    in_bend = math.sqrt(0.6 * 0.7 * GRAVITY * 30.0)  # the bend allows sqrt(lateral_grip mu g R)
+    assert v[-1] == pytest.approx(in_bend)
+    brake = 0.4 * 0.7 * GRAVITY  # backward pass: v^2 = v_bend^2 + 2 a d before it
+    assert v[100] == pytest.approx(min(math.sqrt(in_bend**2 + 2 * brake * 50.0), math.sqrt(144 + 2 * brake * 100)))
+    assert v[0] == pytest.approx(12.0)  # forward pass: from the speed the car has ...
+    assert v[10] == pytest.approx(math.sqrt(144 + 2 * brake * 10.0))  # ... speeding up as the grip allows
+    assert np.all(v <= 25.0 + 1e-12)
+
+
+def test_expert_slows_down_for_ice_and_drives_icy_roads_a_cruising_car_leaves():
+    import envs
+    from agents.evaluation import env_config_for
+
+    roads = [envs.generate_road("unseen", "icy", i) for i in range(12)]
+    planned = env_config_for("features", envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), throttle=True,
+                                                                target_speed=15.0))  # fmt: skip
+    cruising = env_config_for("features", envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), target_speed=10.0))
+    trajectories = drive(ExpertDriver(), roads, planned)
+    assert all(t.finished for t in trajectories)
+    on_ice, on_dry = [], []
+    for road, t in zip(roads, trajectories):
+        mu = road.friction[np.minimum((t.progress_m / road.spacing).astype(int), road.num_points - 1)]
+        on_ice += t.speed[mu == 0.1].tolist()
+        on_dry += t.speed[mu == 1.0].tolist()
+    assert on_ice and np.mean(on_ice) < 0.7 * np.mean(on_dry)
+    assert aggregate([t.metrics() for t in trajectories])["lap_time"] > 0
+    assert sum(t.off_road for t in drive(ExpertDriver(), roads, cruising)) >= 3  # 10 m/s on ice: off the road

@@ -239,20 +239,27 @@ def test_dynamic_car_at_walking_speed_is_the_kinematic_car():
 
 
 @pytest.mark.parametrize("speed", [8.0, 15.0, 22.0])
-def test_steady_cornering_matches_the_linear_single_track_yaw_rate(speed):
+@pytest.mark.parametrize("cornering_rear", [20.89, 28.0, 17.0])
+def test_steady_cornering_matches_the_linear_single_track_yaw_rate(speed, cornering_rear):
     """r = v d / (L + K v^2), with the understeer gradient K = m / L (l_r / C_f - l_f / C_r) and
-    the axles' cornering stiffnesses C = mu C_S Fz [N/rad] (small steering: linear tyres)."""
-    p = DYNAMIC
+    the axles' cornering stiffnesses C = mu C_S Fz [N/rad] (small steering: linear tyres).
+    With CommonRoad's load-normalized coefficients equal front and rear (20.89) the car is
+    neutral (K = 0: the kinematic yaw rate); stiffer rear tyres make it understeer, softer ones
+    oversteer (below its critical speed sqrt(L / -K), which is above 22 m/s here)."""
+    p = CarParams(model="dynamic", cornering_rear=cornering_rear)
     lf, lr, wheel = p.cg_to_front, p.wheelbase - p.cg_to_front, 0.01
     c_front = p.cornering_front * p.mass * G * lr / p.wheelbase
     c_rear = p.cornering_rear * p.mass * G * lf / p.wheelbase
     understeer = p.mass / p.wheelbase * (lr / c_front - lf / c_rear)  # [rad s^2 / m]
     expected = speed * wheel / (p.wheelbase + understeer * speed**2)
-    states = drive_dynamic(one_car(speed=speed, steer=wheel), 12.0, wheel / p.max_steer, hold_speed(speed))
+    states = drive_dynamic(one_car(speed=speed, steer=wheel), 12.0, wheel / p.max_steer, hold_speed(speed), params=p)
     assert states[-1, SPEED] == pytest.approx(speed, rel=1e-3)
     assert states[-1, car.YAW_RATE] == pytest.approx(expected, rel=0.01)
-    assert understeer > 0  # this car understeers: it turns less than the kinematic car would
-    assert states[-1, car.YAW_RATE] < speed * math.tan(wheel) / p.wheelbase
+    kinematic = speed * math.tan(wheel) / p.wheelbase
+    if cornering_rear == p.cornering_front:
+        assert understeer == pytest.approx(0.0, abs=1e-12)
+    else:  # an understeering car turns less than the kinematic one, an oversteering one more
+        assert (kinematic > states[-1, car.YAW_RATE]) == (understeer > 0)
 
 
 @pytest.mark.parametrize("friction", [1.0, 0.7, 0.3, 0.1])

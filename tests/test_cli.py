@@ -50,7 +50,8 @@ def test_collect_train_evaluate_compare(trained, capsys):
     result = json.loads((d / "eval.json").read_text())
     assert result["aggregate"]["episodes"] == 3
     assert set(result["aggregate"]) == {
-        "completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes"
+        "completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes", "lap_time",
+        "peak_lateral_accel", "sliding_time",
     }
     assert len(result["roads"]) == 3
     assert main(["compare", "--policy", str(d / "m.pt"), "--roads", "2", "--json", str(d / "cmp.json"),
