@@ -1,7 +1,7 @@
 """Trajectories as training data: the expert drives, every step is recorded.
 
 A dataset is one ``.npz`` file holding arrays ``obs``, ``action`` (the clean
-expert steering label, normalized), ``road`` (index into the metadata's road
+expert label, normalized: ``[M, 1]`` steering, or ``[M, 2]`` steering and throttle), ``road`` (index into the metadata's road
 names), ``episode``, ``step`` and ``cte`` [m], plus a JSON ``metadata`` string
 (observation type, environment configuration, seeds, split, noise, package
 version). It is written to a temporary file and renamed, so a crash never
@@ -197,17 +197,18 @@ def collect(
     fleet = env.fleet
     names = [str(x) for x in fleet.road_labels]
     rng = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(0x4E4F495345,)))
-    noise = np.zeros(n)
+    size = env_cfg.action_size  # steering, and throttle when the env takes it
+    noise = np.zeros((n, size))
     alive = np.ones(n, dtype=bool)
     rows: dict[str, list] = {k: [] for k in _ARRAYS}
     step = 0
     bar = _progress(config.max_steps, progress, "collect")
     while alive.any():
-        label = labeler.act(fleet)[:, 0]
-        executed = driver.act(obs, fleet)[:, 0]
-        if config.noise_std > 0:
+        label = labeler.act(fleet)
+        executed = driver.act(obs, fleet)
+        if config.noise_std > 0:  # on every action: steering, and throttle if there is one
             rho = config.noise_correlation
-            noise = rho * noise + np.sqrt(1 - rho * rho) * config.noise_std * rng.standard_normal(n)
+            noise = rho * noise + np.sqrt(1 - rho * rho) * config.noise_std * rng.standard_normal((n, size))
             executed = executed + noise
         idx = np.flatnonzero(alive)
         rows["obs"].append(obs[idx])
@@ -216,7 +217,7 @@ def collect(
         rows["episode"].append(idx.astype(np.int32))
         rows["step"].append(np.full(len(idx), step, dtype=np.int32))
         rows["cte"].append(fleet.cte[idx].astype(np.float32))
-        obs, _, term, trunc, _ = env.step(np.clip(executed, -1, 1)[:, None])
+        obs, _, term, trunc, _ = env.step(np.clip(executed, -1, 1))
         alive &= ~(term | trunc)
         step += 1
         bar.update(1)
@@ -239,7 +240,7 @@ def collect(
         "package_version": package_version(),
     }
     arrays = {k: np.concatenate(v) for k, v in rows.items()}
-    arrays["action"] = arrays["action"].reshape(-1, 1)
+    arrays["action"] = arrays["action"].reshape(len(arrays["action"]), size)
     return Dataset(metadata=meta, **arrays)
 
 

@@ -1,4 +1,5 @@
-"""Who drives: anything with ``act(obs, fleet) -> actions[N, 1]``.
+"""Who drives: anything with ``act(obs, fleet) -> actions[N, A]`` (steering, and throttle when the
+environment takes ``throttle`` actions).
 
 The expert reads the road from the fleet (privileged); a learned policy reads
 only the observations. Both drive every car of a vector environment at once.
@@ -17,7 +18,7 @@ class Driver(Protocol):
     name: str
 
     def act(self, obs: np.ndarray, fleet: Fleet) -> np.ndarray:
-        """Normalized actions ``[N, 1]`` for observations ``obs[N, ...]`` of the cars in ``fleet``."""
+        """Normalized actions ``[N, A]`` for observations ``obs[N, ...]`` of the cars in ``fleet``."""
         ...
 
 
@@ -36,7 +37,7 @@ class ExpertDriver:
 
 
 class PolicyDriver:
-    """A learned steering policy as a :class:`Driver`."""
+    """A learned policy as a :class:`Driver`."""
 
     name = "learner"
 
@@ -44,4 +45,4 @@ class PolicyDriver:
         self.policy = policy
 
     def act(self, obs: np.ndarray, fleet: Fleet) -> np.ndarray:
-        return self.policy.act(obs).reshape(len(obs), 1)
+        return self.policy.act(obs).reshape(len(obs), -1)

@@ -39,6 +39,8 @@ class NetConfig:
     """Widths of the hidden layers of the MLP (or of the CNN's head)."""
     channels: tuple[int, ...] = (16, 32, 32)
     """Convolution channels of the CNN (``image`` only); each layer halves the image."""
+    outputs: int = 1
+    """Actions the net outputs: 1 (steering) or 2 (steering and throttle/brake)."""
 
     def __post_init__(self):
         object.__setattr__(self, "obs_shape", tuple(int(x) for x in self.obs_shape))
@@ -46,10 +48,13 @@ class NetConfig:
         object.__setattr__(self, "channels", tuple(int(x) for x in self.channels))
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden layer widths must be positive, got {self.hidden}")
+        if self.outputs not in (1, 2):
+            raise ValueError(f"outputs must be 1 (steering) or 2 (steering and throttle), got {self.outputs!r}")
 
 
 class SteeringNet(nn.Module):
-    """Observation -> normalized steering (one number, ideally in [-1, 1])."""
+    """Observation -> normalized actions: steering, and throttle/brake if ``outputs`` is 2 (each
+    ideally in [-1, 1])."""
 
     def __init__(self, config: NetConfig):
         super().__init__()
@@ -71,7 +76,7 @@ class SteeringNet(nn.Module):
         for h in config.hidden:
             layers += [nn.Linear(width, h), nn.ReLU()]
             width = h
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.Linear(width, config.outputs))
         self.body = nn.Sequential(*layers)
 
     def set_normalization(self, obs: torch.Tensor) -> None:
@@ -87,7 +92,7 @@ class SteeringNet(nn.Module):
         self.obs_std.copy_(std)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """``obs[B, *obs_shape]`` -> ``[B, 1]`` normalized steering."""
+        """``obs[B, *obs_shape]`` -> ``[B, outputs]`` normalized actions."""
         x = (obs.float() - self.obs_mean) / self.obs_std
         if self.config.observation == "image":
             x = x.permute(0, 3, 1, 2)  # HWC -> CHW
@@ -166,7 +171,8 @@ class SteeringPolicy:
         return cls(net, meta)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """Normalized steering for one observation (-> ``[1]``) or a batch (-> ``[B, 1]``), in [-1, 1]."""
+        """Normalized actions for one observation (-> ``[outputs]``) or a batch (-> ``[B, outputs]``),
+        in [-1, 1]."""
         obs = np.asarray(obs)
         single = obs.shape == self.net.config.obs_shape
         batch = obs[None] if single else obs

@@ -73,6 +73,9 @@ class History:
     train_loss: list[float] = dataclasses.field(default_factory=list)
     test_loss: list[float] = dataclasses.field(default_factory=list)
     seconds: list[float] = dataclasses.field(default_factory=list)
+    train_loss_by_action: list[list[float]] = dataclasses.field(default_factory=list)
+    """Per epoch, the training loss of each output (steering, then throttle if there is one)."""
+    test_loss_by_action: list[list[float]] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -82,18 +85,27 @@ def to_tensors(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     obs = torch.from_numpy(np.ascontiguousarray(data.obs))
     if obs.dtype != torch.uint8:
         obs = obs.float()
-    return obs, torch.from_numpy(np.ascontiguousarray(data.action, dtype=np.float32)).reshape(-1, 1)
+    labels = torch.from_numpy(np.ascontiguousarray(data.action, dtype=np.float32))
+    return obs, labels.reshape(len(labels), -1)
+
+
+ACTION_NAMES = ("steer", "throttle")
 
 
 def evaluate_loss(model: nn.Module, obs: torch.Tensor, labels: torch.Tensor, batch_size: int = 8192) -> float:
     """Mean squared error over a dataset, with gradients off."""
+    return float(evaluate_loss_by_action(model, obs, labels, batch_size).mean())
+
+
+def evaluate_loss_by_action(model: nn.Module, obs: torch.Tensor, labels: torch.Tensor, batch_size: int = 8192):
+    """``[A]`` mean squared error of each output over a dataset, with gradients off."""
     model.eval()
-    total = 0.0
+    total = torch.zeros(labels.shape[1], dtype=torch.float64)
     with torch.inference_mode():
         for i in range(0, len(obs), batch_size):
             pred = model(obs[i : i + batch_size])
-            total += nn.functional.mse_loss(pred, labels[i : i + batch_size], reduction="sum").item()
-    return total / max(1, len(obs))
+            total += ((pred - labels[i : i + batch_size]) ** 2).sum(dim=0).double()
+    return (total / max(1, len(obs))).numpy()
 
 
 def train(
@@ -132,7 +144,8 @@ def train(
         start_epoch = int(payload.get("epoch", 0))
         history = History(**payload.get("history", {}))
     else:
-        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.hidden, config.channels)
+        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.hidden, config.channels,
+                               outputs=labels.shape[1])  # fmt: skip
         model = SteeringNet(net_config)
         model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:50_000]])
 
@@ -164,6 +177,7 @@ def train(
         shuffler = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         order = torch.randperm(len(obs), generator=shuffler)
         running, seen = 0.0, 0
+        running_by_action = torch.zeros(labels.shape[1], dtype=torch.float64)
         for i in range(0, len(obs), batch_size):
             idx = order[i : i + batch_size]
             x, y = obs[idx], labels[idx]
@@ -173,20 +187,31 @@ def train(
             loss.backward()  # 4. loss backward (backpropagation)
             optimizer.step()  # 5. optimizer step (gradient descent)
             running += loss.item() * len(idx)
+            running_by_action += ((pred.detach() - y) ** 2).sum(dim=0).double()
             seen += len(idx)
         schedule.step()
 
         # --- testing: drive, observe, no changes
         model.eval()
         with torch.inference_mode():
-            test_loss = evaluate_loss(model, test_obs, test_labels) if test_obs is not None else float("nan")
+            test_by_action = (evaluate_loss_by_action(model, test_obs, test_labels) if test_obs is not None
+                              else np.full(labels.shape[1], np.nan))  # fmt: skip
+            test_loss = float(test_by_action.mean())
 
         history.epoch.append(epoch + 1)
         history.train_loss.append(running / seen)
         history.test_loss.append(test_loss)
         history.seconds.append(time.perf_counter() - clock)
+        train_by_action = (running_by_action / seen).numpy()
+        history.train_loss_by_action.append(train_by_action.tolist())
+        history.test_loss_by_action.append(test_by_action.tolist())
         if config.print_every and ((epoch + 1) % config.print_every == 0 or epoch + 1 == config.epochs):
-            log(f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f} | Test Loss: {test_loss:.6f}")
+            line = f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f} | Test Loss: {test_loss:.6f}"
+            if labels.shape[1] > 1:  # each output's share
+                line += " | " + ", ".join(
+                    f"{name} {a:.6f}/{b:.6f}" for name, a, b in zip(ACTION_NAMES, train_by_action, test_by_action)
+                )
+            log(line)
         if checkpoint is not None and config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
             _save(checkpoint, model, optimizer, epoch + 1, history, meta)
     if checkpoint is not None:

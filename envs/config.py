@@ -66,6 +66,10 @@ class RoadFollowConfig:
     """The car is off the road once |cte| > width / 2 + this [m]."""
     lookahead_distances: tuple[float, ...] = (2.0, 4.0, 6.0, 9.0, 12.0, 16.0, 20.0, 25.0)
     """Arc-length distances [m] of the centreline points in the ``features`` observation."""
+    road_preview_distances: tuple[float, ...] = ()
+    """Arc-length distances [m] at which ``features`` also report the road's friction
+    coefficient and curvature [1/m], after the centreline points (none by default): what a
+    driver that chooses its speed needs to see of bends and slippery sections far ahead."""
     ray_angles_deg: tuple[float, ...] = (-75.0, -60.0, -45.0, -30.0, -15.0, 0.0, 15.0, 30.0, 45.0, 60.0, 75.0)
     """Ray directions relative to the car's heading [deg] for the ``rays`` observation."""
     ray_range: float = 30.0
@@ -109,6 +113,9 @@ class RoadFollowConfig:
             raise ValueError(f"target_speed must be in [0, {self.car.max_speed}] m/s, got {self.target_speed}")
         if not self.lookahead_distances or min(self.lookahead_distances) <= 0:
             raise ValueError("lookahead_distances must be positive distances in metres")
+        object.__setattr__(self, "road_preview_distances", tuple(float(d) for d in self.road_preview_distances))
+        if any(not (0 <= d <= 1000) for d in self.road_preview_distances):
+            raise ValueError(f"road_preview_distances must lie in [0, 1000] m, got {self.road_preview_distances}")
         if not self.ray_angles_deg or self.ray_range <= 0:
             raise ValueError("rays need at least one angle and a positive range")
         if self.image_size < 8:

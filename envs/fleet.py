@@ -194,28 +194,30 @@ def _finite(actions) -> bool:
 # returns False, having changed nothing, if an action is NaN or infinite; with a non-empty
 # ``lookahead`` it writes each car's ``features`` observation in the same pass.
 @njit(cache=True)
-def _step_cars(state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table,
-               lookup, lookahead, cte_limit, reach, features):  # fmt: skip
+def _step_cars(state, track, seg, steps, slots, atlas, headings, curvatures, friction, params, actions, push, frozen,
+               table, lookup, lookahead, cte_limit, reach, preview, features):  # fmt: skip
     if not _finite(actions):
         return False
     for i in range(state.shape[0]):
         cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions,
                                  push, frozen, table)  # fmt: skip
         if len(lookahead) > 0:
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
+                          features, cos_h, sin_h)  # fmt: skip
     return True
 
 
 @njit(cache=True, parallel=True)
-def _step_cars_parallel(state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen,
-                        table, lookup, lookahead, cte_limit, reach, features):  # fmt: skip
+def _step_cars_parallel(state, track, seg, steps, slots, atlas, headings, curvatures, friction, params, actions, push,
+                        frozen, table, lookup, lookahead, cte_limit, reach, preview, features):  # fmt: skip
     if not _finite(actions):
         return False
     for i in prange(state.shape[0]):
         cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions,
                                  push, frozen, table)  # fmt: skip
         if len(lookahead) > 0:
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, features, cos_h, sin_h)
+            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
+                          features, cos_h, sin_h)  # fmt: skip
     return True
 
 
@@ -289,6 +291,7 @@ class Fleet:
         self._fused = isinstance(self.sensor, FeatureSensor)
         self._obs_shape = (num_cars,) + self.sensor.shape
         self._lookahead = self.sensor.lookahead if self._fused else np.zeros(0)
+        self._preview = self.sensor.preview if self._fused else np.zeros(0)
         self._no_features = np.zeros((0, 0), dtype=np.float32)
         self._cte_limit = getattr(self.sensor, "cte_limit", 0.0)
         self._reach = getattr(self.sensor, "reach", 0.0)
@@ -370,8 +373,8 @@ class Fleet:
         push = self.wind if self._no_gusts else self._push(frozen)
         kernel = _step_cars_parallel if self.num_cars >= self.parallel_from else _step_cars
         if not kernel(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
-                      roads.friction, self._params, actions, push, frozen, table, roads.lookup, self._lookahead,
-                      self._cte_limit, self._reach, obs):  # fmt: skip
+                      roads.curvatures, roads.friction, self._params, actions, push, frozen, table, roads.lookup,
+                      self._lookahead, self._cte_limit, self._reach, self._preview, obs):  # fmt: skip
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         if not fused:
             return table, self.observe()

@@ -3,7 +3,8 @@
 * ``features``: ``[cte, heading_error, speed, steer, x_1, y_1, ..., x_K, y_K]``: the
   signed lateral offset [m], heading error [rad], speed [m/s], wheel angle [rad],
   then the centreline at fixed arc-length distances ahead, in the car's frame
-  (x forward, y left) [m]. ``[N, D]`` float32.
+  (x forward, y left) [m]; with ``road_preview_distances``, then the friction
+  coefficient and curvature [1/m] of the road at each of those. ``[N, D]`` float32.
 * ``rays``: distance [m] to the nearest road edge along fixed angles from the
   car's heading, capped at the ray range. ``[N, R]`` float32.
 * ``image``: an egocentric top-down grayscale view, car at the bottom centre
@@ -28,11 +29,23 @@ from gymnasium import spaces
 from envs.car import HEADING, SPEED, STEER, X, Y, CarParams
 from envs.config import RoadFollowConfig
 from envs.jit import njit, prange
-from envs.road_batch import CTE, HEADING_ERROR, S, RoadBatch, centreline_at, edge_centre, edge_point, edge_start
+from envs.road import SURFACES
+from envs.road_batch import (
+    CTE,
+    HEADING_ERROR,
+    S,
+    RoadBatch,
+    centreline_at,
+    edge_centre,
+    edge_point,
+    edge_start,
+    sample_row,
+)
 
 ROAD_GREY = 110
 LINE_WHITE = 255
 _MAX_OFFSET = 50.0  # [m] bound on |cte| reported in observations
+_MAX_CURVATURE = 0.5  # [1/m] bound on |curvature| reported (a 2 m radius)
 
 
 def observation_space(config: RoadFollowConfig) -> spaces.Box:
@@ -50,9 +63,12 @@ def feature_bounds(config: RoadFollowConfig) -> tuple[np.ndarray, np.ndarray]:
     car: CarParams = config.car
     reach = max(config.lookahead_distances) + _MAX_OFFSET
     k = len(config.lookahead_distances)
-    high = np.array([_MAX_OFFSET, math.pi, car.max_speed, car.max_steer] + [reach] * (2 * k), dtype=np.float32)
+    preview = [max(SURFACES.values()), _MAX_CURVATURE] * len(config.road_preview_distances)
+    high = np.array([_MAX_OFFSET, math.pi, car.max_speed, car.max_steer] + [reach] * (2 * k) + preview,
+                    dtype=np.float32)  # fmt: skip
     low = -high
     low[2] = 0.0
+    low[4 + 2 * k :: 2] = 0.0  # friction
     return low, high
 
 
@@ -60,12 +76,15 @@ def feature_names(config: RoadFollowConfig) -> list[str]:
     names = ["cte", "heading_error", "speed", "steer"]
     for d in config.lookahead_distances:
         names += [f"ahead_{d:g}m_x", f"ahead_{d:g}m_y"]
+    for d in config.road_preview_distances:
+        names += [f"friction_{d:g}m", f"curvature_{d:g}m"]
     return names
 
 
 # ------------------------------------------------------------------------------- features
 @njit(cache=True, inline="always")
-def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, c, sn):
+def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out,
+                  c, sn):  # fmt: skip
     """Car ``i``'s features into ``out[i]``; ``c, sn``: the cosine and sine of its heading."""
     x, y = state[i, X], state[i, Y]
     out[i, 0] = min(max(track[i, CTE], -cte_limit), cte_limit)
@@ -83,22 +102,27 @@ def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, o
         # into the car's frame: forward = c dx + s dy, left = c dy - s dx
         out[i, 4 + 2 * k] = min(max(c * dx + sn * dy, -reach), reach)
         out[i, 5 + 2 * k] = min(max(c * dy - sn * dx, -reach), reach)
+    first = 4 + 2 * len(lookahead)
+    for k in range(len(preview)):  # the road's surface and bends farther ahead
+        row = sample_row(road, s + preview[k])
+        out[i, first + 2 * k] = friction[row]
+        out[i, first + 2 * k + 1] = min(max(curvatures[row], -_MAX_CURVATURE), _MAX_CURVATURE)
 
 
 @njit(cache=True)
-def _features(state, track, slots, lookup, lookahead, cte_limit, reach, out):
+def _features(state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out):
     for i in range(state.shape[0]):
         heading = state[i, HEADING]
-        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
-                      math.sin(heading))  # fmt: skip
+        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
+                      out, math.cos(heading), math.sin(heading))  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
-def _features_parallel(state, track, slots, lookup, lookahead, cte_limit, reach, out):
+def _features_parallel(state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out):
     for i in prange(state.shape[0]):
         heading = state[i, HEADING]
-        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, out, math.cos(heading),
-                      math.sin(heading))  # fmt: skip
+        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
+                      out, math.cos(heading), math.sin(heading))  # fmt: skip
 
 
 class FeatureSensor:
@@ -111,6 +135,7 @@ class FeatureSensor:
         self.low, self.high = low, high
         self.shape = (len(low),)
         self.lookahead = np.asarray(config.lookahead_distances, dtype=np.float64)
+        self.preview = np.asarray(config.road_preview_distances, dtype=np.float64)
         # clipping in float64 to bounds that are float32 numbers, then rounding to float32,
         # gives what clipping the rounded value gives (rounding is monotonic)
         self.cte_limit = float(high[0])
@@ -120,7 +145,8 @@ class FeatureSensor:
         """``[N, D]`` float32 features."""
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
         kernel = _features_parallel if len(state) >= parallel_from else _features
-        kernel(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, out)
+        kernel(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, self.preview,
+               roads.curvatures, roads.friction, out)  # fmt: skip
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -128,6 +154,7 @@ class FeatureSensor:
         scale[1] = 0.05
         scale[2] = 0.0
         scale[3] = 0.05
+        scale[4 + 2 * len(self.lookahead) :] = 0.0  # the road's surface and bends are known, not measured
         return scale
 
 

@@ -121,6 +121,18 @@ def centreline_at(lookup, road, s):
     return lookup[r, PX] + frac * lookup[r, DX], lookup[r, PY] + frac * lookup[r, DY]
 
 
+@njit(cache=True, inline="always")
+def sample_row(road, s):
+    """The table row of the sample at or below arc length ``s`` [m]: a closed road wraps round
+    its laps, an open road holds at its ends."""
+    j = math.floor(s / road.spacing)
+    if road.closed:
+        j = j % road.n_seg
+    else:
+        j = min(max(j, 0), road.n_seg)
+    return road.offset + j
+
+
 @njit(cache=True)
 def edge_start(road, s):
     """The sample index at or below arc length ``s`` [m] where a stretch of edges starts; a
