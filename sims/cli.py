@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the whole run (default: 0)")
     p.add_argument("--epochs", type=_non_negative_int, help="training epochs (default: 30, quick: 4)")
     p.add_argument("--dagger", type=_non_negative_int, default=0, help="DAgger rounds after training (default: 0)")
+    p.add_argument("--car", choices=("kinematic", "dynamic"), default="kinematic",
+                   help="kinematic: the slip-free car at 10 m/s on dry roads (default); dynamic: tyres that slip, "
+                        "wet and icy roads, and a driver that chooses its speed")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("collect", help="record the expert driving train roads as a dataset")
@@ -129,6 +132,8 @@ def cmd_demo(args) -> int:
         overrides["epochs"] = args.epochs
     if args.dagger:
         overrides["dagger_rounds"] = args.dagger
+    if args.car != "kinematic":
+        overrides["car"] = args.car
     if overrides:
         import dataclasses
 

@@ -12,7 +12,7 @@ from agents.data import CollectConfig, collect
 from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import aggregate, drive, env_config_for
 from agents.training import TrainConfig, train
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, CarParams, RoadFollowConfig
 from envs.atomic import write_text_atomically
 from sims.report import format_table, write_report
 from sims.roads import split_road_list
@@ -37,27 +37,51 @@ class DemoConfig:
     observation: str = "features"
     gif_frames: int = 400
     """Most frames in drive.gif (every second step is drawn)."""
+    car: str = "kinematic"
+    """``kinematic``: the slip-free car steers at a cruise-controlled 10 m/s on dry roads;
+    ``dynamic``: the car with tyres that slip drives roads with wet and icy sections, and both
+    the expert and the learner choose its speed (throttle and brake) up to 15 m/s."""
 
     @classmethod
     def quick(cls, seed: int = 0) -> "DemoConfig":
         return cls(train_roads=16, test_roads=6, eval_roads=8, epochs=4, gif_frames=40, seed=seed)
 
 
+SLIPPERY_FAMILIES = ("wet", "icy")
+ROAD_PREVIEW = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 75.0, 90.0, 110.0, 130.0, 150.0)
+"""[m] ahead where the dynamic demo's features report friction and curvature: as far as the
+expert's plan needs to brake from 15 m/s for a bend on ice."""
+
+
+def demo_world(config: DemoConfig) -> tuple[RoadFollowConfig, tuple[str, ...]]:
+    """The environment and road families of the demo's car."""
+    if config.car == "dynamic":
+        world = RoadFollowConfig(car=CarParams(model="dynamic"), throttle=True, target_speed=15.0,
+                                 road_preview_distances=ROAD_PREVIEW)  # fmt: skip
+        return world, SLIPPERY_FAMILIES
+    if config.car != "kinematic":
+        raise ValueError(f"car must be 'kinematic' or 'dynamic', got {config.car!r}")
+    return RoadFollowConfig(), DEFAULT_FAMILIES
+
+
 def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
-    families = DEFAULT_FAMILIES
+    world, families = demo_world(config)
+    noise = "steering and throttle" if world.throttle else "steering"
 
-    log(f"[1/5] The expert drives {config.train_roads} train roads (with DART steering noise) ...")
-    train_cfg = CollectConfig(num_roads=config.train_roads, split="train", seed=config.seed, observation=config.observation)
+    log(f"[1/5] The expert drives {config.train_roads} train roads (with DART {noise} noise) ...")
+    train_cfg = CollectConfig(num_roads=config.train_roads, split="train", seed=config.seed, observation=config.observation,
+                              families=families, env=world)  # fmt: skip
     train_data = collect(train_cfg, progress=progress)
     test_cfg = CollectConfig(
-        num_roads=config.test_roads, split="unseen", seed=config.seed + 1, observation=config.observation
-    )
+        num_roads=config.test_roads, split="unseen", seed=config.seed + 1, observation=config.observation,
+        families=families, env=world,
+    )  # fmt: skip
     test_data = collect(test_cfg, progress=progress)
     log(f"      {len(train_data)} training steps, {len(test_data)} test steps on unseen roads")
 
-    log(f"[2/5] Training the steering network ({config.epochs} epochs) ...")
+    log(f"[2/5] Training the {'driving' if world.throttle else 'steering'} network ({config.epochs} epochs) ...")
     tcfg = TrainConfig(
         epochs=config.epochs,
         batch_size=config.batch_size,
@@ -74,7 +98,7 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) ->
         history = hs[-1]
 
     log(f"[3/5] Closed-loop evaluation on {config.eval_roads} train and {config.eval_roads} unseen roads ...")
-    env_cfg = env_config_for(config.observation)
+    env_cfg = env_config_for(config.observation, world)
     metrics: dict = {"expert": {}}
     trajectories = {}
     for split in ("train", "unseen"):
@@ -91,6 +115,10 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) ->
     log(format_table(table))
     ratio = metrics["unseen"]["mean_abs_cte"] / max(metrics["expert"]["unseen"]["mean_abs_cte"], 1e-12)
     log(f"      unseen mean |cte|: learner/expert = {ratio:.2f}")
+    if world.throttle:
+        speed_ratio = metrics["unseen"]["mean_speed"] / max(metrics["expert"]["unseen"]["mean_speed"], 1e-12)
+        log(f"      unseen mean speed: learner/expert = {speed_ratio:.3f}; sliding: learner "
+            f"{metrics['unseen']['sliding_time']:.2f} s, expert {metrics['expert']['unseen']['sliding_time']:.2f} s a road")  # fmt: skip
 
     # the unseen road shown in the pictures: the one where the learner drifted most (typical of its worst)
     learner_unseen = trajectories[("learner", "unseen")]

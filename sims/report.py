@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 from agents.evaluation import Trajectory  # noqa: E402
 from envs.atomic import atomic_path  # noqa: E402
+from envs.rendering import SURFACE_COLOURS  # noqa: E402
 from envs.road import Road  # noqa: E402
 
 LEARNER_COLOUR = "#1f5fd6"
@@ -53,10 +54,17 @@ def write_report(
     ax.plot(history["epoch"], history["train_loss"], label="train loss (train roads)", color=LEARNER_COLOUR)
     if np.isfinite(history["test_loss"]).any():
         ax.plot(history["epoch"], history["test_loss"], label="test loss (unseen roads)", color=EXPERT_COLOUR)
+    by_action = history.get("test_loss_by_action") or []
+    throttle = bool(by_action) and len(by_action[0]) > 1
+    if throttle and np.isfinite(np.asarray(by_action, dtype=float)).any():  # each output's share of the test loss
+        parts = np.asarray(by_action, dtype=float)
+        ax.plot(history["epoch"], parts[:, 0], ":", color=EXPERT_COLOUR, label="  of it: steering")
+        ax.plot(history["epoch"], parts[:, 1], "--", color=EXPERT_COLOUR, label="  of it: throttle/brake")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE of normalized steering")
-    ax.set_title("Training: distance from the expert's steering")
+    what = "steering and throttle" if throttle else "steering"
+    ax.set_ylabel(f"MSE of normalized {what}")
+    ax.set_title(f"Training: distance from the expert's {what}")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
 
@@ -90,9 +98,24 @@ def write_report(
     ax = axes[1, 1]
     left, right = road.edges()
     ax.fill(np.r_[left[:, 0], right[::-1, 0]], np.r_[left[:, 1], right[::-1, 1]], color="#bbbbbb", lw=0)
+    s = road.arc_lengths
+    for surface in dict.fromkeys(name for _, _, name in road.surfaces):  # slippery sections, one label each
+        first = True
+        for start, end, name in road.surfaces:
+            if name != surface:
+                continue
+            k = np.flatnonzero((s >= start) & (s <= end))
+            if len(k) < 2:
+                continue
+            ax.fill(np.r_[left[k, 0], right[k[::-1], 0]], np.r_[left[k, 1], right[k[::-1], 1]], lw=0,
+                    color=np.array(SURFACE_COLOURS[surface]) / 255, label=f"{surface} surface" if first else None)  # fmt: skip
+            first = False
     ax.plot(road.points[:, 0], road.points[:, 1], "--", color="#b59b00", lw=0.8, label="ideal path")
     sc = ax.scatter(learner.xy[:, 0], learner.xy[:, 1], c=np.abs(learner.cte), s=3, cmap="RdYlGn_r",
                     vmin=0, vmax=max(0.05, float(np.abs(learner.cte).max())), label="learner trail")
+    if learner.sliding is not None and learner.sliding.any():
+        ax.scatter(learner.xy[learner.sliding, 0], learner.xy[learner.sliding, 1], s=14, marker="x", color="k",
+                   lw=0.8, label="tyres sliding")  # fmt: skip
     fig.colorbar(sc, ax=ax, label="|cte| [m]", shrink=0.8)
     ax.plot(*road.points[0], "ko", ms=4)
     ax.set_aspect("equal")
