@@ -18,6 +18,7 @@ import torch
 
 from agents.drivers import Driver
 from envs import RoadFollowConfig, RoadFollowVectorEnv
+from envs.car import HEADING, LATERAL, X, Y
 from envs.road import Road
 
 METRICS = ("completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes", "lap_time",
@@ -41,6 +42,10 @@ class Trajectory:
     lateral_accel: np.ndarray | None = None
     sliding: np.ndarray | None = None
     dt: float = 0.05
+    heading: np.ndarray | None = None
+    """Where the car pointed [rad] (a car that slides does not point where it moves)."""
+    lateral_speed: np.ndarray | None = None
+    """Lateral speed of the centre of gravity [m/s] (the dynamic car's; 0 for the kinematic one)."""
 
     def metrics(self) -> dict:
         driven = slice(1, None) if len(self.cte) > 1 else slice(None)  # the start is not a driven step
@@ -105,11 +110,13 @@ def drive(
     off_road = np.zeros(n, dtype=bool)
     length = np.zeros(n, dtype=np.int64)
     kept = ("cte", "speed", "steer", "progress_m", "lateral_accel", "sliding")
-    record = {k: [] for k in ("x", "y") + kept}
+    record = {k: [] for k in ("x", "y", "heading", "lateral_speed") + kept}
 
     def keep(info):
-        record["x"].append(fleet.state[:, 0].copy())
-        record["y"].append(fleet.state[:, 1].copy())
+        record["x"].append(fleet.state[:, X].copy())
+        record["y"].append(fleet.state[:, Y].copy())
+        record["heading"].append(fleet.state[:, HEADING].copy())
+        record["lateral_speed"].append(fleet.state[:, LATERAL].copy())
         for k in kept:
             record[k].append(np.asarray(info[k], dtype=np.float64).copy())
 
@@ -150,6 +157,8 @@ def drive(
                 lateral_accel=arrays["lateral_accel"][i, :t],
                 sliding=arrays["sliding"][i, :t] != 0.0,
                 dt=env_config.dt,
+                heading=arrays["heading"][i, :t],
+                lateral_speed=arrays["lateral_speed"][i, :t],
             )
         )
     return trajectories

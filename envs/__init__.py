@@ -10,7 +10,7 @@ from envs.car import CarParams
 from envs.config import OBSERVATION_TYPES, Disturbances, RoadFollowConfig
 from envs.fleet import INFO_KEYS, Fleet
 from envs.generation import DEFAULT_FAMILIES, FAMILIES, SPLITS, RoadFamily, generate_road, split_roads
-from envs.road import Road, RoadError, load_roads, save_roads
+from envs.road import SURFACES, Road, RoadError, load_roads, save_roads
 from envs.road_follow import MAX_EPISODE_STEPS, RoadFollowEnv
 from envs.road_follow_vector import RoadFollowVectorEnv
 
@@ -40,6 +40,7 @@ __all__ = [
     "split_roads",
     "Road",
     "RoadError",
+    "SURFACES",
     "load_roads",
     "save_roads",
     "RoadFollowEnv",

@@ -148,7 +148,8 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) ->
     write_text_atomically(out / "metrics.json", json.dumps(result, indent=2))
 
     log(f"[5/5] Rendering drive.gif on unseen road {road.name} ...")
-    frames = [f for f, _ in drive_frames(road, learner_traj, expert_traj, stride=2, max_frames=config.gif_frames)]
+    frames = [f for f, _ in drive_frames(road, learner_traj, expert_traj, car=world.car, stride=2,
+                                         max_frames=config.gif_frames)]  # fmt: skip
     write_gif(out / "drive.gif", frames, frame_seconds=2 * env_cfg.dt)
     log(f"Done in {time.perf_counter() - clock:.0f} s: {out}/model.pt, metrics.json, report.png, drive.gif")
     return result

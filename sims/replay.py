@@ -8,10 +8,11 @@ a JSON ``metadata`` string: the road's name, width and whether it is closed,
 who drove, how it ended, the metrics ``roadschool evaluate`` reports for it, the
 time step and the car.
 
-The evaluation records positions but not headings; a heading is recovered
-exactly from two positions and the steering, since the car moves along the
-chord of an arc whose direction is the mean of its headings before and after
-the step (``envs.car.step``).
+The evaluation records headings (a car that slides does not point where it
+moves); for a trajectory without them a heading is recovered exactly from two
+positions and the steering of the kinematic car, which moves along the chord of
+an arc whose direction is the mean of its headings before and after the step
+(``envs.car.step``).
 
 ``roadschool replay`` shows episodes in a window with the drawing of
 ``roadschool watch``, or renders one to a GIF (or MP4) at one frame per step,
@@ -137,14 +138,20 @@ def find_episodes(path) -> list[Path]:
 
 # ------------------------------------------------------------------ evaluation
 def track_from_trajectory(trajectory, road: Road, config: RoadFollowConfig) -> Track:
-    """A :class:`Track` of an ``agents.evaluation.Trajectory``, headings recovered from the positions.
+    """A :class:`Track` of an ``agents.evaluation.Trajectory``: its recorded headings, or for a
+    trajectory without them headings recovered from the positions.
 
-    Exact for the evaluation's world (no start offsets, no crosswind): the car
-    starts on the road's first point along its heading, and each step moves it
-    along the chord whose direction is its heading plus half the step's turn.
+    The recovery is exact for the kinematic car in the evaluation's world (no start offsets, no
+    crosswind): the car starts on the road's first point along its heading, and each step moves
+    it along the chord whose direction is its heading plus half the step's turn.
     """
     xy = np.asarray(trajectory.xy, dtype=np.float64)
     speed, steer = np.asarray(trajectory.speed), np.asarray(trajectory.steer)
+    if getattr(trajectory, "heading", None) is not None:
+        return Track.from_columns(
+            x=xy[:, 0], y=xy[:, 1], heading=np.asarray(trajectory.heading), steer=steer, speed=speed,
+            cte=np.asarray(trajectory.cte), progress_m=np.asarray(trajectory.progress_m),
+        )  # fmt: skip
     car = config.car
     heading = np.empty(len(xy))
     heading[0] = math.remainder(float(road.headings[0]), 2 * math.pi)

@@ -13,6 +13,13 @@ from envs.car import CarParams
 from envs.road import Road
 
 
+def _heading_of(trajectory: Trajectory, road: Road) -> np.ndarray:
+    """Where the car pointed: recorded, or (older trajectories) along its motion."""
+    if trajectory.heading is not None:
+        return trajectory.heading
+    return _heading(trajectory.xy, float(road.headings[0]))
+
+
 def _heading(xy: np.ndarray, fallback: float) -> np.ndarray:
     d = np.diff(xy, axis=0)
     h = np.arctan2(d[:, 1], d[:, 0])
@@ -39,8 +46,8 @@ def drive_frames(
     from envs.rendering import CarPose, RoadRenderer
 
     renderer = RoadRenderer(size, size, camera=camera, pixels_per_metre=pixels_per_metre)
-    heading = _heading(learner.xy, float(road.headings[0]))
-    ghost_heading = _heading(expert.xy, float(road.headings[0])) if expert is not None else None
+    heading = _heading_of(learner, road)
+    ghost_heading = _heading_of(expert, road) if expert is not None else None
     steps = list(range(0, len(learner.xy), stride))
     if steps[-1] != len(learner.xy) - 1:
         steps.append(len(learner.xy) - 1)
@@ -48,7 +55,13 @@ def drive_frames(
         steps = steps[:max_frames]
     try:
         for t in steps:
-            pose = CarPose(*learner.xy[t], heading[t], learner.steer[t], car.length, car.width, car.wheelbase)
+            velocity = None
+            if car.model == "dynamic" and learner.lateral_speed is not None:  # where the body moves
+                c, s = np.cos(heading[t]), np.sin(heading[t])
+                vx, vy = learner.speed[t], learner.lateral_speed[t]
+                velocity = (float(c * vx - s * vy), float(s * vx + c * vy))
+            pose = CarPose(*learner.xy[t], heading[t], learner.steer[t], car.length, car.width, car.wheelbase,
+                           velocity)  # fmt: skip
             ghost = None
             if expert is not None:
                 g = min(t, len(expert.xy) - 1)
@@ -62,7 +75,9 @@ def drive_frames(
                 "progress": f"{100 * min(learner.progress_m[t] / road.length, 1):5.1f} %",
                 "ghost": "expert" if expert is not None else "-",
             }
-            frame = renderer.render(road, pose, learner.xy[: t + 1], np.abs(learner.cte[: t + 1]), hud, ghost)
+            sliding = learner.sliding[: t + 1] if learner.sliding is not None else None
+            frame = renderer.render(road, pose, learner.xy[: t + 1], np.abs(learner.cte[: t + 1]), hud, ghost,
+                                    trail_sliding=sliding)  # fmt: skip
             yield np.array(frame), t
     finally:
         renderer.close()
