@@ -36,6 +36,26 @@ is wide turns back on itself (a spike or a zig-zag no car can follow inside the 
 MAX_ROAD_NAME = 200
 """Longest road name [characters]."""
 
+# ------------------------------------------------------------------ environments
+MAX_DT = 0.5
+"""Longest time step [s] (the car's road projection covers at most ~10 m a step)."""
+MAX_ROAD_INDEX = 2**31
+"""Generated road indices are below this."""
+MAX_SENSORS = 360
+"""Most look-ahead points or rays of an observation."""
+MAX_SENSOR_RANGE = 1000.0
+"""Farthest look-ahead point or ray [m]."""
+MAX_IMAGE_SIZE = 512
+"""Largest side of the image observation [px]."""
+MIN_METRES_PER_PIXEL = 0.01
+"""Finest scale of the image observation [m/px]."""
+MAX_METRES_PER_PIXEL = 10.0
+"""Coarsest scale of the image observation [m/px]."""
+MAX_WIND = 50.0
+"""Strongest crosswind or gust [m/s]."""
+MAX_OBSERVATION_NOISE = 10.0
+"""Largest sensor noise standard deviation [m]."""
+
 # ------------------------------------------------------------------ files
 MAX_ROADS_FILE_BYTES = 64 * 2**20
 """Largest roads file [bytes] (64 MiB)."""
