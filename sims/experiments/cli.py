@@ -8,13 +8,14 @@ from pathlib import Path
 
 from sims.arguments import non_negative_int as _non_negative_int
 from sims.arguments import positive_int as _positive_int
+from sims.arguments import MAX_SEED, bounded_int, output_dir
 
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where the runs execute")
     g.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local worker processes, or Ray (pip install 'roadschool[ray]') (default: %(default)s)")
-    g.add_argument("--workers", type=_non_negative_int, default=0,
+    g.add_argument("--workers", type=bounded_int(0, 1024), default=0,
                    help="runs at once: local processes or CPUs of a local Ray instance; "
                         "0 = all cores, 1 = in this process (default: 0)")
     g.add_argument("--address",
@@ -23,10 +24,10 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--out", type=Path, help=f"output folder (default: runs/{what}-<timestamp>)")
+    p.add_argument("--out", type=output_dir, help=f"output folder (default: runs/{what}-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
-    p.add_argument("--seeds", type=_positive_int, help="seeds per grid point (default: the experiment's)")
-    p.add_argument("--first-seed", type=int, help="first seed; seeds are first, first + 1, ... (default: 0)")
+    p.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per grid point (default: the experiment's)")
+    p.add_argument("--first-seed", type=bounded_int(0, MAX_SEED - 10_000), help="first seed; seeds are first, first + 1, ... (default: 0)")
     _add_backend(p)
 
 
@@ -40,7 +41,7 @@ def register(subparsers) -> dict:
     _add_common(q, "batching")
     q.add_argument("--batch-size", type=_non_negative_int, action="append", dest="batch_sizes",
                    help="batch size, repeatable; 0 = full batch (default: 0 4096 1024 256 64 16)")
-    q.add_argument("--epochs", type=_positive_int, help="epochs of every run (default: 30)")
+    q.add_argument("--epochs", type=bounded_int(1, 1_000_000), help="epochs of every run (default: 30)")
 
     q = sub.add_parser("overfitting", help="train on 1 ... 64 roads, test every model on the same unseen roads")
     _add_common(q, "overfitting")
@@ -61,8 +62,8 @@ def register(subparsers) -> dict:
 
     q = sub.add_parser("tutorial-figures", help="run the three experiments at their defaults and copy their "
                                                 "figures to docs/figures (about 9 minutes on 2 cores)")
-    q.add_argument("--out", type=Path, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
-    q.add_argument("--work", type=Path, default=Path("runs/tutorial"),
+    q.add_argument("--out", type=output_dir, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
+    q.add_argument("--work", type=output_dir, default=Path("runs/tutorial"),
                    help="where the experiments write their full outputs (default: %(default)s)")
     q.add_argument("--quick", action="store_true", help="the tiny versions (to check the command, not for docs)")
     _add_backend(q)
