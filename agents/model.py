@@ -218,8 +218,9 @@ class SteeringPolicy:
             raise ValueError(f"{self.source}: the policy reads observations of shape {self.net.config.obs_shape}, "
                              f"got {batch.shape[1:]}")
         with torch.inference_mode():
-            out = self.net(torch.as_tensor(batch)).clamp(-1.0, 1.0).numpy()
+            out = self.net(torch.as_tensor(batch)).numpy()
         if not np.all(np.isfinite(out)):
             raise ValueError(f"{self.source}: the policy's actions are NaN or infinite for "
                              f"{int((~np.isfinite(out)).any(axis=-1).sum())} of {len(out)} observations")
+        out = np.clip(out, -1.0, 1.0)
         return out[0] if single else out
