@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.car import SPEED
+from envs.checks import check_types, in_range
 from envs.fleet import Fleet
 
 
@@ -29,6 +30,13 @@ class ExpertConfig:
     """The feed-forward curvature is averaged over this much road [m]."""
     min_speed: float = 2.0
     """Speeds below this [m/s] are treated as this when scheduling gains."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "bandwidth", 0.0, 100.0, low_open=True, unit="rad/s")
+        in_range(self, "preview_time", 0.0, 10.0, unit="s")
+        in_range(self, "preview_span", 0.0, 100.0, unit="m")
+        in_range(self, "min_speed", 0.0, 100.0, low_open=True, unit="m/s")
 
 
 class PathExpert:

@@ -93,7 +93,7 @@ def _conform(value, hint, what: str):
 def in_range(config, field: str, low: float, high: float, *, low_open: bool = False, unit: str = "") -> None:
     """ValueError unless ``low <= config.field <= high`` (``low <`` if ``low_open``), finite."""
     value = getattr(config, field)
-    ok = math.isfinite(value) and (value > low if low_open else value >= low) and value <= high
+    ok = (isinstance(value, int) or math.isfinite(value)) and (value > low if low_open else value >= low) and value <= high
     if not ok:
         left = "(" if low_open else "["
         raise ValueError(
@@ -105,7 +105,7 @@ def finite(config, *fields: str) -> None:
     """ValueError unless every named field is a finite number."""
     for field in fields:
         value = getattr(config, field)
-        if not math.isfinite(value):
+        if not (isinstance(value, int) or math.isfinite(value)):
             raise ValueError(f"{type(config).__name__}.{field} must be a finite number, got {value}")
 
 

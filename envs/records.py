@@ -43,7 +43,8 @@ def load_record(path, fmt: str, version: int, names, error: type[Exception], kin
             arrays = {k: z[k] for k in names}
     except error:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, MemoryError, RecursionError,
+            NotImplementedError, RuntimeError, OverflowError, TypeError, IndexError) as exc:
         raise error(f"{path}: damaged or not {article} {kind} file ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise error(f"{path}: not a roadschool {kind}")
