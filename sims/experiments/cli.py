@@ -27,6 +27,8 @@ def _add_common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--out", type=output_dir, help=f"output folder (default: runs/{what}-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
     p.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per grid point (default: the experiment's)")
+    p.add_argument("--resume", action="store_true",
+                   help="rerun in the same --out folder, skipping the runs that finished there before")
     p.add_argument("--first-seed", type=bounded_int(0, MAX_SEED - 10_000), help="first seed; seeds are first, first + 1, ... (default: 0)")
     _add_backend(p)
 
@@ -77,6 +79,8 @@ def _backend(args):
 
 
 def _out(args, name: str) -> Path:
+    if getattr(args, "resume", False) and not args.out:
+        raise ValueError("--resume needs the --out folder of the run to continue")
     return args.out or Path("runs") / f"{name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -86,7 +90,7 @@ def run_batching(args) -> Path:
     config = BatchingConfig.quick() if args.quick else BatchingConfig()
     config = config.with_overrides(args.seeds, args.first_seed, args.batch_sizes, args.epochs)
     out = _out(args, "batching")
-    run_experiment(out, config, _backend(args))
+    run_experiment(out, config, _backend(args), resume=getattr(args, "resume", False))
     return out
 
 
@@ -97,7 +101,7 @@ def run_overfitting(args) -> Path:
     observations = tuple(args.observations) if args.observations else None
     config = config.with_seeds(args.seeds, args.first_seed, observations)
     out = _out(args, "overfitting")
-    run_experiment(out, config, _backend(args))
+    run_experiment(out, config, _backend(args), resume=getattr(args, "resume", False))
     return out
 
 
@@ -107,7 +111,7 @@ def run_road_change(args) -> Path:
     config = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
     config = config.with_overrides(args.seeds, args.first_seed, args.methods, args.changes, args.observation)
     out = _out(args, "road-change")
-    run_experiment(out, config, _backend(args))
+    run_experiment(out, config, _backend(args), resume=getattr(args, "resume", False))
     return out
 
 
@@ -125,7 +129,7 @@ def run_tutorial_figures(args) -> Path:
     for name, runner in runners.items():
         clock = time.perf_counter()
         ns = argparse.Namespace(**vars(args))
-        ns.out, ns.seeds, ns.first_seed = args.work / name, None, None
+        ns.out, ns.seeds, ns.first_seed, ns.resume = args.work / name, None, None, False
         ns.batch_sizes = ns.epochs = ns.observations = ns.methods = ns.changes = ns.observation = None
         folder = runner(ns)
         copy_as_small_png(folder / FIGURES[name], args.out / FIGURES[name])
@@ -136,5 +140,13 @@ def run_tutorial_figures(args) -> Path:
 def cmd_experiment(args) -> int:
     handlers = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change,
                 "tutorial-figures": run_tutorial_figures}
-    handlers[args.experiment](args)
+    import sys
+
+    from sims.experiments.grid import RunFailed
+
+    try:
+        handlers[args.experiment](args)
+    except RunFailed as exc:
+        print(f"roadschool experiment {args.experiment}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
