@@ -15,7 +15,7 @@ from sims.arguments import non_negative_float as _non_negative_float
 from sims.arguments import non_negative_int as _non_negative_int
 from sims.arguments import positive_float as _positive_float
 from sims.arguments import positive_int as _positive_int
-from sims.arguments import OneLineParser, bounded_int, car_count, output_dir, output_file, seed
+from sims.arguments import OneLineParser, bounded_float, bounded_int, car_count, output_dir, output_file, seed
 
 EXIT_BAD_INPUT = 2
 
@@ -61,11 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=output_file, required=True, help="dataset file to write (.npz)")
     _add_roads(p, 200)
     p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features", help="(default: %(default)s)")
-    p.add_argument("--noise", type=_non_negative_float, default=0.15,
+    p.add_argument("--noise", type=bounded_float(0, 10), default=0.15,
                    help="DART steering noise std while collecting, labels stay clean (default: %(default)s)")
-    p.add_argument("--start-offset", type=_non_negative_float, default=1.0,
+    p.add_argument("--start-offset", type=bounded_float(0, 50), default=1.0,
                    help="random lateral start offset up to this [m] (default: %(default)s)")
-    p.add_argument("--start-heading", type=_non_negative_float, default=0.15,
+    p.add_argument("--start-heading", type=bounded_float(0, 3.14159), default=0.15,
                    help="random heading start offset up to this [rad] (default: %(default)s)")
     p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
