@@ -478,10 +478,15 @@ def read_json_file(path: Path, kind: str, error: type[Exception], max_bytes: int
     try:
         if path.is_dir():
             raise error(f"{path}: is a directory, not a {kind}")
+        if path.exists() and not path.is_file():
+            raise error(f"{path}: is not a regular file (a device or a pipe), not a {kind}")
         size = path.stat().st_size
         if size > max_bytes:
             raise error(f"{path}: is {size / 2**20:.1f} MiB; a {kind} may be at most {max_bytes / 2**20:.0f} MiB")
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)  # a file that grows while read stops here too
+        if len(raw) > max_bytes:
+            raise error(f"{path}: a {kind} may be at most {max_bytes / 2**20:.0f} MiB")
     except FileNotFoundError:
         raise error(f"{path}: no such {kind}") from None
     except OSError as exc:

@@ -92,9 +92,15 @@ def test_roads_files_that_are_not_utf8_text_are_named(content, message, tmp_path
     assert str(path) in str(err.value)
 
 
-def test_a_roads_folder_is_named(tmp_path):
+def test_a_roads_folder_or_device_is_named(tmp_path):
     with pytest.raises(RoadError, match="is a directory"):
         load_roads(tmp_path)
+    with pytest.raises(RoadError, match="not a regular file"):
+        load_roads("/dev/zero")  # would never end if read
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint("/dev/zero")
+    with pytest.raises(DatasetError, match="not a regular file"):
+        Dataset.load("/dev/zero")
 
 
 def test_near_repeated_points_are_dropped_and_sharp_corners_kept():
