@@ -61,6 +61,9 @@ MAX_ROADS_FILE_BYTES = 64 * 2**20
 """Largest roads file [bytes] (64 MiB)."""
 MAX_ROADS_PER_FILE = 10_000
 """Most roads in one roads file."""
+MAX_FILE_SAMPLES = 5_000_000
+"""Most resampled points of all the roads of one file together (2,500 km at 0.5 m; ~100 bytes
+each in memory once the environment holds them)."""
 MAX_JSON_DEPTH = 16
 """Deepest nesting of arrays and objects in a JSON file read by roadschool (a roads file needs 4)."""
 

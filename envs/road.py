@@ -445,6 +445,7 @@ def load_roads(path) -> list[Road]:
         raise RoadError(f"{path}: holds {len(data['roads'])} roads; at most {limits.MAX_ROADS_PER_FILE}")
     roads: list[Road] = []
     seen: dict[str, int] = {}
+    samples = 0
     for i, item in enumerate(data["roads"]):
         if not isinstance(item, dict) or "points" not in item:
             raise RoadError(f"{path}: road #{i} must be an object with 'points'")
@@ -462,6 +463,11 @@ def load_roads(path) -> list[Road]:
             roads.append(Road.from_points(item["points"], item.get("width", 7.0), item.get("closed", False), name))
         except RoadError as exc:
             raise RoadError(f"{path}: road #{i}: {exc}" if not str(exc).startswith("road ") else f"{path}: {exc}") from None
+        samples += roads[-1].num_points
+        if samples > limits.MAX_FILE_SAMPLES:
+            raise RoadError(f"{path}: its roads hold more than {limits.MAX_FILE_SAMPLES:,} samples in all "
+                            f"(over {limits.MAX_FILE_SAMPLES * DEFAULT_SPACING / 1000:,.0f} km of road at "
+                            f"{DEFAULT_SPACING} m spacing); split the file")
     return roads
 
 

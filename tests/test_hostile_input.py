@@ -66,6 +66,9 @@ HOSTILE_ROADS = {
     "a crossing": (ROAD % ("[[0, 0], [100, 0], [100, 100], [50, 100], [50, -50]]", "7", "false", '"a"'),
                    "crosses or runs onto itself"),
     "nested 100,000 deep": ('{"roads": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested 100001 deep"),
+    "too much road in all": ('{"roads": [%s]}' % ", ".join(
+        '{"points": [[0, %d], [40000, %d]], "name": "r%d"}' % (40 * k, 40 * k, k) for k in range(70)),
+        "samples in all"),
     "an empty list": ('{"roads": []}', "holds no roads"),
     "a list at the top": ("[1, 2]", "expected an object"),
 }
