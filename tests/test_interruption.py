@@ -59,10 +59,19 @@ def test_train_killed_with_sigkill_resumes_exactly(tmp_path):
 @pytest.mark.slow
 def test_collect_killed_leaves_no_file(tmp_path):
     out = tmp_path / "data.npz"
-    proc = cli("collect", "--roads", "400", "--out", str(out), "--no-progress")
-    time.sleep(4.0)
+    proc = subprocess.Popen([sys.executable, "-m", "sims.cli", "collect", "--roads", "400", "--out", str(out)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seen = b""
+    deadline = time.monotonic() + 300
+    while b"collect" not in seen and time.monotonic() < deadline:  # its progress bar: the cars are driving
+        chunk = os.read(proc.stderr.fileno(), 256)
+        if not chunk:
+            break
+        seen += chunk
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stderr.close()
+    assert b"collect" in seen, seen
     assert proc.returncode == -signal.SIGKILL, "collect finished before it was killed: the test needs more roads"
     assert list(tmp_path.iterdir()) == []
 
