@@ -26,6 +26,10 @@ from agents.drivers import Driver, ExpertDriver
 from agents.expert import PathExpert
 from envs import DEFAULT_FAMILIES, RoadFollowConfig, RoadFollowVectorEnv
 from envs.generation import road_plan
+from envs import limits
+from envs.checks import check_types, in_range
+from envs.config import OBSERVATION_TYPES, Disturbances
+from envs.car import CarParams
 from envs.records import load_record, save_record
 from envs.road import Road
 
@@ -77,12 +81,23 @@ class CollectConfig:
     """Everything else about the world (speed, car, disturbances...)."""
 
     def __post_init__(self):
+        if isinstance(self.families, str):
+            object.__setattr__(self, "families", (self.families,))
+        check_types(self)
         if self.num_roads < 1:
             raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
+        if self.num_roads > limits.MAX_CARS:
+            raise limits.RequestTooLarge(f"num_roads must be at most {limits.MAX_CARS} (cars driven at once), "
+                                         f"got {self.num_roads}")
         if self.noise_std < 0:
             raise ValueError(f"noise_std must be non-negative, got {self.noise_std}")
+        in_range(self, "noise_std", 0.0, 10.0)
         if not 0 <= self.noise_correlation < 1:
             raise ValueError(f"noise_correlation must be in [0, 1), got {self.noise_correlation}")
+        in_range(self, "first_road", 0, limits.MAX_ROAD_INDEX - self.num_roads)
+        in_range(self, "seed", 0, 2**63 - 1)
+        in_range(self, "max_steps", 1, 1_000_000, unit="steps")
+        self.env_config()  # the world it collects in must be a valid one (offsets, observation, families)
 
     def env_config(self) -> RoadFollowConfig:
         return dataclasses.replace(
@@ -157,14 +172,96 @@ class Dataset:
         """
         path = Path(path)
         meta, arrays = load_record(path, FORMAT, FORMAT_VERSION, _ARRAYS, DatasetError, "dataset")
-        n = len(arrays["action"])
-        if any(len(a) != n for a in arrays.values()):
-            raise DatasetError(f"{path}: damaged dataset (arrays of different lengths)")
+        arrays = check_dataset(path, meta, arrays)
         if observation is not None and meta.get("observation") != observation:
             raise DatasetError(
                 f"{path}: holds {meta.get('observation')!r} observations, but {observation!r} are needed"
             )
         return cls(metadata=meta, **arrays)
+
+
+def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays of a dataset file if they and its metadata make a dataset a policy can learn from.
+
+    Checked: the observation type is a known one; ``obs`` has the shape and kind (numbers,
+    not strings) the environment of the metadata gives for that type; ``action`` is one
+    column of finite steering in [-1, 1]; ``obs`` and ``cte`` are finite; ``road``,
+    ``episode`` and ``step`` are whole numbers, ``road`` indexing the metadata's road names;
+    all arrays have one row per step. ``action`` of shape ``(n,)`` is read as ``(n, 1)``.
+
+    Raises:
+        DatasetError: naming the file and the first problem found.
+    """
+    observation = meta.get("observation")
+    if not isinstance(observation, str) or observation not in OBSERVATION_TYPES:
+        raise DatasetError(f"{path}: metadata names an unknown observation type {str(observation)[:40]!r}; "
+                           f"expected one of {', '.join(OBSERVATION_TYPES)}")
+    roads = meta.get("roads")
+    if not isinstance(roads, list) or not all(isinstance(r, str) for r in roads):
+        raise DatasetError(f"{path}: metadata 'roads' must be a list of road names")
+    try:
+        env = env_config_from_dict(meta.get("env"), observation)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise DatasetError(f"{path}: metadata 'env' is not a valid environment configuration ({exc})") from None
+    from envs.observations import observation_space
+
+    expected = observation_space(env).shape
+    obs = arrays["obs"]
+    if obs.dtype.kind not in "uif" or obs.dtype.kind == "b":
+        raise DatasetError(f"{path}: obs must hold numbers, not {obs.dtype}")
+    if obs.shape[1:] != expected:
+        raise DatasetError(f"{path}: obs has rows of shape {obs.shape[1:]}, but {observation} observations of its "
+                           f"environment have shape {expected}" + (" (a 1-D obs array has no rows)" if obs.ndim == 1 else ""))
+    action = arrays["action"]
+    if action.ndim == 1:
+        action = action.reshape(-1, 1)
+    if action.dtype.kind not in "if" or action.ndim != 2 or action.shape[1] != 1:
+        raise DatasetError(f"{path}: action must be one column of steering numbers, got {action.dtype} of shape {action.shape}")
+    arrays = dict(arrays, action=action)
+    n = len(action)
+    for name, a in arrays.items():
+        if a.ndim == 0 or len(a) != n:
+            raise DatasetError(f"{path}: damaged dataset (arrays of different lengths: {name} has "
+                               f"{a.shape[0] if a.ndim else 0} rows, action {n})")
+    for name in ("road", "episode", "step"):
+        a = arrays[name]
+        if a.dtype.kind not in "iu" or a.ndim != 1:
+            raise DatasetError(f"{path}: {name} must be one whole number a step, got {a.dtype} of shape {a.shape}")
+        if n and a.min() < 0:
+            raise DatasetError(f"{path}: {name} holds negative numbers")
+    if n and arrays["road"].max() >= len(roads):
+        raise DatasetError(f"{path}: road index {int(arrays['road'].max())} but the metadata names {len(roads)} roads")
+    if arrays["cte"].dtype.kind not in "if" or arrays["cte"].ndim != 1:
+        raise DatasetError(f"{path}: cte must be one number a step")
+    for name in ("obs", "action", "cte"):
+        a = arrays[name]
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            bad = int(np.flatnonzero(~np.isfinite(a.reshape(n, -1)).all(axis=1))[0])
+            raise DatasetError(f"{path}: {name} holds NaN or infinite values (first in row {bad})")
+    if n and not np.all(np.abs(action) <= 1.0):
+        raise DatasetError(f"{path}: action holds values outside [-1, 1] (normalized steering)")
+    return arrays
+
+
+def env_config_from_dict(env: dict | None, observation: str) -> RoadFollowConfig:
+    """The :class:`RoadFollowConfig` written by :func:`config_to_dict` (``None``: the default one)."""
+    if env is None:
+        return RoadFollowConfig(observation=observation)
+    if not isinstance(env, dict):
+        raise TypeError("not an object")
+    fields = dict(env)
+    if "car" in fields:
+        if not isinstance(fields["car"], dict):
+            raise TypeError("car is not an object")
+        fields["car"] = CarParams(**fields["car"])
+    if "disturbances" in fields:
+        if not isinstance(fields["disturbances"], dict):
+            raise TypeError("disturbances is not an object")
+        fields["disturbances"] = Disturbances(**fields["disturbances"])
+    config = RoadFollowConfig(**fields)
+    if config.observation != observation:
+        raise ValueError(f"its observation is {config.observation!r}, the dataset's {observation!r}")
+    return config
 
 
 def _describe(meta: dict) -> dict:
@@ -191,6 +288,8 @@ def collect(
     driver = driver or ExpertDriver(labeler)
     env_cfg = config.env_config()
     n = len(roads) if roads is not None else config.num_roads
+    limits.check_memory(f"collecting {n} roads of {config.observation} observations",
+                        collect_memory(env_cfg, config.max_steps, roads, n, config.families))
     env = RoadFollowVectorEnv(n, config=env_cfg, max_episode_steps=config.max_steps)
     options = {"road": list(roads)} if roads is not None else config.road_options()
     obs, _ = env.reset(seed=config.seed, options=options)
@@ -242,6 +341,27 @@ def collect(
     arrays = {k: np.concatenate(v) for k, v in rows.items()}
     arrays["action"] = arrays["action"].reshape(len(arrays["action"]), size)
     return Dataset(metadata=meta, **arrays)
+
+
+def collect_memory(env_config: RoadFollowConfig, max_steps: int, roads: list[Road] | None, n: int, families) -> float:
+    """Estimated memory [bytes] of collecting on ``n`` roads (``roads``, or generated ones of ``families``).
+
+    Each car records a row a step (its observation and 20 bytes of labels), kept per step and
+    then joined (so twice); it drives its road's length at the target speed, or ``max_steps``.
+    Each road's samples (~100 bytes each, geometry and its kernel copy) come on top.
+    """
+    from envs.generation import get_family
+    from envs.observations import observation_space
+
+    space = observation_space(env_config)
+    row = int(np.prod(space.shape)) * space.dtype.itemsize + 20
+    speed = max(env_config.target_speed, 1.0)
+    if roads is not None:
+        lengths = np.array([r.length for r in roads], dtype=np.float64)
+    else:
+        lengths = np.full(n, max(get_family(f).length_range[1] for f in families))
+    steps = np.minimum(lengths / (speed * env_config.dt) * 1.2 + 10, max_steps)
+    return float(2 * row * steps.sum() + 100 * (lengths / 0.5).sum())
 
 
 def config_to_dict(config) -> dict:

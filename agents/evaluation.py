@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from agents.drivers import Driver
-from envs import RoadFollowConfig, RoadFollowVectorEnv
+from envs import RoadFollowConfig, RoadFollowVectorEnv, limits
 from envs.car import HEADING, LATERAL, X, Y
 from envs.road import Road
 
@@ -102,6 +102,10 @@ def drive(
     if not roads:
         raise ValueError("no roads to drive")
     n = len(roads)
+    # the record: 6 float64 numbers a car a step, stacked at the end (so twice), up to the time limit
+    steps = np.minimum(np.array([r.length for r in roads]) / (max(env_config.target_speed, 1.0) * env_config.dt) * 1.2
+                       + 10, max_steps)
+    limits.check_memory(f"driving {n} roads", 2 * 6 * 8 * n * float(steps.max()))
     env = RoadFollowVectorEnv(n, config=env_config, max_episode_steps=max_steps)
     obs, info = env.reset(seed=seed, options={"road": list(roads)})
     fleet = env.fleet

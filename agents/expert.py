@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.car import GRAVITY, SPEED
+from envs.checks import check_types, in_range
 from envs.fleet import Fleet
 from envs.road import SURFACES
 
@@ -48,6 +49,13 @@ class ExpertConfig:
     """Speed tracking gain [1/s]: accel = gain * (planned - speed)."""
     speed_preview: float = 0.3
     """The planned speed is read this far ahead, in seconds of driving [s]."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "bandwidth", 0.0, 100.0, low_open=True, unit="rad/s")
+        in_range(self, "preview_time", 0.0, 10.0, unit="s")
+        in_range(self, "preview_span", 0.0, 100.0, unit="m")
+        in_range(self, "min_speed", 0.0, 100.0, low_open=True, unit="m/s")
 
 
 class PathExpert:

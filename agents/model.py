@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from envs import limits
 from envs.atomic import atomic_path
+from envs.config import OBSERVATION_TYPES
 
 CHECKPOINT_FORMAT = "roadschool-checkpoint"
 
@@ -50,6 +52,42 @@ class NetConfig:
             raise ValueError(f"hidden layer widths must be positive, got {self.hidden}")
         if self.outputs not in (1, 2):
             raise ValueError(f"outputs must be 1 (steering) or 2 (steering and throttle), got {self.outputs!r}")
+        if self.observation not in OBSERVATION_TYPES:
+            raise ValueError(f"unknown observation {str(self.observation)[:40]!r}; choose from {', '.join(OBSERVATION_TYPES)}")
+        if self.observation == "image":
+            if len(self.obs_shape) != 3 or self.obs_shape[0] != self.obs_shape[1] or not 1 <= self.obs_shape[2] <= 4:
+                raise ValueError(f"an image observation has shape (size, size, channels), got {self.obs_shape}")
+            if not self.channels or min(self.channels) < 1:
+                raise ValueError(f"convolution channels must be positive, got {self.channels}")
+        elif len(self.obs_shape) != 1:
+            raise ValueError(f"a {self.observation} observation is a vector, got shape {self.obs_shape}")
+        if min(self.obs_shape) < 1:
+            raise ValueError(f"observation shape must be positive, got {self.obs_shape}")
+        if len(self.hidden) > 64 or len(self.channels) > 16:
+            raise ValueError("at most 64 hidden layers and 16 convolution layers")
+        count = self.parameter_count
+        if count > limits.MAX_NETWORK_PARAMETERS:
+            raise limits.RequestTooLarge(
+                f"a network with hidden widths {' '.join(map(str, self.hidden))} on {self.observation} observations "
+                f"{self.obs_shape} has {count:.3g} parameters; at most {limits.MAX_NETWORK_PARAMETERS:.3g}"
+            )
+
+    @property
+    def parameter_count(self) -> int:
+        """Trainable parameters of the :class:`SteeringNet` this describes (weights and biases)."""
+        count = 0
+        if self.observation == "image":
+            c_in, size = self.obs_shape[-1], self.obs_shape[0]
+            for c_out in self.channels:
+                count += c_in * c_out * 25 + c_out
+                c_in, size = c_out, (size + 1) // 2
+            width = c_in * size * size
+        else:
+            width = int(np.prod(self.obs_shape, dtype=object))
+        for h in (*self.hidden, self.outputs):
+            count += width * h + h
+            width = h
+        return count
 
 
 class SteeringNet(nn.Module):
@@ -123,12 +161,14 @@ def load_checkpoint(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: is not a regular file (a folder, device or pipe), not a checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
         raise CheckpointError(f"{path}: refused: not a plain weights file ({first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - torch's reader of untrusted bytes raises any kind (KeyError, TypeError...)
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({type(exc).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a roadschool checkpoint")
@@ -140,8 +180,12 @@ def net_from_checkpoint(payload: dict, path="checkpoint") -> SteeringNet:
         cfg = NetConfig(**payload["net_config"])
         net = SteeringNet(cfg)
         net.load_state_dict(payload["model_state"])
-    except (KeyError, TypeError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: checkpoint does not describe a SteeringNet ({exc})") from None
+    except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: checkpoint does not describe a SteeringNet ({first})") from None
+    for name, tensor in net.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: its weights ({name}) hold NaN or infinite values (a diverged training?)")
     return net
 
 
@@ -150,9 +194,11 @@ class SteeringPolicy:
 
     name = "learner"
 
-    def __init__(self, net: SteeringNet, metadata: dict | None = None):
+    def __init__(self, net: SteeringNet, metadata: dict | None = None, source: str = "the policy"):
         self.net = net.eval()
         self.metadata = metadata or {}
+        self.source = str(source)
+        """Where the policy came from (its checkpoint file), for error messages."""
 
     @property
     def observation(self) -> str:
@@ -168,7 +214,7 @@ class SteeringPolicy:
                 f"{path}: the policy reads {net.config.observation!r} observations, not {observation!r}"
             )
         meta = {k: v for k, v in payload.items() if k not in ("model_state", "optimizer_state")}
-        return cls(net, meta)
+        return cls(net, meta, source=str(path))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Normalized actions for one observation (-> ``[outputs]``) or a batch (-> ``[B, outputs]``),
@@ -176,6 +222,13 @@ class SteeringPolicy:
         obs = np.asarray(obs)
         single = obs.shape == self.net.config.obs_shape
         batch = obs[None] if single else obs
+        if batch.shape[1:] != self.net.config.obs_shape:
+            raise ValueError(f"{self.source}: the policy reads observations of shape {self.net.config.obs_shape}, "
+                             f"got {batch.shape[1:]}")
         with torch.inference_mode():
-            out = self.net(torch.as_tensor(batch)).clamp(-1.0, 1.0).numpy()
+            out = self.net(torch.as_tensor(batch)).numpy()
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"{self.source}: the policy's actions are NaN or infinite for "
+                             f"{int((~np.isfinite(out)).any(axis=-1).sum())} of {len(out)} observations")
+        out = np.clip(out, -1.0, 1.0)
         return out[0] if single else out

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from agents.data import Dataset, config_to_dict
+from envs.atomic import check_output_path
+from envs.checks import check_types, in_range
 from agents.model import (
     CheckpointError,
     NetConfig,
@@ -55,14 +57,24 @@ class TrainConfig:
     """Also write the checkpoint every this many epochs (0: only at the end)."""
 
     def __post_init__(self):
+        check_types(self)
         if self.epochs < 0:
             raise ValueError(f"epochs must be non-negative, got {self.epochs}")
         if self.batch_size < 0:
             raise ValueError(f"batch_size must be non-negative, got {self.batch_size}")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if self.weight_decay < 0:
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
             raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
+        in_range(self, "seed", 0, 2**32 - 1)
+        in_range(self, "print_every", 0, 2**31)
+        in_range(self, "checkpoint_every", 0, 2**31)
+        if not self.hidden or min(self.hidden) < 1 or not self.channels or min(self.channels) < 1:
+            raise ValueError("hidden widths and channels must be positive whole numbers")
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the message says at which epoch and what was kept."""
 
 
 @dataclass
@@ -128,6 +140,8 @@ def train(
     """
     if len(train_data) == 0:
         raise ValueError("the training dataset is empty")
+    if checkpoint is not None:
+        check_output_path(checkpoint)
     if test_data is not None and test_data.observation != train_data.observation:
         raise ValueError("training and test data hold different observation types")
     torch.manual_seed(config.seed)
@@ -141,6 +155,9 @@ def train(
         model = net_from_checkpoint(payload, resume)
         if model.config.observation != train_data.observation:
             raise CheckpointError(f"{resume}: was trained on {model.config.observation!r}, not {train_data.observation!r}")
+        if model.config.obs_shape != tuple(obs.shape[1:]):
+            raise CheckpointError(f"{resume}: reads observations of shape {model.config.obs_shape}, "
+                                  f"the dataset holds {tuple(obs.shape[1:])}")
         start_epoch = int(payload.get("epoch", 0))
         history = History(**payload.get("history", {}))
     else:
@@ -183,6 +200,8 @@ def train(
             x, y = obs[idx], labels[idx]
             pred = model(x)  # 1. forward pass
             loss = loss_fn(pred, y)  # 2. calculate the loss
+            if not torch.isfinite(loss):  # diverged: stop before the step spoils the weights
+                _diverged(epoch + 1, checkpoint, history)
             optimizer.zero_grad()  # 3. optimizer zero grad
             loss.backward()  # 4. loss backward (backpropagation)
             optimizer.step()  # 5. optimizer step (gradient descent)
@@ -197,6 +216,8 @@ def train(
             test_by_action = (evaluate_loss_by_action(model, test_obs, test_labels) if test_obs is not None
                               else np.full(labels.shape[1], np.nan))  # fmt: skip
             test_loss = float(test_by_action.mean())
+        if not math.isfinite(running / seen) or (test_obs is not None and not math.isfinite(test_loss)):
+            _diverged(epoch + 1, checkpoint, history)
 
         history.epoch.append(epoch + 1)
         history.train_loss.append(running / seen)
@@ -206,10 +227,13 @@ def train(
         history.train_loss_by_action.append(train_by_action.tolist())
         history.test_loss_by_action.append(test_by_action.tolist())
         if config.print_every and ((epoch + 1) % config.print_every == 0 or epoch + 1 == config.epochs):
-            line = f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f} | Test Loss: {test_loss:.6f}"
-            if labels.shape[1] > 1:  # each output's share
+            line = f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f}"
+            if test_obs is not None:
+                line += f" | Test Loss: {test_loss:.6f}"
+            if labels.shape[1] > 1:  # each output's share (train, and test if there is test data)
                 line += " | " + ", ".join(
-                    f"{name} {a:.6f}/{b:.6f}" for name, a, b in zip(ACTION_NAMES, train_by_action, test_by_action)
+                    f"{name} {a:.6f}" + (f"/{b:.6f}" if test_obs is not None else "")
+                    for name, a, b in zip(ACTION_NAMES, train_by_action, test_by_action)
                 )
             log(line)
         if checkpoint is not None and config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
@@ -217,7 +241,21 @@ def train(
     if checkpoint is not None:
         _save(checkpoint, model, optimizer, max(config.epochs, start_epoch), history, meta)
     model.eval()
-    return SteeringPolicy(model, {**meta, "history": history.as_dict()}), history
+    source = str(checkpoint) if checkpoint is not None else "the trained policy"
+    return SteeringPolicy(model, {**meta, "history": history.as_dict()}, source=source), history
+
+
+def _diverged(epoch: int, checkpoint, history: History) -> None:
+    """Raise :class:`TrainingDiverged`, saying which checkpoint (if any) holds the last good epoch."""
+    kept = ""
+    if checkpoint is not None and Path(checkpoint).exists():
+        try:
+            kept = f"; {checkpoint} keeps epoch {int(load_checkpoint(checkpoint).get('epoch', 0))}"
+        except CheckpointError:
+            kept = ""
+    if not kept:
+        kept = "; no checkpoint was written"
+    raise TrainingDiverged(f"diverged at epoch {epoch} (the loss is NaN or infinite); try a smaller learning rate{kept}")
 
 
 def _save(path, model, optimizer, epoch, history, meta) -> None:

@@ -45,3 +45,32 @@ def write_text_atomically(path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def check_output_path(text, folder: bool = False) -> Path:
+    """``Path(text)`` if a file (``folder=False``) or a folder could be written there, else ValueError.
+
+    Refused: an empty path, an existing folder where a file is wanted (or a file where a
+    folder is), a path under a file, a folder this process cannot write in. The check writes
+    and removes a temporary file in the nearest folder that exists: the only test that tells
+    a read-only folder or file system, also for root. Commands call it before their work.
+    """
+    if not str(text).strip():
+        raise ValueError("the output path is empty")
+    path = Path(text)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise ValueError(f"{path} exists and is not a folder")
+        if not folder and path.is_dir():
+            raise ValueError(f"{path} is a folder; give a file name")
+    probe = path if folder and path.is_dir() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{path}: {probe} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot write in {probe}/ ({exc.strerror or exc})") from None
+    return path

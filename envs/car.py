@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.checks import check_types, in_range
 from envs.jit import njit, records_for_kernels
 
 X, Y, HEADING, SPEED, STEER, LATERAL, YAW_RATE = range(7)
@@ -102,12 +103,20 @@ class CarParams:
     """Body width for drawing [m]."""
 
     def __post_init__(self):
+        check_types(self)
         for name in ("wheelbase", "max_steer", "max_steer_rate", "max_accel", "max_speed"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"CarParams.{name} must be a positive number, got {value}")
         if self.max_steer >= np.pi / 2:
             raise ValueError(f"CarParams.max_steer must be below pi/2 rad, got {self.max_steer}")
+        in_range(self, "wheelbase", 0.0, 20.0, low_open=True, unit="m")
+        in_range(self, "max_steer_rate", 0.0, 100.0, low_open=True, unit="rad/s")
+        in_range(self, "max_accel", 0.0, 100.0, low_open=True, unit="m/s^2")
+        in_range(self, "max_speed", 0.0, 100.0, low_open=True, unit="m/s")
+        in_range(self, "cruise_gain", 0.0, 100.0, unit="1/s")
+        in_range(self, "length", 0.0, 20.0, low_open=True, unit="m")
+        in_range(self, "width", 0.0, 20.0, low_open=True, unit="m")
         if self.model not in CAR_MODELS:
             raise ValueError(f"CarParams.model must be one of {', '.join(CAR_MODELS)}, got {self.model!r}")
         for name in ("mass", "yaw_inertia", "cornering_front", "cornering_rear", "kinematic_below"):  # > 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from envs import limits
 from envs.car import CarParams
+from envs.checks import check_types, finite, in_range
 from envs.generation import FAMILIES, SPLITS
 
 OBSERVATION_TYPES = ("features", "rays", "image")
@@ -27,6 +29,7 @@ class Disturbances:
     0.05 rad per metre of it on angles, 25 grey levels per metre of it on image pixels."""
 
     def __post_init__(self):
+        check_types(self)
         for name in ("steering_bias", "crosswind", "crosswind_gust", "observation_noise"):
             value = getattr(self, name)
             if not math.isfinite(value):
@@ -34,6 +37,10 @@ class Disturbances:
         for name in ("crosswind_gust", "observation_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"Disturbances.{name} must be non-negative")
+        in_range(self, "steering_bias", -1.0, 1.0, unit="rad")
+        in_range(self, "crosswind", -limits.MAX_WIND, limits.MAX_WIND, unit="m/s")
+        in_range(self, "crosswind_gust", 0.0, limits.MAX_WIND, unit="m/s")
+        in_range(self, "observation_noise", 0.0, limits.MAX_OBSERVATION_NOISE, unit="m")
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,9 @@ class RoadFollowConfig:
             raise ValueError(f"unknown split {self.split!r}; choose from {', '.join(SPLITS)}")
         if isinstance(self.families, str):
             object.__setattr__(self, "families", (self.families,))
+        if isinstance(self.road_indices, range):
+            object.__setattr__(self, "road_indices", tuple(self.road_indices))
+        check_types(self)
         if not self.families:
             raise ValueError("families must name at least one road family")
         for fam in self.families:
@@ -103,23 +113,36 @@ class RoadFollowConfig:
             raise TypeError(f"disturbances must be a Disturbances, got {type(self.disturbances).__name__}")
         if self.num_roads < 1:
             raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
+        if self.num_roads > limits.MAX_ROAD_INDEX:
+            raise ValueError(f"num_roads must be at most {limits.MAX_ROAD_INDEX}, got {self.num_roads}")
         if self.road_indices is not None:
-            object.__setattr__(self, "road_indices", tuple(int(i) for i in self.road_indices))
-            if not self.road_indices or min(self.road_indices) < 0:
-                raise ValueError("road_indices must be a non-empty list of non-negative integers")
+            if not self.road_indices or min(self.road_indices) < 0 or max(self.road_indices) >= limits.MAX_ROAD_INDEX:
+                raise ValueError(f"road_indices must be a non-empty list of integers in [0, {limits.MAX_ROAD_INDEX})")
         if not (self.dt > 0 and math.isfinite(self.dt)):
             raise ValueError(f"dt must be a positive number of seconds, got {self.dt}")
+        in_range(self, "dt", 0.0, limits.MAX_DT, low_open=True, unit="s")
         if not (0 <= self.target_speed <= self.car.max_speed):
             raise ValueError(f"target_speed must be in [0, {self.car.max_speed}] m/s, got {self.target_speed}")
+        in_range(self, "start_lateral_offset", 0.0, 0.5 * limits.MAX_ROAD_WIDTH, unit="m")
+        in_range(self, "start_heading_offset", 0.0, math.pi, unit="rad")
+        in_range(self, "off_road_margin", 0.0, 0.5 * limits.MAX_ROAD_WIDTH, unit="m")
         if not self.lookahead_distances or min(self.lookahead_distances) <= 0:
             raise ValueError("lookahead_distances must be positive distances in metres")
+        if len(self.lookahead_distances) > limits.MAX_SENSORS or not max(self.lookahead_distances) <= limits.MAX_SENSOR_RANGE:
+            raise ValueError(f"lookahead_distances: at most {limits.MAX_SENSORS}, each at most {limits.MAX_SENSOR_RANGE:g} m")
         object.__setattr__(self, "road_preview_distances", tuple(float(d) for d in self.road_preview_distances))
         if any(not (0 <= d <= 1000) for d in self.road_preview_distances):
             raise ValueError(f"road_preview_distances must lie in [0, 1000] m, got {self.road_preview_distances}")
         if not self.ray_angles_deg or self.ray_range <= 0:
             raise ValueError("rays need at least one angle and a positive range")
+        if len(self.ray_angles_deg) > limits.MAX_SENSORS or not all(-180.0 <= a <= 180.0 for a in self.ray_angles_deg):
+            raise ValueError(f"ray_angles_deg: at most {limits.MAX_SENSORS} angles, each in [-180, 180] deg")
+        in_range(self, "ray_range", 0.0, limits.MAX_SENSOR_RANGE, low_open=True, unit="m")
         if self.image_size < 8:
             raise ValueError("image_size must be at least 8 pixels")
+        in_range(self, "image_size", 8, limits.MAX_IMAGE_SIZE, unit="px")
+        in_range(self, "image_metres_per_pixel", limits.MIN_METRES_PER_PIXEL, limits.MAX_METRES_PER_PIXEL, unit="m/px")
+        finite(self, "progress_reward", "centering_penalty", "off_road_penalty")
 
     @property
     def action_size(self) -> int:

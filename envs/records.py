@@ -33,8 +33,10 @@ def load_record(path, fmt: str, version: int, names, error: type[Exception], kin
     """
     path = Path(path)
     article = "an" if kind[:1] in "aeiou" else "a"
-    if not path.is_file():
+    if not path.exists():
         raise error(f"{path}: no such {kind} file")
+    if not path.is_file():
+        raise error(f"{path}: is not a regular file (a folder, device or pipe), not {article} {kind} file")
     try:
         with np.load(path, allow_pickle=False) as z:
             if "metadata" not in z.files or not set(names) <= set(z.files):
@@ -43,7 +45,8 @@ def load_record(path, fmt: str, version: int, names, error: type[Exception], kin
             arrays = {k: z[k] for k in names}
     except error:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, MemoryError, RecursionError,
+            NotImplementedError, RuntimeError, OverflowError, TypeError, IndexError) as exc:
         raise error(f"{path}: damaged or not {article} {kind} file ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise error(f"{path}: not a roadschool {kind}")

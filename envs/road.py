@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from envs.jit import njit
 
+from envs import limits
 from envs.atomic import write_text_atomically
 
 DEFAULT_SPACING = 0.5  # [m] target distance between resampled centreline points
@@ -74,47 +76,65 @@ class Road:
         """Validate a user polyline ``[[x, y], ...]`` (metres) and resample it uniformly;
         ``surfaces`` as the attribute (validated by :meth:`with_surfaces`).
 
+        The limits are those of :mod:`envs.limits`. Points closer than
+        ``MIN_POINT_SPACING`` to the previous one are dropped as repeats. Sharp corners
+        are kept as drawn (the resampling does not round them: the expert cuts them inside
+        the road); a road that turns back on itself (a spike, a zig-zag tighter than the road
+        is wide) or whose centreline crosses or runs onto itself is refused, because no
+        car can follow it inside the road and "where on the road" would be ambiguous.
+
         Raises:
-            RoadError: fewer than two distinct points, non-finite coordinates,
-                a non-positive or non-finite width, or a road shorter than two samples.
+            RoadError: naming the road and what is wrong: points that are not pairs of
+                finite numbers (a bool or a string is not a coordinate) or beyond
+                ``MAX_COORDINATE``, too few or too many points, a road shorter or longer than
+                the limits, a width that is not a number in ``[MIN_ROAD_WIDTH, MAX_ROAD_WIDTH]``,
+                ``closed`` that is not a bool, a bad name or spacing, a road that turns back on
+                itself or crosses itself.
         """
-        try:
-            pts = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise RoadError(f"road {name!r}: points must be a list of [x, y] pairs ({exc})") from None
-        if pts.ndim != 2 or pts.shape[1] != 2:
-            raise RoadError(f"road {name!r}: points must have shape (n, 2), got {pts.shape}")
-        if not np.all(np.isfinite(pts)):
-            raise RoadError(f"road {name!r}: points contain NaN or infinite coordinates")
-        try:
-            width = float(width)
-        except (TypeError, ValueError):
-            raise RoadError(f"road {name!r}: width must be a number, got {width!r}") from None
-        if not math.isfinite(width) or width <= 0:
-            raise RoadError(f"road {name!r}: width must be a positive number of metres, got {width}")
+        if not isinstance(name, str):
+            raise RoadError(f"road name must be a string, got {type(name).__name__}")
+        if len(name) > limits.MAX_ROAD_NAME or not name.isprintable() or not name.strip():
+            raise RoadError(f"road name must be 1 to {limits.MAX_ROAD_NAME} printable characters, got {name[:40]!r}")
+        where = f"road {name!r}"
+        pts = _coordinates(points, where)
+        width = _real(width, f"{where}: width")
+        if not (math.isfinite(width) and width > 0):
+            raise RoadError(f"{where}: width must be a positive number of metres, got {width}")
+        if not limits.MIN_ROAD_WIDTH <= width <= limits.MAX_ROAD_WIDTH:
+            raise RoadError(f"{where}: width must be between {limits.MIN_ROAD_WIDTH:g} and "
+                            f"{limits.MAX_ROAD_WIDTH:g} m, got {width:g}")
+        if not isinstance(closed, (bool, np.bool_)):
+            raise RoadError(f"{where}: closed must be true or false, got {closed!r}")
+        closed = bool(closed)
+        spacing = _real(spacing, f"{where}: spacing")
         if not (math.isfinite(spacing) and spacing > 0):
-            raise RoadError(f"road {name!r}: spacing must be positive, got {spacing}")
-        # drop repeated points
-        keep = np.ones(len(pts), dtype=bool)
-        keep[1:] = np.any(np.diff(pts, axis=0) != 0, axis=1)
-        pts = pts[keep]
-        if closed and len(pts) > 1 and np.all(pts[0] == pts[-1]):
-            pts = pts[:-1]
+            raise RoadError(f"{where}: spacing must be positive, got {spacing}")
+        if not limits.MIN_SAMPLE_SPACING <= spacing <= limits.MAX_SAMPLE_SPACING:
+            raise RoadError(f"{where}: spacing must be between {limits.MIN_SAMPLE_SPACING:g} and "
+                            f"{limits.MAX_SAMPLE_SPACING:g} m, got {spacing:g}")
+        pts = _without_repeats(pts, closed)
         if len(pts) < 2:
-            raise RoadError(f"road {name!r}: needs at least two distinct points, got {len(pts)}")
+            raise RoadError(f"{where}: needs at least two distinct points, got {len(pts)} "
+                            f"(points closer than {limits.MIN_POINT_SPACING:g} m count as one)")
         if closed and len(pts) < 3:
-            raise RoadError(f"road {name!r}: a closed road needs at least three distinct points")
+            raise RoadError(f"{where}: a closed road needs at least three distinct points")
         src = np.vstack([pts, pts[:1]]) if closed else pts
         seg = np.hypot(*np.diff(src, axis=0).T)
         chord = np.concatenate([[0.0], np.cumsum(seg)])
         length = float(chord[-1])
+        if length < limits.MIN_ROAD_LENGTH:
+            raise RoadError(f"{where}: is too short ({length:.3g} m; at least {limits.MIN_ROAD_LENGTH:g} m)")
+        if length > limits.MAX_ROAD_LENGTH:
+            raise RoadError(f"{where}: is too long ({length:.4g} m; at most {limits.MAX_ROAD_LENGTH:g} m)")
+        if length / spacing > limits.MAX_ROAD_SAMPLES:
+            raise RoadError(f"{where}: {length:.4g} m at {spacing:g} m spacing is more than "
+                            f"{limits.MAX_ROAD_SAMPLES} samples; use a coarser spacing")
         n_seg = max(1, int(round(length / spacing)))
-        if not closed and n_seg < 1:
-            raise RoadError(f"road {name!r}: is too short ({length:.2f} m)")
         ds = length / n_seg
         s = np.arange(n_seg + (0 if closed else 1)) * ds
         s[-1] = min(s[-1], length)
         res = np.column_stack([np.interp(s, chord, src[:, 0]), np.interp(s, chord, src[:, 1])])
+        _check_drivable(res, closed, width, ds, where)
         road = cls._from_uniform(res, width, closed, name, ds)
         return road.with_surfaces(surfaces) if surfaces != () else road
 
@@ -137,6 +157,8 @@ class Road:
         if not isinstance(surfaces, (list, tuple)):
             raise RoadError(f"road {self.name!r}: surfaces must be a list of [s_start, s_end, surface], "
                             f"got {surfaces!r}")  # fmt: skip
+        if len(surfaces) > limits.MAX_SURFACE_SECTIONS:
+            raise RoadError(f"road {self.name!r}: {len(surfaces)} surface sections; at most {limits.MAX_SURFACE_SECTIONS}")
         checked = []
         for k, section in enumerate(surfaces):
             if not (isinstance(section, (list, tuple)) and len(section) == 3):
@@ -307,42 +329,262 @@ def _rebuild_road(points, width, closed, name, spacing, surfaces=()) -> Road:
     return Road._from_uniform(np.array(points), width, closed, name, spacing, surfaces)
 
 
+# ------------------------------------------------------------- validation
+def _real(value, what: str) -> float:
+    """``value`` as a float if it is a real number (a bool or a string is not), else RoadError."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise RoadError(f"{what} must be a number, got {_show(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise RoadError(f"{what} is too large, got a {len(str(value))}-digit number") from None
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _coordinates(points, where: str) -> np.ndarray:
+    """``points`` as a ``(n, 2)`` float array of finite coordinates within the limits."""
+    if isinstance(points, np.ndarray):
+        if points.dtype.kind not in "iuf":
+            raise RoadError(f"{where}: points must be a list of [x, y] pairs of numbers, got an array of {points.dtype}")
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise RoadError(f"{where}: points must have shape (n, 2), got {points.shape}")
+        if len(points) > limits.MAX_ROAD_POINTS:
+            raise RoadError(f"{where}: has {len(points)} points; at most {limits.MAX_ROAD_POINTS}")
+        pts = points.astype(np.float64)
+    else:
+        if not isinstance(points, (list, tuple)):
+            raise RoadError(f"{where}: points must be a list of [x, y] pairs of numbers, got {type(points).__name__}")
+        if len(points) > limits.MAX_ROAD_POINTS:
+            raise RoadError(f"{where}: has {len(points)} points; at most {limits.MAX_ROAD_POINTS}")
+        pts = np.empty((len(points), 2))
+        for i, pair in enumerate(points):
+            if isinstance(pair, np.ndarray):
+                pair = pair.tolist()
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                shape = f"{len(pair)} values" if isinstance(pair, (list, tuple)) else type(pair).__name__
+                raise RoadError(f"{where}: points must have shape (n, 2): a list of [x, y] pairs of numbers; "
+                                f"point #{i} is {_show(pair) if shape.endswith('values') else shape}")
+            for j, v in enumerate(pair):
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise RoadError(f"{where}: points must be a list of [x, y] pairs of numbers; "
+                                    f"point #{i} is {_show(pair)}")
+                try:
+                    pts[i, j] = v
+                except OverflowError:
+                    raise RoadError(f"{where}: point #{i} has a coordinate beyond "
+                                    f"{limits.MAX_COORDINATE:g} m ({len(str(v))} digits)") from None
+        if len(pts) == 0:
+            raise RoadError(f"{where}: points must have shape (n, 2), got (0,): no points")
+    if not np.all(np.isfinite(pts)):
+        raise RoadError(f"{where}: points contain NaN or infinite coordinates")
+    big = np.abs(pts).max(initial=0.0)
+    if big > limits.MAX_COORDINATE:
+        i = int(np.argmax(np.abs(pts).max(axis=1)))
+        raise RoadError(f"{where}: point #{i} has a coordinate of {big:.3g} m; at most "
+                        f"{limits.MAX_COORDINATE:g} m from the origin on each axis")
+    return pts
+
+
+def _without_repeats(pts: np.ndarray, closed: bool) -> np.ndarray:
+    """``pts`` without the points closer than ``MIN_POINT_SPACING`` to the previous one kept
+    (and, for a closed road, without a last point that repeats the first)."""
+    gap = limits.MIN_POINT_SPACING
+    steps = np.hypot(*np.diff(pts, axis=0).T) if len(pts) > 1 else np.zeros(0)
+    if np.all(steps >= gap):
+        kept = pts
+    else:  # rare: walk the points, each compared with the last one kept
+        keep = [0]
+        for i in range(1, len(pts)):
+            if math.hypot(*(pts[i] - pts[keep[-1]])) >= gap:
+                keep.append(i)
+        kept = pts[keep]
+    if closed and len(kept) > 1 and math.hypot(*(kept[-1] - kept[0])) < gap:
+        kept = kept[:-1]
+    return kept
+
+
+def _check_drivable(points: np.ndarray, closed: bool, width: float, ds: float, where: str) -> None:
+    """Refuse a resampled centreline ``points`` ``(n, 2)`` [m] that turns back on itself or crosses itself."""
+    n = len(points)
+    src = np.vstack([points, points[:1]]) if closed else points
+    d = np.diff(src, axis=0)
+    if len(d) >= 2:
+        direction = np.arctan2(d[:, 1], d[:, 0])
+        turn = np.angle(np.exp(1j * np.diff(direction)))  # wrapped to (-pi, pi]
+        heading = np.concatenate([[0.0], np.cumsum(turn)])  # unwrapped direction of each segment
+        limit = math.radians(limits.MAX_TURN_BACK_DEG)
+        window = max(1, int(math.ceil(width / ds)))
+        k = min(window, len(heading) - 1)
+        net = np.abs(heading[k:] - heading[:-k]) if k >= 1 else np.zeros(0)
+        sharp = np.abs(turn)
+        worst = np.flatnonzero((net > limit) if len(net) else np.zeros(0, bool))
+        single = np.flatnonzero(sharp > limit)
+        if len(single) or len(worst):
+            i = int(single[0] + 1) if len(single) else int(worst[0])
+            angle = math.degrees(float(sharp[single[0]])) if len(single) else math.degrees(float(net[worst[0]]))
+            x, y = points[i % n]
+            raise RoadError(
+                f"{where}: turns back on itself near ({x:.1f}, {y:.1f}) m: it turns {angle:.0f} degrees within "
+                f"{min(width, k * ds):.1f} m, more than {limits.MAX_TURN_BACK_DEG:g} within a road width "
+                f"(a spike or a zig-zag no car can follow inside the road)"
+            )
+    clearance = 0.5 * width
+    step = max(1, int(clearance / ds))
+    a, b = _first_close_pair(points, ds, step, math.pi * width, clearance * clearance, closed)
+    if a >= 0:
+        (xa, ya), (xb, yb) = points[a], points[b]
+        raise RoadError(
+            f"{where}: crosses or runs onto itself: the centreline at ({xa:.1f}, {ya:.1f}) m comes within half a "
+            f"road width of itself at ({xb:.1f}, {yb:.1f}) m, {abs(b - a) * ds:.0f} m further along"
+        )
+
+
+@njit(cache=True)
+def _first_close_pair(points, ds, step, far_along, clearance_squared, closed):
+    """The first pair ``(a, b)`` of every ``step``-th sample of ``points`` ``(n, 2)`` (``ds`` [m]
+    apart) more than ``far_along`` [m] apart along the road (around it, if ``closed``) and
+    closer than ``sqrt(clearance_squared)`` [m]; ``(-1, -1)`` if there is none."""
+    n = len(points)
+    length = n * ds if closed else (n - 1) * ds
+    count = (n + step - 1) // step
+    reach = 1.01 * step * ds  # the most two consecutive checked samples can be apart
+    clearance = math.sqrt(clearance_squared)
+    for a in range(count):
+        ia = a * step
+        xa, ya = points[ia, 0], points[ia, 1]
+        b = a + 1
+        while b < count:
+            ib = b * step
+            along = (ib - ia) * ds
+            if closed:
+                along = min(along, length - along)
+            dx = xa - points[ib, 0]
+            dy = ya - points[ib, 1]
+            d2 = dx * dx + dy * dy
+            if along > far_along and d2 < clearance_squared:
+                return ia, ib
+            skip = int((math.sqrt(d2) - clearance) / reach)
+            b += 1 + (skip if skip > 0 else 0)
+    return -1, -1
+
+
 # ------------------------------------------------------------------- files
 def load_roads(path) -> list[Road]:
     """Read roads from a JSON file ``{"roads": [{"name", "points", "width", "closed"}]}``.
 
+    Each road needs ``points`` (a list of ``[x, y]`` numbers in metres); ``width`` (a number of
+    metres, default 7), ``closed`` (``true``/``false``, default false) and ``name`` (a string,
+    default ``<file stem>/<index>``, unique in the file) are optional; other keys are refused.
+    The limits (file size, JSON depth, roads per file and those of :meth:`Road.from_points`)
+    are in :mod:`envs.limits`.
+
     Raises:
-        RoadError: the file is missing, is not JSON, or a road in it is malformed;
-            the message names the file and the problem.
+        RoadError: the file is missing, unreadable, not UTF-8 JSON, too large or too deeply
+            nested, or a road in it is malformed; the message names the file and the problem.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise RoadError(f"{path}: no such roads file") from None
-    except OSError as exc:
-        raise RoadError(f"{path}: cannot read roads file ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RoadError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    data = read_json_file(path, "roads file", RoadError, limits.MAX_ROADS_FILE_BYTES)
     if not isinstance(data, dict) or not isinstance(data.get("roads"), list):
         raise RoadError(f'{path}: expected an object {{"roads": [...]}}')
+    extra = sorted(set(data) - {"roads"})
+    if extra:
+        raise RoadError(f'{path}: unknown key {extra[0]!r} (a roads file holds only "roads")')
     if not data["roads"]:
         raise RoadError(f"{path}: the file holds no roads")
-    roads = []
+    if len(data["roads"]) > limits.MAX_ROADS_PER_FILE:
+        raise RoadError(f"{path}: holds {len(data['roads'])} roads; at most {limits.MAX_ROADS_PER_FILE}")
+    roads: list[Road] = []
+    seen: dict[str, int] = {}
+    samples = 0
     for i, item in enumerate(data["roads"]):
         if not isinstance(item, dict) or "points" not in item:
             raise RoadError(f"{path}: road #{i} must be an object with 'points'")
-        name = str(item.get("name", f"{path.stem}/{i}"))
+        extra = sorted(set(item) - _ROAD_KEYS)
+        if extra:
+            raise RoadError(f"{path}: road #{i}: unknown key {extra[0][:40]!r}; a road has "
+                            f"{', '.join(sorted(_ROAD_KEYS))}")
+        name = item.get("name", f"{path.stem}/{i}")
+        if not isinstance(name, str):
+            raise RoadError(f"{path}: road #{i}: name must be a string, got {type(name).__name__}")
+        if name in seen:
+            raise RoadError(f"{path}: road #{i} has the same name {name!r} as road #{seen[name]}; names must be unique")
+        seen[name] = i
         try:
-            roads.append(
-                Road.from_points(item["points"], item.get("width", 7.0), bool(item.get("closed", False)), name,
-                                 surfaces=item.get("surfaces", ()))  # fmt: skip
-            )
+            roads.append(Road.from_points(item["points"], item.get("width", 7.0), item.get("closed", False), name,
+                                          surfaces=item.get("surfaces", ())))  # fmt: skip
         except RoadError as exc:
-            raise RoadError(f"{path}: {exc}") from None
+            raise RoadError(f"{path}: road #{i}: {exc}" if not str(exc).startswith("road ") else f"{path}: {exc}") from None
+        samples += roads[-1].num_points
+        if samples > limits.MAX_FILE_SAMPLES:
+            raise RoadError(f"{path}: its roads hold more than {limits.MAX_FILE_SAMPLES:,} samples in all "
+                            f"(over {limits.MAX_FILE_SAMPLES * DEFAULT_SPACING / 1000:,.0f} km of road at "
+                            f"{DEFAULT_SPACING} m spacing); split the file")
     return roads
+
+
+_ROAD_KEYS = frozenset({"name", "points", "width", "closed", "surfaces"})
+
+
+def read_json_file(path: Path, kind: str, error: type[Exception], max_bytes: int):
+    """The JSON value in the UTF-8 file ``path``, or ``error`` naming the file and the problem.
+
+    Refused: a missing or unreadable file, a directory, more than ``max_bytes``, text that is
+    not UTF-8 (UTF-16, random bytes), nesting deeper than ``MAX_JSON_DEPTH``, invalid JSON,
+    and the non-standard constants ``NaN`` and ``Infinity``.
+    """
+    try:
+        if path.is_dir():
+            raise error(f"{path}: is a directory, not a {kind}")
+        if path.exists() and not path.is_file():
+            raise error(f"{path}: is not a regular file (a device or a pipe), not a {kind}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{path}: is {size / 2**20:.1f} MiB; a {kind} may be at most {max_bytes / 2**20:.0f} MiB")
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)  # a file that grows while read stops here too
+        if len(raw) > max_bytes:
+            raise error(f"{path}: a {kind} may be at most {max_bytes / 2**20:.0f} MiB")
+    except FileNotFoundError:
+        raise error(f"{path}: no such {kind}") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {kind} ({exc.strerror or exc})") from None
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(raw) >= 2 and raw[0] == 0) or (len(raw) >= 2 and raw[1] == 0):
+        raise error(f"{path}: is UTF-16 (or another wide encoding), not UTF-8 text; save it as UTF-8")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
+    depth = json_depth(text)
+    if depth > limits.MAX_JSON_DEPTH:
+        raise error(f"{path}: JSON nested {depth} deep; at most {limits.MAX_JSON_DEPTH}")
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:
+        raise error(f"{path}: not valid JSON ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in the JSON ``text`` (brackets inside strings ignored)."""
+    raw = np.frombuffer(_JSON_STRING.sub('""', text).encode("utf-8", "replace"), dtype=np.uint8)
+    opening = (raw == ord("[")) | (raw == ord("{"))
+    closing = (raw == ord("]")) | (raw == ord("}"))
+    marks = np.flatnonzero(opening | closing)
+    if len(marks) == 0:
+        return 0
+    return int(np.cumsum(np.where(opening[marks], 1, -1), dtype=np.int64).max(initial=0))
 
 
 def save_roads(path, roads) -> None:

@@ -32,8 +32,14 @@ def make_config(config: RoadFollowConfig | None, overrides: dict) -> RoadFollowC
 
 def validate_actions(action, shape: tuple[int, ...]) -> np.ndarray:
     """Actions as a float64 array of ``shape`` (the kernels clip them to [-1, 1]); an array of
-    another size is a ValueError, and so are NaN or infinite values."""
-    a = np.asarray(action, dtype=np.float64)
+    another size is a ValueError, and so are NaN or infinite values and anything that is not numbers."""
+    if isinstance(action, (str, bytes)):
+        raise ValueError(f"action must be numbers, got {action[:40]!r}")
+    try:
+        a = np.asarray(action, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"action must be numbers of shape {shape[1:] if shape[0] == 1 else shape} "
+                         f"({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})") from None
     if a.shape != shape:
         if a.size != math.prod(shape):
             raise ValueError(f"action must have shape {shape[1:] if shape[0] == 1 else shape}, got {a.shape}")
@@ -110,7 +116,10 @@ class RoadFollowEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         fleet = self.fleet
-        a = np.asarray(action, dtype=np.float64)
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            a = validate_actions(action, self._action_shape)  # raises a ValueError that says what is wrong
         a = a.reshape(self._action_shape) if a.shape == self._single_shape else validate_actions(a, self._action_shape)
         table, obs = fleet.step(a)  # NaN or infinite actions: ValueError
         info = car_info(table, 0, fleet.road_labels[0])

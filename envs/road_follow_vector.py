@@ -14,6 +14,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs import limits
 from envs.config import RoadFollowConfig
 from envs.episode import draw_episodes
 from envs.fleet import INFO_KEYS, ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED, Fleet, info_arrays
@@ -49,6 +50,8 @@ class RoadFollowVectorEnv(VectorEnv):
     ):
         if not (isinstance(num_envs, (int, np.integer)) and num_envs >= 1):
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        if num_envs > limits.MAX_CARS:
+            raise limits.RequestTooLarge(f"num_envs must be at most {limits.MAX_CARS} cars, got {num_envs}")
         if render_mode is not None:
             raise ValueError("RoadFollowVectorEnv does not render; render single RoadFollowEnv copies instead")
         self.config = make_config(config, fields)

@@ -15,6 +15,7 @@ from sims.arguments import non_negative_float as _non_negative_float
 from sims.arguments import non_negative_int as _non_negative_int
 from sims.arguments import positive_float as _positive_float
 from sims.arguments import positive_int as _positive_int
+from sims.arguments import OneLineParser, bounded_float, bounded_int, car_count, output_dir, output_file, seed
 
 EXIT_BAD_INPUT = 2
 
@@ -30,78 +31,81 @@ EXIT_BAD_INPUT = 2
 def _add_roads(p: argparse.ArgumentParser, default_count: int) -> None:
     g = p.add_argument_group("roads")
     g.add_argument("--split", choices=SPLITS, default="train", help="road split (default: %(default)s)")
-    g.add_argument("--roads", type=_positive_int, default=default_count, help="number of roads (default: %(default)s)")
+    g.add_argument("--roads", type=car_count, default=default_count, help="number of roads (default: %(default)s)")
     g.add_argument(
         "--family",
         choices=list(FAMILIES),
         action="append",
         help=f"road family, repeatable (default: {' '.join(DEFAULT_FAMILIES)})",
     )
-    g.add_argument("--first-road", type=_non_negative_int, default=0, help="index of the first road (default: 0)")
+    g.add_argument("--first-road", type=bounded_int(0, 2**31 - 1), default=0, help="index of the first road (default: 0)")
     g.add_argument("--roads-file", type=Path, help="drive the roads of this JSON file instead of a split")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="roadschool",
         description="A 2D driving lab: a car learns to steer by imitation and is tested on roads it has never seen.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="the main job: collect, train, evaluate on train vs unseen roads, report")
-    p.add_argument("--out", type=Path, help="output folder (default: runs/<timestamp>)")
+    p.add_argument("--out", type=output_dir, help="output folder (default: runs/<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (for tests)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the whole run (default: 0)")
-    p.add_argument("--epochs", type=_non_negative_int, help="training epochs (default: 30, quick: 4)")
-    p.add_argument("--dagger", type=_non_negative_int, default=0, help="DAgger rounds after training (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the whole run (default: 0)")
+    p.add_argument("--epochs", type=bounded_int(0, 1_000_000), help="training epochs (default: 30, quick: 4)")
+    p.add_argument("--dagger", type=bounded_int(0, 1000), default=0, help="DAgger rounds after training (default: 0)")
     p.add_argument("--car", choices=("kinematic", "dynamic"), default="kinematic",
                    help="kinematic: the slip-free car at 10 m/s on dry roads (default); dynamic: tyres that slip, "
                         "wet and icy roads, and a driver that chooses its speed")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("collect", help="record the expert driving train roads as a dataset")
-    p.add_argument("--out", type=Path, required=True, help="dataset file to write (.npz)")
+    p.add_argument("--out", type=output_file, required=True, help="dataset file to write (.npz)")
     _add_roads(p, 200)
     p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features", help="(default: %(default)s)")
-    p.add_argument("--noise", type=_non_negative_float, default=0.15,
+    p.add_argument("--noise", type=bounded_float(0, 10), default=0.15,
                    help="DART steering noise std while collecting, labels stay clean (default: %(default)s)")
-    p.add_argument("--start-offset", type=_non_negative_float, default=1.0,
+    p.add_argument("--start-offset", type=bounded_float(0, 50), default=1.0,
                    help="random lateral start offset up to this [m] (default: %(default)s)")
-    p.add_argument("--start-heading", type=_non_negative_float, default=0.15,
+    p.add_argument("--start-heading", type=bounded_float(0, 3.14159), default=0.15,
                    help="random heading start offset up to this [rad] (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("train", help="train the steering network on a dataset (the standard loop)")
     p.add_argument("--data", type=Path, required=True, help="training dataset (.npz from collect)")
     p.add_argument("--test-data", type=Path, help="held-out dataset on unseen roads, for the test loss")
-    p.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
-    p.add_argument("--epochs", type=_non_negative_int, default=30, help="(default: %(default)s)")
+    p.add_argument("--out", type=output_file, required=True, help="checkpoint to write (.pt)")
+    p.add_argument("--epochs", type=bounded_int(0, 1_000_000), default=30, help="(default: %(default)s)")
     p.add_argument("--batch-size", type=_non_negative_int, default=256,
                    help="minibatch size; 0 = full batch (default: %(default)s)")
     p.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (default: %(default)s)")
     p.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="(default: %(default)s)")
     p.add_argument("--hidden", type=_positive_int, nargs="+", default=[256, 256], help="hidden widths (default: 256 256)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--print-every", type=_non_negative_int, default=10, help="epochs between lines (default: %(default)s)")
     p.add_argument("--resume", type=Path, help="continue training from this checkpoint")
-    p.add_argument("--dagger", type=_non_negative_int, default=0, metavar="K",
+    p.add_argument("--checkpoint-every", type=bounded_int(0, 1_000_000), default=1, metavar="K",
+                   help="write the checkpoint every K epochs, so a killed run can --resume; 0 = only at the "
+                   "end (default: %(default)s)")
+    p.add_argument("--dagger", type=bounded_int(0, 1000), default=0, metavar="K",
                    help="then K rounds of DAgger on the dataset's train roads (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("evaluate", help="drive a policy (or the expert) on roads and measure it")
     p.add_argument("--policy", required=True, help="checkpoint path, or 'expert'")
     _add_roads(p, 100)
-    p.add_argument("--json", type=Path, help="write the metrics to this JSON file")
-    p.add_argument("--save-episodes", type=Path, metavar="DIR",
+    p.add_argument("--json", type=output_file, help="write the metrics to this JSON file")
+    p.add_argument("--save-episodes", type=output_dir, metavar="DIR",
                    help="keep every drive (and the expert's, as its ghost) in DIR for `roadschool replay`")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("compare", help="the learned car and the expert side by side on train and unseen roads")
     p.add_argument("--policy", required=True, help="checkpoint path")
-    p.add_argument("--roads", type=_positive_int, default=100, help="roads per split (default: %(default)s)")
+    p.add_argument("--roads", type=car_count, default=100, help="roads per split (default: %(default)s)")
     p.add_argument("--family", choices=list(FAMILIES), action="append", help="road family, repeatable")
-    p.add_argument("--json", type=Path, help="write the metrics to this JSON file")
+    p.add_argument("--json", type=output_file, help="write the metrics to this JSON file")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     for module_name in COMMAND_MODULES:
@@ -187,6 +191,7 @@ def cmd_train(args) -> int:
         seed=args.seed,
         print_every=args.print_every,
         hidden=tuple(args.hidden),
+        checkpoint_every=args.checkpoint_every,
     )
     print(f"training on {len(data)} steps from {len(data.road_names)} roads"
           + (f", testing on {len(test)} steps from {len(test.road_names)} roads" if test else ""))

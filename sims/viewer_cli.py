@@ -15,6 +15,7 @@ from envs import DEFAULT_FAMILIES, FAMILIES, OBSERVATION_TYPES, SPLITS
 from sims.arguments import non_negative_int as _non_negative_int
 from sims.arguments import positive_float as _positive_float
 from sims.arguments import positive_int as _positive_int
+from sims.arguments import bounded_float, bounded_int, car_count, output_file
 
 EXIT_NO_WINDOW = 1
 
@@ -43,7 +44,7 @@ def _add_window(p: argparse.ArgumentParser, camera: bool = True, camera_default:
         g.add_argument("--camera", choices=("follow", "road"), default=camera_default,
                        help="follow the car or show the whole road; key c switches (default: "
                        + (camera_default or "follow, and road for a .png") + ")")
-        g.add_argument("--time-speed", type=_positive_float, default=1.0, metavar="X",
+        g.add_argument("--time-speed", type=bounded_float(1 / 8, 16, "1/8 .. 16"), default=1.0, metavar="X",
                        help="start with time running X times real time (1/8 .. 16); keys +/- change it (default: 1)")
     g.add_argument("--max-frames", type=_positive_int, metavar="N",
                    help="close after N frames (for scripts and tests)")
@@ -54,9 +55,9 @@ def _add_roads(p: argparse.ArgumentParser, what: str) -> None:
     g.add_argument("--split", choices=SPLITS, default="train", help="road split (default: %(default)s)")
     g.add_argument("--family", choices=list(FAMILIES), action="append",
                    help=f"road family, repeatable (default: {' '.join(DEFAULT_FAMILIES)})")
-    g.add_argument("--first-road", type=_non_negative_int, default=0, help="index of the first road (default: 0)")
+    g.add_argument("--first-road", type=bounded_int(0, 2**31 - 1), default=0, help="index of the first road (default: 0)")
     g.add_argument("--roads-file", type=Path, help="drive the roads of this JSON file instead of a split")
-    g.add_argument("--roads", type=_positive_int, metavar="N",
+    g.add_argument("--roads", type=car_count, metavar="N",
                    help=f"{what} N roads and close (the N roads `roadschool evaluate --roads N` drives); "
                    "default: endless")
 
@@ -74,32 +75,32 @@ def register(subparsers) -> dict:
     p.add_argument("--split-view", action="store_true",
                    help="show a train road and an unseen road side by side (key v switches)")
     p.add_argument("--no-ghost", action="store_true", help="don't drive the expert alongside")
-    p.add_argument("--record", type=Path, metavar="FILE",
+    p.add_argument("--record", type=output_file, metavar="FILE",
                    help="write what the window shows to FILE.gif (or .mp4 with the video extra), "
                    "one frame per env step")
     _add_window(p)
 
     p = subparsers.add_parser("play", help="drive the car yourself (arrow keys or a gamepad)")
     _add_roads(p, "drive")
-    p.add_argument("--record", type=Path, metavar="DATASET",
+    p.add_argument("--record", type=output_file, metavar="DATASET",
                    help="save your driving as a dataset (.npz) that `roadschool train` learns from")
     p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features",
                    help="observation type recorded (default: %(default)s)")
     p.add_argument("--no-ghost", action="store_true", help="don't show the expert alongside")
-    p.add_argument("--countdown", type=float, default=3.0, metavar="SECONDS",
+    p.add_argument("--countdown", type=bounded_float(0, 60), default=3.0, metavar="SECONDS",
                    help="wait this long before the car moves on each road (default: 3)")
     _add_window(p)
 
     p = subparsers.add_parser("draw", help="draw a road with the mouse, save it, send the car down it")
-    p.add_argument("--out", type=Path, required=True, help="roads JSON file to save to (its other roads are kept)")
+    p.add_argument("--out", type=output_file, required=True, help="roads JSON file to save to (its other roads are kept)")
     _add_policy(p, required=False)
-    p.add_argument("--width", type=_positive_float, default=7.0, help="road width to start with [m] (default: 7)")
+    p.add_argument("--width", type=bounded_float(1, 100), default=7.0, help="road width to start with [m] (default: 7)")
     p.add_argument("--name", help="name of the road (default: drawn/K, the first free K in the file)")
     _add_window(p, camera=False)
 
     p = subparsers.add_parser("replay", help="play back saved drives (from evaluate --save-episodes), or render one")
     p.add_argument("episodes", type=Path, help="an episode file (.npz) or a folder of them")
-    p.add_argument("--out", type=Path, metavar="FILE",
+    p.add_argument("--out", type=output_file, metavar="FILE",
                    help="render to FILE instead of opening a window: .gif (or .mp4) one frame per step, .png one step")
     p.add_argument("--episode", type=_non_negative_int, default=0, metavar="K",
                    help="with --out and a folder: render its K-th episode (default: 0)")

@@ -132,6 +132,22 @@ def test_unknown_option_values_name_the_allowed_ones():
 
 
 @pytest.mark.slow
+def test_demo_with_the_dynamic_car_learns_steering_and_throttle_on_slippery_roads(tmp_path):
+    out = run_cli("demo", "--car", "dynamic", "--quick", "--out", str(tmp_path / "run"), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "throttle" in out.stdout and "unseen mean speed: learner/expert" in out.stdout
+    run = tmp_path / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["config"]["car"] == "dynamic"
+    assert metrics["expert"]["unseen"]["completion_rate"] == 1.0
+    assert len(metrics["history"]["test_loss_by_action"][-1]) == 2  # steering and throttle, each reported
+    assert any(name.split("/")[1] in ("wet", "icy") for name in metrics["per_road"]["learner/unseen"])
+    from agents.model import SteeringPolicy
+
+    assert SteeringPolicy.load(run / "model.pt").net.config.outputs == 2
+
+
+@pytest.mark.slow
 def test_demo_quick_writes_every_output(tmp_path):
     out = run_cli("demo", "--quick", "--out", str(tmp_path / "run"), "--no-progress")
     assert out.returncode == 0, out.stderr

@@ -149,13 +149,14 @@ def describe(spec: BatchingRun) -> str:
     return f"{spec.label:<11} seed {spec.seed}"
 
 
-def run_experiment(out: Path, config: BatchingConfig, backend: Backend = Backend(), log=print) -> list[dict]:
+def run_experiment(out: Path, config: BatchingConfig, backend: Backend = Backend(), log=print,
+                   resume: bool = False) -> list[dict]:
     """Run the grid; write ``results.csv``, ``curves.csv``, ``batching.png`` and ``summary.md``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     specs = grid(config)
     log(f"batching: {len(specs)} runs on {backend.describe()}")
-    results = run_grid(run, specs, backend, describe, log)
+    results = run_grid(run, specs, backend, describe, log, store=out / ".runs" / "grid", resume=resume)
     rows = [r["row"] for r in results]
     curves = [
         {"batch_size": spec.batch_size, "batch_label": spec.label, "seed": spec.seed, "epoch": e,

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from sims.arguments import non_negative_int as _non_negative_int
 from sims.arguments import positive_int as _positive_int
+from sims.arguments import MAX_SEED, bounded_int, output_dir
 
 
 def _add_backend(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where the runs execute")
     g.add_argument("--backend", choices=("local", "ray"), default="local",
                    help="local worker processes, or Ray (pip install 'roadschool[ray]') (default: %(default)s)")
-    g.add_argument("--workers", type=_non_negative_int, default=0,
+    g.add_argument("--workers", type=bounded_int(0, 1024), default=0,
                    help="runs at once: local processes or CPUs of a local Ray instance; "
                         "0 = all cores, 1 = in this process (default: 0)")
     g.add_argument("--address",
@@ -23,10 +24,12 @@ def _add_backend(p: argparse.ArgumentParser) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--out", type=Path, help=f"output folder (default: runs/{what}-<timestamp>)")
+    p.add_argument("--out", type=output_dir, help=f"output folder (default: runs/{what}-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
-    p.add_argument("--seeds", type=_positive_int, help="seeds per grid point (default: the experiment's)")
-    p.add_argument("--first-seed", type=int, help="first seed; seeds are first, first + 1, ... (default: 0)")
+    p.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per grid point (default: the experiment's)")
+    p.add_argument("--resume", action="store_true",
+                   help="rerun in the same --out folder, skipping the runs that finished there before")
+    p.add_argument("--first-seed", type=bounded_int(0, MAX_SEED - 10_000), help="first seed; seeds are first, first + 1, ... (default: 0)")
     _add_backend(p)
 
 
@@ -40,7 +43,7 @@ def register(subparsers) -> dict:
     _add_common(q, "batching")
     q.add_argument("--batch-size", type=_non_negative_int, action="append", dest="batch_sizes",
                    help="batch size, repeatable; 0 = full batch (default: 0 4096 1024 256 64 16)")
-    q.add_argument("--epochs", type=_positive_int, help="epochs of every run (default: 30)")
+    q.add_argument("--epochs", type=bounded_int(1, 1_000_000), help="epochs of every run (default: 30)")
 
     q = sub.add_parser("overfitting", help="train on 1 ... 64 roads, test every model on the same unseen roads")
     _add_common(q, "overfitting")
@@ -61,8 +64,8 @@ def register(subparsers) -> dict:
 
     q = sub.add_parser("tutorial-figures", help="run the three experiments at their defaults and copy their "
                                                 "figures to docs/figures (about 9 minutes on 2 cores)")
-    q.add_argument("--out", type=Path, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
-    q.add_argument("--work", type=Path, default=Path("runs/tutorial"),
+    q.add_argument("--out", type=output_dir, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
+    q.add_argument("--work", type=output_dir, default=Path("runs/tutorial"),
                    help="where the experiments write their full outputs (default: %(default)s)")
     q.add_argument("--quick", action="store_true", help="the tiny versions (to check the command, not for docs)")
     _add_backend(q)
@@ -76,6 +79,8 @@ def _backend(args):
 
 
 def _out(args, name: str) -> Path:
+    if getattr(args, "resume", False) and not args.out:
+        raise ValueError("--resume needs the --out folder of the run to continue")
     return args.out or Path("runs") / f"{name}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -85,7 +90,7 @@ def run_batching(args) -> Path:
     config = BatchingConfig.quick() if args.quick else BatchingConfig()
     config = config.with_overrides(args.seeds, args.first_seed, args.batch_sizes, args.epochs)
     out = _out(args, "batching")
-    run_experiment(out, config, _backend(args))
+    run_experiment(out, config, _backend(args), resume=getattr(args, "resume", False))
     return out
 
 
@@ -96,7 +101,7 @@ def run_overfitting(args) -> Path:
     observations = tuple(args.observations) if args.observations else None
     config = config.with_seeds(args.seeds, args.first_seed, observations)
     out = _out(args, "overfitting")
-    run_experiment(out, config, _backend(args))
+    run_experiment(out, config, _backend(args), resume=getattr(args, "resume", False))
     return out
 
 
@@ -106,7 +111,7 @@ def run_road_change(args) -> Path:
     config = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
     config = config.with_overrides(args.seeds, args.first_seed, args.methods, args.changes, args.observation)
     out = _out(args, "road-change")
-    run_experiment(out, config, _backend(args))
+    run_experiment(out, config, _backend(args), resume=getattr(args, "resume", False))
     return out
 
 
@@ -124,7 +129,7 @@ def run_tutorial_figures(args) -> Path:
     for name, runner in runners.items():
         clock = time.perf_counter()
         ns = argparse.Namespace(**vars(args))
-        ns.out, ns.seeds, ns.first_seed = args.work / name, None, None
+        ns.out, ns.seeds, ns.first_seed, ns.resume = args.work / name, None, None, False
         ns.batch_sizes = ns.epochs = ns.observations = ns.methods = ns.changes = ns.observation = None
         folder = runner(ns)
         copy_as_small_png(folder / FIGURES[name], args.out / FIGURES[name])
@@ -135,5 +140,13 @@ def run_tutorial_figures(args) -> Path:
 def cmd_experiment(args) -> int:
     handlers = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change,
                 "tutorial-figures": run_tutorial_figures}
-    handlers[args.experiment](args)
+    import sys
+
+    from sims.experiments.grid import RunFailed
+
+    try:
+        handlers[args.experiment](args)
+    except RunFailed as exc:
+        print(f"roadschool experiment {args.experiment}: error: {exc}", file=sys.stderr)
+        return 1
     return 0

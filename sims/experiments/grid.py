@@ -16,8 +16,12 @@ under ``if __name__ == "__main__":``; the ``roadschool`` command already does.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
+import concurrent.futures.process
 import csv
+import hashlib
+import json
 import math
 import multiprocessing
 import os
@@ -68,7 +72,15 @@ class Backend:
 
 
 class RunFailed(RuntimeError):
-    """A run of a grid raised; the message names the run."""
+    """A run of a grid raised, or its worker process died; the message names the run."""
+
+
+def execute_marked(run: Callable, spec, marker: str | None) -> dict:
+    """:func:`execute`, first writing ``marker`` (a file naming this process) so that a worker
+    that dies (killed, out of memory) can be told from the runs that were only waiting."""
+    if marker is not None:
+        Path(marker).write_text(str(os.getpid()))
+    return execute(run, spec)
 
 
 def execute(run: Callable, spec) -> dict:
@@ -99,26 +111,59 @@ def run_grid(
     backend: Backend = Backend(),
     describe: Callable[[object], str] = str,
     log=print,
+    store: Path | None = None,
+    resume: bool = False,
 ) -> list[dict]:
     """Execute ``run(spec)`` for every spec; the results come back in the order of ``specs``.
 
     Specs with a ``cost`` attribute are started most expensive first, so that
     the long runs do not end up alone at the end. ``describe(spec)`` labels the
-    progress lines.
+    progress lines. With ``store`` (a folder), each result is kept there as it arrives
+    (one JSON file per run, named by a hash of the whole spec, written atomically);
+    ``resume=True`` then takes the runs found there instead of running them again, and
+    without it the folder's old results are removed first.
+
+    Raises:
+        RunFailed: a run raised, or a worker process died (killed, out of memory) while
+            running it; the message names the run and how many finished runs are kept.
     """
     specs = list(specs)
     if not specs:
         return []
-    order = sorted(range(len(specs)), key=lambda i: -float(getattr(specs[i], "cost", 0.0)))
     results: list[dict | None] = [None] * len(specs)
-    done = 0
+    keys = [spec_key(spec) for spec in specs] if store is not None else []
+    if store is not None:
+        store = Path(store)
+        store.mkdir(parents=True, exist_ok=True)
+        for old in store.glob("*.started"):
+            old.unlink()
+        if not resume:
+            for old in store.glob("*.json"):
+                old.unlink()
+        for i, key in enumerate(keys):
+            if (store / f"{key}.json").exists():
+                try:
+                    results[i] = _decode(json.loads((store / f"{key}.json").read_text()))
+                except (OSError, ValueError, KeyError, TypeError):
+                    results[i] = None  # damaged: run it again
+        kept = sum(r is not None for r in results)
+        if resume:
+            log(f"  resuming: {kept} of {len(specs)} runs already done, {len(specs) - kept} to run")
+    todo = [i for i in range(len(specs)) if results[i] is None]
+    order = sorted(todo, key=lambda i: -float(getattr(specs[i], "cost", 0.0)))
+    done = len(specs) - len(todo)
     clock = time.perf_counter()
+    if not order:
+        return results  # type: ignore[return-value]
 
     every = max(1, len(specs) // 25)  # about 25 progress lines for a big grid
 
     def finished(i: int, result: dict) -> None:
         nonlocal done
         results[i] = result
+        if store is not None:
+            write_text_atomically(store / f"{keys[i]}.json", json.dumps(_encode(result)))
+            (store / f"{keys[i]}.started").unlink(missing_ok=True)
         done += 1
         if done % every and done != len(specs):
             return
@@ -126,20 +171,70 @@ def run_grid(
         log(f"  [{done:>{width}}/{len(specs)}] {describe(specs[i])}  ({result['row']['run_seconds']:.1f} s,"
             f" {time.perf_counter() - clock:.0f} s elapsed)")
 
+    markers = {i: str(store / f"{keys[i]}.started") for i in order} if store is not None else {}
     if backend.kind == "ray":
         _run_on_ray(run, specs, order, backend, finished)
     elif backend.num_workers == 1:
         for i in order:
             finished(i, execute(run, specs[i]))
     else:
-        _run_on_processes(run, specs, order, backend.num_workers, finished)
+        try:
+            _run_on_processes(run, specs, order, backend.num_workers, finished, markers)
+        except concurrent.futures.process.BrokenProcessPool:
+            died = [i for i, m in markers.items() if results[i] is None and Path(m).exists()]
+            unfinished = [i for i in order if results[i] is None]
+            named = died or unfinished
+            which = "; ".join(describe(specs[i]).strip() for i in named[:5]) + (" ..." if len(named) > 5 else "")
+            kept = sum(r is not None for r in results)
+            again = f"; {kept} finished runs are kept: rerun with --resume to skip them" if store is not None else ""
+            raise RunFailed(f"a worker process died (killed or out of memory) while running "
+                            f"{'' if died else 'one of '}{which}{again}") from None
     return results  # type: ignore[return-value]
 
 
-def _run_on_processes(run, specs, order, workers, finished) -> None:
+def spec_key(spec) -> str:
+    """A name for ``spec`` that changes whenever any of its fields does (a hash of all of them)."""
+    import dataclasses
+
+    fields = dataclasses.asdict(spec) if dataclasses.is_dataclass(spec) else {"repr": repr(spec)}
+    text = json.dumps(_encode({"type": type(spec).__name__, **fields}), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _encode(value):
+    """``value`` as JSON-able data; numpy arrays become ``{"__array__": dtype, "shape", "data" (base64)}``."""
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.dtype.str, "shape": list(value.shape),
+                "data": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _decode(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        if "__array__" in value:
+            raw = base64.b64decode(value["data"])
+            return np.frombuffer(raw, dtype=np.dtype(value["__array__"])).reshape(value["shape"]).copy()
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _run_on_processes(run, specs, order, workers, finished, markers=None) -> None:
+    markers = markers or {}
     context = multiprocessing.get_context("spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context)
-    futures = {pool.submit(execute, run, specs[i]): i for i in order}
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(workers, len(order)), mp_context=context)
+    futures = {pool.submit(execute_marked, run, specs[i], markers.get(i)): i for i in order}
     try:
         for future in concurrent.futures.as_completed(futures):
             finished(futures[future], future.result())

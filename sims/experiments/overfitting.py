@@ -189,7 +189,8 @@ def describe(spec: OverfittingRun) -> str:
     return f"{spec.observation:<8} {spec.train_roads:>3} roads, seed {spec.seed}"
 
 
-def run_experiment(out: Path, config: OverfittingConfig, backend: Backend = Backend(), log=print) -> list[dict]:
+def run_experiment(out: Path, config: OverfittingConfig, backend: Backend = Backend(), log=print,
+                   resume: bool = False) -> list[dict]:
     """Run the grid; write ``results.csv``, ``runs/*.json``, ``overfitting.png`` and ``summary.md``."""
     import json
 
@@ -197,7 +198,7 @@ def run_experiment(out: Path, config: OverfittingConfig, backend: Backend = Back
     out.mkdir(parents=True, exist_ok=True)
     specs = grid(config)
     log(f"overfitting: {len(specs)} runs on {backend.describe()}")
-    results = run_grid(run, specs, backend, describe, log)
+    results = run_grid(run, specs, backend, describe, log, store=out / ".runs" / "grid", resume=resume)
     rows = [r["row"] for r in results]
     write_csv(out / "results.csv", rows)
     for spec, result in zip(specs, results):

@@ -276,7 +276,8 @@ def describe_evaluation(spec: EvaluationRun) -> str:
     return f"drive {spec.method:<6}{seed:<8} {spec.change} {spec.strength:.3g}"
 
 
-def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print) -> list[dict]:
+def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print,
+                   resume: bool = False) -> list[dict]:
     """Train, then drive every changed world; write ``training.csv``, ``results.csv``, ``models/``,
     ``road_change.png`` and ``summary.md``."""
     from agents.model import NetConfig, SteeringNet, save_checkpoint
@@ -287,7 +288,8 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
                             config.dart_noise, config.observation, tuple(config.families))
                 for m in config.methods for k in range(config.seeds)]
     log(f"road-change, stage 1: {len(training)} training runs on {backend.describe()}")
-    trained = run_grid(train_policy, training, backend, describe_training, log)
+    trained = run_grid(train_policy, training, backend, describe_training, log,
+                       store=out / ".runs" / "training", resume=resume)
     write_csv(out / "training.csv", [t["row"] for t in trained])
     for spec, result in zip(training, trained):
         net = SteeringNet(NetConfig(**result["details"]["net_config"]))
@@ -303,7 +305,8 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
         for spec, result in zip(training, trained) for c in config.changes for s in c.strengths
     ]
     log(f"road-change, stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
-    results = run_grid(evaluate_in_changed_world, evaluations, backend, describe_evaluation, log)
+    results = run_grid(evaluate_in_changed_world, evaluations, backend, describe_evaluation, log,
+                       store=out / ".runs" / "evaluation", resume=resume)
     rows = [r["row"] for r in results]
     train_samples = {(t["row"]["method"], t["row"]["seed"]): t["row"]["train_samples"] for t in trained}
     for row in rows:
