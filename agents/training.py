@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,7 @@ def train(
     resume: str | Path | None = None,
     log=print,
     extra_metadata: dict | None = None,
+    on_epoch: Callable[[History, float], None] | None = None,
 ) -> tuple[SteeringPolicy, History]:
     """Train a :class:`SteeringNet` on ``train_data``; report the test loss on ``test_data``.
 
@@ -113,6 +115,8 @@ def train(
         resume: a checkpoint to continue from (its weights, optimizer state,
             epoch and history); ``config.epochs`` is the total to reach.
         log: where epoch lines go (``print`` by default).
+        on_epoch: called after every epoch with the history so far and the learning rate
+            that epoch used (e.g. to write TensorBoard scalars as training goes).
     """
     if len(train_data) == 0:
         raise ValueError("the training dataset is empty")
@@ -174,6 +178,7 @@ def train(
             optimizer.step()  # 5. optimizer step (gradient descent)
             running += loss.item() * len(idx)
             seen += len(idx)
+        epoch_lr = optimizer.param_groups[0]["lr"]
         schedule.step()
 
         # --- testing: drive, observe, no changes
@@ -187,6 +192,8 @@ def train(
         history.seconds.append(time.perf_counter() - clock)
         if config.print_every and ((epoch + 1) % config.print_every == 0 or epoch + 1 == config.epochs):
             log(f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f} | Test Loss: {test_loss:.6f}")
+        if on_epoch is not None:
+            on_epoch(history, epoch_lr)
         if checkpoint is not None and config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
             _save(checkpoint, model, optimizer, epoch + 1, history, meta)
     if checkpoint is not None:

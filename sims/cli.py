@@ -41,6 +41,12 @@ def _add_roads(p: argparse.ArgumentParser, default_count: int) -> None:
     g.add_argument("--roads-file", type=Path, help="drive the roads of this JSON file instead of a split")
 
 
+def _add_tensorboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", type=Path, metavar="DIR",
+                   help="write TensorBoard scalars (losses/train, losses/test, eval/unseen/completion_rate, ...) "
+                        "to DIR; needs pip install '.[tensorboard]'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roadschool",
@@ -55,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_non_negative_int, help="training epochs (default: 30, quick: 4)")
     p.add_argument("--dagger", type=_non_negative_int, default=0, help="DAgger rounds after training (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_tensorboard(p)
 
     p = sub.add_parser("collect", help="record the expert driving train roads as a dataset")
     p.add_argument("--out", type=Path, required=True, help="dataset file to write (.npz)")
@@ -85,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dagger", type=_non_negative_int, default=0, metavar="K",
                    help="then K rounds of DAgger on the dataset's train roads (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_tensorboard(p)
 
     p = sub.add_parser("evaluate", help="drive a policy (or the expert) on roads and measure it")
     p.add_argument("--policy", required=True, help="checkpoint path, or 'expert'")
@@ -134,7 +142,7 @@ def cmd_demo(args) -> int:
 
         cfg = dataclasses.replace(cfg, **overrides)
     out = args.out or Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_demo(out, cfg, progress=not args.no_progress)
+    run_demo(out, cfg, progress=not args.no_progress, tensorboard=args.tensorboard)
     return 0
 
 
@@ -185,7 +193,18 @@ def cmd_train(args) -> int:
     )
     print(f"training on {len(data)} steps from {len(data.road_names)} roads"
           + (f", testing on {len(test)} steps from {len(test.road_names)} roads" if test else ""))
-    policy, history = train(data, test, cfg, checkpoint=args.out, resume=args.resume)
+    scalars = None
+    if args.tensorboard:
+        from sims.tensorboard import ScalarLog
+
+        scalars = ScalarLog(args.tensorboard)
+    try:
+        policy, history = train(data, test, cfg, checkpoint=args.out, resume=args.resume,
+                                on_epoch=scalars.on_epoch(len(data)) if scalars else None)
+    finally:
+        if scalars is not None:
+            scalars.close()
+            print(f"wrote TensorBoard scalars to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     if args.dagger:
         from agents.dagger import dagger
 

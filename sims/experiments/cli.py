@@ -27,6 +27,9 @@ def _add_common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
     p.add_argument("--seeds", type=_positive_int, help="seeds per grid point (default: the experiment's)")
     p.add_argument("--first-seed", type=int, help="first seed; seeds are first, first + 1, ... (default: 0)")
+    p.add_argument("--tensorboard", type=Path, metavar="DIR",
+                   help="also write every run's results (results/<column>, and losses/train, losses/test per "
+                        "epoch where recorded) to DIR/<run>, for tensorboard --logdir DIR")
     _add_backend(p)
 
 
@@ -132,8 +135,25 @@ def run_tutorial_figures(args) -> Path:
     return args.out
 
 
+RUN_COLUMNS = {
+    "batching": ("batch_size", "seed"),
+    "overfitting": ("observation", "train_roads", "seed"),
+    "road-change": ("method", "seed", "change", "strength"),
+}
+"""The CSV columns that name a run of each experiment (its TensorBoard run folder)."""
+
+
 def cmd_experiment(args) -> int:
     handlers = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change,
                 "tutorial-figures": run_tutorial_figures}
-    handlers[args.experiment](args)
+    if getattr(args, "tensorboard", None):
+        from sims.tensorboard import require_tensorboard
+
+        require_tensorboard()  # a missing TensorBoard is an error before the grid runs, not after it
+    out = handlers[args.experiment](args)
+    if getattr(args, "tensorboard", None) and args.experiment in RUN_COLUMNS:
+        from sims.tensorboard import log_experiment
+
+        runs = log_experiment(args.tensorboard, out, RUN_COLUMNS[args.experiment])
+        print(f"wrote TensorBoard scalars of {runs} runs to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     return 0
