@@ -91,12 +91,14 @@ def run_folder_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=+-]+", "_", text).strip("_") or "run"
 
 
-def log_experiment(logdir, experiment_out, id_columns: tuple[str, ...]) -> int:
+def log_experiment(logdir, experiment_out, id_columns: tuple[str, ...], step_column: str | None = None) -> int:
     """Write an experiment's results to TensorBoard, one run folder per CSV row.
 
     ``experiment_out`` is the experiment's output folder (its ``results.csv`` and, if there,
     ``curves.csv`` with per-epoch ``train_loss`` / ``test_loss``); ``id_columns`` name the
-    columns that identify a run (they make its folder name). Returns the number of runs written.
+    columns that identify a run (they make its folder name); rows of one run are points of its
+    curves at step ``row[step_column]`` (default: one row per run, at step 0). Returns the number
+    of run folders written.
     """
     from sims.experiments.grid import read_csv
 
@@ -104,14 +106,19 @@ def log_experiment(logdir, experiment_out, id_columns: tuple[str, ...]) -> int:
     rows = read_csv(experiment_out / "results.csv")
     curves_path = experiment_out / "curves.csv"
     curves = read_csv(curves_path) if curves_path.exists() else []
+    runs: dict[str, list[dict]] = {}
     for row in rows:
-        name = run_folder_name("_".join(f"{c}={row[c]}" for c in id_columns if c in row))
+        runs.setdefault(run_folder_name("_".join(f"{c}={row[c]}" for c in id_columns if c in row)), []).append(row)
+    for name, run_rows in runs.items():
         with ScalarLog(Path(logdir) / name) as log:
-            for key, value in row.items():
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    log.scalar(f"results/{key}", value, 0)
+            for row in run_rows:
+                step = int(row[step_column]) if step_column else 0
+                for key, value in row.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool) and key != step_column:
+                        log.scalar(f"results/{key}", value, step)
+            first = run_rows[0]
             for curve in curves:
-                if all(curve.get(c) == row.get(c) for c in id_columns if c in curve):
+                if all(curve.get(c) == first.get(c) for c in id_columns if c in curve):
                     log.scalar("losses/train", curve["train_loss"], int(curve["epoch"]))
                     log.scalar("losses/test", curve["test_loss"], int(curve["epoch"]))
-    return len(rows)
+    return len(runs)

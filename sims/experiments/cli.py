@@ -1,4 +1,4 @@
-"""``roadschool experiment batching|overfitting|road-change|tutorial-figures``."""
+"""``roadschool experiment batching|overfitting|road-change|rl-vs-imitation|tutorial-figures``."""
 
 from __future__ import annotations
 
@@ -62,6 +62,11 @@ def register(subparsers) -> dict:
     q.add_argument("--observation", choices=("features", "rays"), default=None,
                    help="observation of the trained policies (default: features)")
 
+    q = sub.add_parser("rl-vs-imitation", help="Stable-Baselines3 PPO against behaviour cloning on the same roads, "
+                                                "by env steps and wall time (pip install '.[rl]')")
+    _add_common(q, "rl-vs-imitation")
+    q.add_argument("--ppo-steps", type=_positive_int, help="PPO's budget in env steps (default: 200000)")
+
     q = sub.add_parser("tutorial-figures", help="run the three experiments at their defaults and copy their "
                                                 "figures to docs/figures (about 9 minutes on 2 cores)")
     q.add_argument("--out", type=Path, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
@@ -113,6 +118,16 @@ def run_road_change(args) -> Path:
     return out
 
 
+def run_rl_vs_imitation(args) -> Path:
+    from sims.experiments.rl_vs_imitation import RLConfig, run_experiment
+
+    config = RLConfig.quick() if args.quick else RLConfig()
+    config = config.with_overrides(args.seeds, args.first_seed, args.ppo_steps)
+    out = _out(args, "rl-vs-imitation")
+    run_experiment(out, config, _backend(args))
+    return out
+
+
 FIGURES = {"batching": "batching.png", "overfitting": "overfitting.png", "road-change": "road_change.png"}
 
 
@@ -139,13 +154,16 @@ RUN_COLUMNS = {
     "batching": ("batch_size", "seed"),
     "overfitting": ("observation", "train_roads", "seed"),
     "road-change": ("method", "seed", "change", "strength"),
+    "rl-vs-imitation": ("method", "seed"),
 }
+STEP_COLUMNS = {"rl-vs-imitation": "env_steps"}
+"""Experiments whose rows are points of a run's curves: the column that is the step."""
 """The CSV columns that name a run of each experiment (its TensorBoard run folder)."""
 
 
 def cmd_experiment(args) -> int:
     handlers = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change,
-                "tutorial-figures": run_tutorial_figures}
+                "tutorial-figures": run_tutorial_figures, "rl-vs-imitation": run_rl_vs_imitation}
     if getattr(args, "tensorboard", None):
         from sims.tensorboard import require_tensorboard
 
@@ -154,6 +172,6 @@ def cmd_experiment(args) -> int:
     if getattr(args, "tensorboard", None) and args.experiment in RUN_COLUMNS:
         from sims.tensorboard import log_experiment
 
-        runs = log_experiment(args.tensorboard, out, RUN_COLUMNS[args.experiment])
+        runs = log_experiment(args.tensorboard, out, RUN_COLUMNS[args.experiment], STEP_COLUMNS.get(args.experiment))
         print(f"wrote TensorBoard scalars of {runs} runs to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     return 0
