@@ -178,7 +178,6 @@ def train(
             optimizer.step()  # 5. optimizer step (gradient descent)
             running += loss.item() * len(idx)
             seen += len(idx)
-        epoch_lr = optimizer.param_groups[0]["lr"]
         schedule.step()
 
         # --- testing: drive, observe, no changes
@@ -192,8 +191,8 @@ def train(
         history.seconds.append(time.perf_counter() - clock)
         if config.print_every and ((epoch + 1) % config.print_every == 0 or epoch + 1 == config.epochs):
             log(f"Epoch: {epoch + 1} | Train Loss: {running / seen:.6f} | Test Loss: {test_loss:.6f}")
-        if on_epoch is not None:
-            on_epoch(history, epoch_lr)
+        if on_epoch is not None:  # with the learning rate this epoch used (LambdaLR: base * factor(epoch))
+            on_epoch(history, schedule.base_lrs[0] * schedule.lr_lambdas[0](epoch))
         if checkpoint is not None and config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
             _save(checkpoint, model, optimizer, epoch + 1, history, meta)
     if checkpoint is not None:
