@@ -60,7 +60,9 @@ def test_rl_vs_imitation_quick(tmp_path):
     from sims.experiments.grid import read_csv
     from sims.experiments.rl_vs_imitation import RLConfig
 
-    assert main(["experiment", "rl-vs-imitation", "--quick", "--workers", "1", "--out", str(tmp_path)]) == 0
+    tensorboard = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    assert main(["experiment", "rl-vs-imitation", "--quick", "--workers", "1", "--out", str(tmp_path),
+                 "--tensorboard", str(tmp_path / "tb")]) == 0
     config = RLConfig.quick()
     rows = read_csv(tmp_path / "results.csv")
     bc = [r for r in rows if r["method"] == "bc"]
@@ -71,5 +73,10 @@ def test_rl_vs_imitation_quick(tmp_path):
     assert all(r["unseen_roads"] == config.eval_roads for r in rows)
     assert ppo[0]["seconds"] < ppo[1]["seconds"]  # wall time accumulates over PPO's checkpoints
     assert (tmp_path / "rl_vs_imitation.png").stat().st_size > 10_000
+    # TensorBoard: one run folder per method and seed, its budget points as a curve over env steps
+    acc = tensorboard.EventAccumulator(str(tmp_path / "tb" / "method=ppo_seed=0"))
+    acc.Reload()
+    curve = [(e.step, e.value) for e in acc.Scalars("results/unseen_completion")]
+    assert curve == [(r["env_steps"], pytest.approx(r["unseen_completion"])) for r in ppo]
     summary = (tmp_path / "summary.md").read_text()
     assert "What a student should conclude" in summary and "env steps per second" in summary
