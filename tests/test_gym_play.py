@@ -51,6 +51,8 @@ def test_play_runs_without_a_key_map(monkeypatch):
                                                                       key(pygame.KEYDOWN, pygame.K_d)]] + [[]] * 3
     script += [[key(pygame.KEYUP, pygame.K_d)]] + [[]] * 2
     _scripted_events(monkeypatch, script)
+    # play() ends with pygame.quit(), which would invalidate the fonts the renderer keeps for the other tests
+    monkeypatch.setattr(pygame, "quit", lambda: None)
     actions, steers = [], []
 
     def callback(obs, next_obs, action, reward, terminated, truncated, info):
