@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +129,7 @@ def train(
     resume: str | Path | None = None,
     log=print,
     extra_metadata: dict | None = None,
+    on_epoch: Callable[[History, float], None] | None = None,
 ) -> tuple[SteeringPolicy, History]:
     """Train a :class:`SteeringNet` on ``train_data``; report the test loss on ``test_data``.
 
@@ -137,6 +139,8 @@ def train(
         resume: a checkpoint to continue from (its weights, optimizer state,
             epoch and history); ``config.epochs`` is the total to reach.
         log: where epoch lines go (``print`` by default).
+        on_epoch: called after every epoch with the history so far and the learning rate
+            that epoch used (e.g. to write TensorBoard scalars as training goes).
     """
     if len(train_data) == 0:
         raise ValueError("the training dataset is empty")
@@ -236,6 +240,8 @@ def train(
                     for name, a, b in zip(ACTION_NAMES, train_by_action, test_by_action)
                 )
             log(line)
+        if on_epoch is not None:  # with the learning rate this epoch used (LambdaLR: base * factor(epoch))
+            on_epoch(history, schedule.base_lrs[0] * schedule.lr_lambdas[0](epoch))
         if checkpoint is not None and config.checkpoint_every and (epoch + 1) % config.checkpoint_every == 0:
             _save(checkpoint, model, optimizer, epoch + 1, history, meta)
     if checkpoint is not None:

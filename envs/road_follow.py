@@ -16,6 +16,8 @@ from envs.fleet import ROW_REWARD, ROW_SLIDING, ROW_TERMINATED, Fleet, car_info
 from envs.observations import observation_space
 
 MAX_EPISODE_STEPS = 3000
+KEY_STEER = 0.5
+"""Normalized steering a held arrow key asks for in ``gymnasium.utils.play.play`` (1 = full lock)."""
 
 
 def make_config(config: RoadFollowConfig | None, overrides: dict) -> RoadFollowConfig:
@@ -202,6 +204,28 @@ class RoadFollowEnv(gym.Env):
             "progress": f"{100 * min(self.fleet.distance[0] / self.fleet.roads.length[0], 1.0):5.1f} %",
         }
         return self.renderer.render(self.road, pose, trail[:, :2], trail[:, 2], hud, trail_sliding=trail[:, 3] > 0)
+
+    def get_keys_to_action(self) -> dict[tuple[int, ...], np.ndarray]:
+        """The keyboard map of ``gymnasium.utils.play.play``: left / right arrows (or A / D) steer
+        ``KEY_STEER`` of the full wheel angle; with ``throttle=True`` up / down (or W / S) also
+        accelerate and brake. No key is straight ahead (``play``'s default ``noop=0``; with
+        ``throttle=True`` pass ``noop=np.zeros(2, np.float32)``).
+
+        ``play(gym.make("roadschool/RoadFollow-v0", render_mode="rgb_array"))`` then needs no key map.
+        """
+        import pygame
+
+        steer = {(): 0.0, (pygame.K_LEFT,): KEY_STEER, (pygame.K_RIGHT,): -KEY_STEER,
+                 (pygame.K_a,): KEY_STEER, (pygame.K_d,): -KEY_STEER}
+        if not self.config.throttle:
+            return {keys: np.array([s], dtype=np.float32) for keys, s in steer.items() if keys}
+        accel = {(): 0.0, (pygame.K_UP,): 1.0, (pygame.K_DOWN,): -1.0, (pygame.K_w,): 1.0, (pygame.K_s,): -1.0}
+        return {
+            tuple(sorted(s_keys + a_keys)): np.array([s, a], dtype=np.float32)
+            for s_keys, s in steer.items()
+            for a_keys, a in accel.items()
+            if s_keys + a_keys
+        }
 
     def close(self):
         if self.renderer is not None:

@@ -42,6 +42,12 @@ def _add_roads(p: argparse.ArgumentParser, default_count: int) -> None:
     g.add_argument("--roads-file", type=Path, help="drive the roads of this JSON file instead of a split")
 
 
+def _add_tensorboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tensorboard", type=Path, metavar="DIR",
+                   help="write TensorBoard scalars (losses/train, losses/test, eval/unseen/completion_rate, ...) "
+                        "to DIR; needs pip install '.[tensorboard]'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="roadschool",
@@ -59,9 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="kinematic: the slip-free car at 10 m/s on dry roads (default); dynamic: tyres that slip, "
                         "wet and icy roads, and a driver that chooses its speed")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_tensorboard(p)
 
     p = sub.add_parser("collect", help="record the expert driving train roads as a dataset")
-    p.add_argument("--out", type=output_file, required=True, help="dataset file to write (.npz)")
+    p.add_argument("--out", type=output_file, help="dataset file to write (.npz); needed unless --minari is given")
+    g = p.add_argument_group("Minari (pip install '.[minari]')")
+    g.add_argument("--minari", metavar="ID",
+                   help="also (or instead) write a Minari dataset, e.g. roadschool/expert-features-v0, "
+                        "into MINARI_DATASETS_PATH (default ~/.minari/datasets)")
+    g.add_argument("--author", default="roadschool", help="Minari author field (default: %(default)s)")
+    g.add_argument("--author-email", help="Minari author email field")
+    g.add_argument("--code-link", help="Minari code_permalink: a link to the exact code (default: names the module)")
     _add_roads(p, 200)
     p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features", help="(default: %(default)s)")
     p.add_argument("--noise", type=bounded_float(0, 10), default=0.15,
@@ -74,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("train", help="train the steering network on a dataset (the standard loop)")
-    p.add_argument("--data", type=Path, required=True, help="training dataset (.npz from collect)")
-    p.add_argument("--test-data", type=Path, help="held-out dataset on unseen roads, for the test loss")
+    p.add_argument("--data", type=Path, required=True,
+                   help="training dataset (.npz from collect, or minari:ID for a local Minari dataset)")
+    p.add_argument("--test-data", type=Path, help="held-out dataset on unseen roads, for the test loss (.npz or minari:ID)")
     p.add_argument("--out", type=output_file, required=True, help="checkpoint to write (.pt)")
     p.add_argument("--epochs", type=bounded_int(0, 1_000_000), default=30, help="(default: %(default)s)")
     p.add_argument("--batch-size", type=_non_negative_int, default=256,
@@ -92,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dagger", type=bounded_int(0, 1000), default=0, metavar="K",
                    help="then K rounds of DAgger on the dataset's train roads (default: 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_tensorboard(p)
 
     p = sub.add_parser("evaluate", help="drive a policy (or the expert) on roads and measure it")
     p.add_argument("--policy", required=True, help="checkpoint path, or 'expert'")
@@ -143,7 +159,7 @@ def cmd_demo(args) -> int:
 
         cfg = dataclasses.replace(cfg, **overrides)
     out = args.out or Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_demo(out, cfg, progress=not args.no_progress)
+    run_demo(out, cfg, progress=not args.no_progress, tensorboard=args.tensorboard)
     return 0
 
 
@@ -156,6 +172,8 @@ def cmd_collect(args) -> int:
         roads = load_roads(args.roads_file)
     else:
         roads = None
+    if args.out is None and args.minari is None:
+        raise ValueError("give --out FILE.npz, --minari ID, or both")
     cfg = CollectConfig(
         num_roads=args.roads if roads is None else len(roads),
         split=args.split,
@@ -167,6 +185,18 @@ def cmd_collect(args) -> int:
         seed=args.seed,
         observation=args.observation,
     )
+    if args.minari:
+        if roads is not None:
+            raise ValueError("--minari records split roads (its env spec must rebuild them), not a --roads-file")
+        from agents.minari_datasets import DEFAULT_CODE_LINK, write_minari_dataset
+
+        dataset = write_minari_dataset(args.minari, cfg, author=args.author, author_email=args.author_email,
+                                       code_permalink=args.code_link or DEFAULT_CODE_LINK)
+        print(f"wrote Minari dataset {args.minari}: {dataset.total_steps} steps in {dataset.total_episodes} episodes "
+              f"({cfg.observation} observations, noise {cfg.noise_std}); train on it with "
+              f"roadschool train --data minari:{args.minari}")
+        if args.out is None:
+            return 0
     data = collect(cfg, roads=roads, progress=not args.no_progress)
     data.save(args.out)
     print(f"wrote {args.out}: {len(data)} steps on {len(data.road_names)} {cfg.split if roads is None else 'file'} roads "
@@ -174,15 +204,26 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def _load_dataset(path: Path, observation: str | None = None):
+    """A dataset file, or ``minari:ID`` for a local Minari dataset."""
+    from agents.data import Dataset
+
+    if str(path).startswith("minari:"):
+        from agents.minari_datasets import load_minari_dataset
+
+        return load_minari_dataset(str(path)[len("minari:"):], observation=observation)
+    return Dataset.load(path, observation=observation)
+
+
 def cmd_train(args) -> int:
     import torch
 
-    from agents.data import CollectConfig, Dataset
+    from agents.data import CollectConfig
     from agents.training import TrainConfig, train
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    data = Dataset.load(args.data)
-    test = Dataset.load(args.test_data, observation=data.observation) if args.test_data else None
+    data = _load_dataset(args.data)
+    test = _load_dataset(args.test_data, observation=data.observation) if args.test_data else None
     cfg = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -195,7 +236,18 @@ def cmd_train(args) -> int:
     )
     print(f"training on {len(data)} steps from {len(data.road_names)} roads"
           + (f", testing on {len(test)} steps from {len(test.road_names)} roads" if test else ""))
-    policy, history = train(data, test, cfg, checkpoint=args.out, resume=args.resume)
+    scalars = None
+    if args.tensorboard:
+        from sims.tensorboard import ScalarLog
+
+        scalars = ScalarLog(args.tensorboard)
+    try:
+        policy, history = train(data, test, cfg, checkpoint=args.out, resume=args.resume,
+                                on_epoch=scalars.on_epoch(len(data)) if scalars else None)
+    finally:
+        if scalars is not None:
+            scalars.close()
+            print(f"wrote TensorBoard scalars to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     if args.dagger:
         from agents.dagger import dagger
 

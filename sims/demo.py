@@ -64,7 +64,24 @@ def demo_world(config: DemoConfig) -> tuple[RoadFollowConfig, tuple[str, ...]]:
     return RoadFollowConfig(), DEFAULT_FAMILIES
 
 
-def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) -> dict:
+def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print, tensorboard: Path | None = None) -> dict:
+    """The main job into ``out``; with ``tensorboard``, also TensorBoard scalars into that folder
+    (``losses/*`` and ``charts/*`` per epoch of the first training, ``eval/<split>/*`` and
+    ``eval_expert/<split>/*`` at step = the last epoch)."""
+    scalars = None
+    if tensorboard is not None:
+        from sims.tensorboard import ScalarLog
+
+        scalars = ScalarLog(tensorboard)
+    try:
+        return _run_demo(out, config, progress, log, scalars)
+    finally:
+        if scalars is not None:
+            scalars.close()
+            log(f"      TensorBoard scalars in {tensorboard} (tensorboard --logdir {tensorboard})")
+
+
+def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
     world, families = demo_world(config)
@@ -90,7 +107,8 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) ->
         print_every=max(1, config.epochs // 6),
     )
     model_path = out / "model.pt"
-    policy, history = train(train_data, test_data, tcfg, checkpoint=model_path, log=log)
+    policy, history = train(train_data, test_data, tcfg, checkpoint=model_path, log=log,
+                            on_epoch=scalars.on_epoch(len(train_data)) if scalars else None)
     if config.dagger_rounds:
         policy, train_data, hs = dagger(
             policy, train_data, test_data, config.dagger_rounds, train_cfg, tcfg, model_path, log, progress
@@ -112,6 +130,10 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print) ->
                 metrics["expert"][split] = agg
             trajectories[(who, split)] = trajs
     table = {"learner": {"train": metrics["train"], "unseen": metrics["unseen"]}, "expert": metrics["expert"]}
+    if scalars is not None:
+        for split in ("train", "unseen"):
+            scalars.evaluation(split, metrics[split], config.epochs)
+            scalars.evaluation(split, metrics["expert"][split], config.epochs, who="eval_expert")
     log(format_table(table))
     ratio = metrics["unseen"]["mean_abs_cte"] / max(metrics["expert"]["unseen"]["mean_abs_cte"], 1e-12)
     log(f"      unseen mean |cte|: learner/expert = {ratio:.2f}")

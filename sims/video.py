@@ -85,20 +85,33 @@ def drive_frames(
 
 def write_gif(path, frames, frame_seconds: float) -> Path:
     """Write RGB frames as an animated GIF (atomically) playing at real time."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        _save_gif(tmp, frames, frame_seconds)
+    return path
+
+
+def gif_bytes(frames, frame_seconds: float) -> bytes:
+    """RGB frames as the bytes of an animated GIF playing at real time (for a notebook or a web page)."""
+    import io
+
+    buffer = io.BytesIO()
+    _save_gif(buffer, frames, frame_seconds)
+    return buffer.getvalue()
+
+
+def _save_gif(target, frames, frame_seconds: float) -> None:
     from PIL import Image
 
-    path = Path(path)
     images = [Image.fromarray(f).quantize(colors=96, method=Image.Quantize.MEDIANCUT) for f in frames]
     if not images:
         raise ValueError("no frames to write")
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp,
-            format="GIF",
-            save_all=True,
-            append_images=images[1:],
-            duration=max(20, int(round(frame_seconds * 1000))),
-            loop=0,
-            optimize=False,
-        )
-    return path
+    images[0].save(
+        target,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(20, int(round(frame_seconds * 1000))),
+        loop=0,
+        optimize=False,
+    )

@@ -1,4 +1,4 @@
-"""``roadschool experiment batching|overfitting|road-change|tutorial-figures``."""
+"""``roadschool experiment batching|overfitting|road-change|rl-vs-imitation|tutorial-figures``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def _add_common(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--resume", action="store_true",
                    help="rerun in the same --out folder, skipping the runs that finished there before")
     p.add_argument("--first-seed", type=bounded_int(0, MAX_SEED - 10_000), help="first seed; seeds are first, first + 1, ... (default: 0)")
+    p.add_argument("--tensorboard", type=Path, metavar="DIR",
+                   help="also write every run's results (results/<column>, and losses/train, losses/test per "
+                        "epoch where recorded) to DIR/<run>, for tensorboard --logdir DIR")
     _add_backend(p)
 
 
@@ -61,6 +64,11 @@ def register(subparsers) -> dict:
                    help="change of the world, repeatable (default: all)")
     q.add_argument("--observation", choices=("features", "rays"), default=None,
                    help="observation of the trained policies (default: features)")
+
+    q = sub.add_parser("rl-vs-imitation", help="Stable-Baselines3 PPO against behaviour cloning on the same roads, "
+                                                "by env steps and wall time (pip install '.[rl]')")
+    _add_common(q, "rl-vs-imitation")
+    q.add_argument("--ppo-steps", type=_positive_int, help="PPO's budget in env steps (default: 200000)")
 
     q = sub.add_parser("tutorial-figures", help="run the three experiments at their defaults and copy their "
                                                 "figures to docs/figures (about 9 minutes on 2 cores)")
@@ -115,6 +123,16 @@ def run_road_change(args) -> Path:
     return out
 
 
+def run_rl_vs_imitation(args) -> Path:
+    from sims.experiments.rl_vs_imitation import RLConfig, run_experiment
+
+    config = RLConfig.quick() if args.quick else RLConfig()
+    config = config.with_overrides(args.seeds, args.first_seed, args.ppo_steps)
+    out = _out(args, "rl-vs-imitation")
+    run_experiment(out, config, _backend(args))
+    return out
+
+
 FIGURES = {"batching": "batching.png", "overfitting": "overfitting.png", "road-change": "road_change.png"}
 
 
@@ -137,16 +155,36 @@ def run_tutorial_figures(args) -> Path:
     return args.out
 
 
+RUN_COLUMNS = {
+    "batching": ("batch_size", "seed"),
+    "overfitting": ("observation", "train_roads", "seed"),
+    "road-change": ("method", "seed", "change", "strength"),
+    "rl-vs-imitation": ("method", "seed"),
+}
+STEP_COLUMNS = {"rl-vs-imitation": "env_steps"}
+"""Experiments whose rows are points of a run's curves: the column that is the step."""
+"""The CSV columns that name a run of each experiment (its TensorBoard run folder)."""
+
+
 def cmd_experiment(args) -> int:
     handlers = {"batching": run_batching, "overfitting": run_overfitting, "road-change": run_road_change,
-                "tutorial-figures": run_tutorial_figures}
+                "tutorial-figures": run_tutorial_figures, "rl-vs-imitation": run_rl_vs_imitation}
     import sys
 
     from sims.experiments.grid import RunFailed
 
+    if getattr(args, "tensorboard", None):
+        from sims.tensorboard import require_tensorboard
+
+        require_tensorboard()  # a missing TensorBoard is an error before the grid runs, not after it
     try:
-        handlers[args.experiment](args)
+        out = handlers[args.experiment](args)
     except RunFailed as exc:
         print(f"roadschool experiment {args.experiment}: error: {exc}", file=sys.stderr)
         return 1
+    if getattr(args, "tensorboard", None) and args.experiment in RUN_COLUMNS:
+        from sims.tensorboard import log_experiment
+
+        runs = log_experiment(args.tensorboard, out, RUN_COLUMNS[args.experiment], STEP_COLUMNS.get(args.experiment))
+        print(f"wrote TensorBoard scalars of {runs} runs to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
     return 0
