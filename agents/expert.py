@@ -40,8 +40,9 @@ class PathExpert:
         self.config = config
         self._span = np.linspace(-0.5, 0.5, 5)[None, :]
 
-    def steering_angle(self, fleet: Fleet) -> np.ndarray:
-        """Wanted front-wheel angle ``[N]`` [rad] for every car of ``fleet``."""
+    def steering_angle(self, fleet: Fleet, lateral_shift: float = 0.0) -> np.ndarray:
+        """Wanted front-wheel angle ``[N]`` [rad] for every car of ``fleet`` (as if each were
+        ``lateral_shift`` [m] further left: the label of a side camera)."""
         cfg = self.config
         wheelbase = fleet.params.wheelbase
         speed = np.maximum(fleet.state[:, SPEED], cfg.min_speed)
@@ -50,10 +51,10 @@ class PathExpert:
         kappa = fleet.roads.curvature_at(preview).mean(axis=1)
         w = cfg.bandwidth
         # lateral dynamics e'' = v^2 / L * (delta - delta_ff): place both poles at -w
-        correction = -(wheelbase / speed**2) * (w * w * fleet.cte + 2.0 * w * speed * np.sin(fleet.heading_error))
+        correction = -(wheelbase / speed**2) * (w * w * (fleet.cte + lateral_shift) + 2.0 * w * speed * np.sin(fleet.heading_error))
         return np.arctan(wheelbase * kappa) + correction
 
-    def act(self, fleet: Fleet) -> np.ndarray:
-        """Normalized steering actions ``[N, 1]`` in [-1, 1]."""
-        steer = self.steering_angle(fleet) / fleet.params.max_steer
+    def act(self, fleet: Fleet, lateral_shift: float = 0.0) -> np.ndarray:
+        """Normalized steering actions ``[N, 1]`` in [-1, 1] (``lateral_shift``: see :meth:`steering_angle`)."""
+        steer = self.steering_angle(fleet, lateral_shift) / fleet.params.max_steer
         return np.clip(steer, -1.0, 1.0)[:, None]

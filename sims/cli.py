@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the whole run (default: 0)")
     p.add_argument("--epochs", type=_non_negative_int, help="training epochs (default: 30, quick: 4)")
     p.add_argument("--dagger", type=_non_negative_int, default=0, help="DAgger rounds after training (default: 0)")
+    p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features",
+                   help="what the learner reads; camera: the dashcam lesson with a PilotNet-style CNN (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("collect", help="record the expert driving train roads as a dataset")
@@ -123,7 +125,12 @@ def cmd_demo(args) -> int:
     from sims.demo import DemoConfig, run_demo
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    cfg = DemoConfig.quick(args.seed) if args.quick else DemoConfig(seed=args.seed)
+    if args.quick:
+        cfg = DemoConfig.quick(args.seed, args.observation)
+    elif args.observation == "camera":
+        cfg = DemoConfig.camera(args.seed)
+    else:
+        cfg = DemoConfig(seed=args.seed, observation=args.observation)
     overrides = {}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
