@@ -25,9 +25,10 @@ import envs
 import envs.jit
 
 def rollout(observation, steps, num_envs, throttle):
+    camera = dict(camera_size=(16, 32), appearance_randomization=1.0) if observation == "camera" else {}
     env = envs.RoadFollowVectorEnv(num_envs, observation=observation, families=("hairpin",), throttle=throttle,
                                    disturbances=envs.Disturbances(**json.loads(sys.argv[2])),
-                                   start_lateral_offset=1.0, max_episode_steps=25)
+                                   start_lateral_offset=1.0, max_episode_steps=25, **camera)
     obs, info = env.reset(seed=3)
     rng = np.random.default_rng(0)
     records = [obs, info["cte"], info["progress_m"]]
@@ -38,7 +39,8 @@ def rollout(observation, steps, num_envs, throttle):
     return records
 
 out = {"jit_disabled": np.array(envs.jit.jit_disabled())}
-for observation, steps, num_envs, throttle in (("features", 60, 3, True), ("rays", 40, 2, False), ("image", 12, 2, False)):
+for observation, steps, num_envs, throttle in (("features", 60, 3, True), ("rays", 40, 2, False), ("image", 12, 2, False),
+                                                  ("camera", 8, 2, False)):
     for k, a in enumerate(rollout(observation, steps, num_envs, throttle)):
         out[f"{observation}/{k}"] = np.asarray(a)
 np.savez(sys.argv[1], **out)
