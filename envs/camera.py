@@ -251,32 +251,43 @@ def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nea
         centre_style = look[CENTRE_STYLE]
         fine_cell_fade = max(0.0, 1.0 - max(abs(step), depth) / FINE_CELL)
         coarse_cell_fade = max(0.0, 1.0 - max(abs(step), depth) / COARSE_CELL)
+        clear = half - EDGE_LINE_INSET - EDGE_LINE_WIDTH  # between the edge lines ...
+        mid = 0.5 * CENTRE_LINE_WIDTH  # ... and off the centre line: plain asphalt
         for col in range(width):
             lateral = lateral0 + col * step
             wx = x + ahead * c - lateral * sn  # the ground point in the world [m]
             wy = y + ahead * sn + lateral * c
-            grain = _noise(texture, 0, (wx + look[TEXTURE_X]) / FINE_CELL, (wy + look[TEXTURE_Y]) / FINE_CELL)
-            patch = _noise(texture, 1, (wx - look[TEXTURE_Y]) / COARSE_CELL, (wy + look[TEXTURE_X]) / COARSE_CELL)
             k = best_chord[col]
             asphalt = verge = edge = centre = 0.0
             if k >= 0:
                 ux, uy = chords[i, k, 2], chords[i, k, 3]
-                p, s_here = best[1, col], best[2, col]
+                p = best[1, col]
                 # the pixel's footprint across the road and along it [m]
                 across = abs(ux * step) + abs(uy) * depth + 1e-9
-                along = abs(uy * step) + abs(ux) * depth + 1e-9
-                asphalt = _cover(-half, half, p, across)
-                verge = _cover(half, half + VERGE_WIDTH, p, across) + _cover(-half - VERGE_WIDTH, -half, p, across)
-                if edge_lines:
-                    outer = half - EDGE_LINE_INSET
-                    edge = _cover(outer - EDGE_LINE_WIDTH, outer, p, across) + _cover(-outer, -outer + EDGE_LINE_WIDTH, p, across)
-                if centre_style < 2.0:
-                    centre = _cover(-0.5 * CENTRE_LINE_WIDTH, 0.5 * CENTRE_LINE_WIDTH, p, across)
-                    if centre_style == 0.0:  # dashed: the painted fraction of the footprint along the road
-                        centre *= (_painted(s_here + 0.5 * along) - _painted(s_here - 0.5 * along)) / along
+                reach_p = abs(p) + 0.5 * across
+                if reach_p < clear and abs(p) - 0.5 * across > mid:  # the common case, no stripe to weigh
+                    asphalt = 1.0
+                else:
+                    asphalt = _cover(-half, half, p, across)
+                    verge = _cover(half, half + VERGE_WIDTH, p, across) + _cover(-half - VERGE_WIDTH, -half, p, across)
+                    if edge_lines:
+                        outer = half - EDGE_LINE_INSET
+                        edge = _cover(outer - EDGE_LINE_WIDTH, outer, p, across) + _cover(-outer, -outer + EDGE_LINE_WIDTH, p, across)  # fmt: skip
+                    if centre_style < 2.0:
+                        centre = _cover(-mid, mid, p, across)
+                        if centre_style == 0.0 and centre > 0.0:  # dashed: the painted fraction along the road
+                            s_here = best[2, col]
+                            along = abs(uy * step) + abs(ux) * depth + 1e-9
+                            centre *= (_painted(s_here + 0.5 * along) - _painted(s_here - 0.5 * along)) / along
             grass = 1.0 - asphalt - verge
             # texture: grain on everything, patches mostly on the grass, faded where cells get sub-pixel
-            shade = 1.0 + look[TEXTURE] * (fine_cell_fade * grain * (1.0 + grass) + coarse_cell_fade * patch * 1.5 * grass)
+            shade = 1.0
+            if fine_cell_fade > 0.0:
+                grain = _noise(texture, 0, (wx + look[TEXTURE_X]) / FINE_CELL, (wy + look[TEXTURE_Y]) / FINE_CELL)
+                shade += look[TEXTURE] * fine_cell_fade * grain * (1.0 + grass)
+            if grass > 0.0 and coarse_cell_fade > 0.0:
+                patch = _noise(texture, 1, (wx - look[TEXTURE_Y]) / COARSE_CELL, (wy + look[TEXTURE_X]) / COARSE_CELL)
+                shade += look[TEXTURE] * coarse_cell_fade * patch * 1.5 * grass
             for ch in range(3):
                 value = grass * look[GRASS + ch] + verge * look[VERGE + ch] + asphalt * look[ASPHALT + ch]
                 value += edge * (look[EDGE_LINE + ch] - value)
