@@ -40,9 +40,8 @@ class PathExpert:
         self.config = config
         self._span = np.linspace(-0.5, 0.5, 5)[None, :]
 
-    def steering_angle(self, fleet: Fleet, lateral_shift: float = 0.0) -> np.ndarray:
-        """Wanted front-wheel angle ``[N]`` [rad] for every car of ``fleet`` (as if each were
-        ``lateral_shift`` [m] further left: the label of a side camera)."""
+    def steering_angle(self, fleet: Fleet) -> np.ndarray:
+        """Wanted front-wheel angle ``[N]`` [rad] for every car of ``fleet``."""
         cfg = self.config
         wheelbase = fleet.params.wheelbase
         speed = np.maximum(fleet.state[:, SPEED], cfg.min_speed)
@@ -51,10 +50,21 @@ class PathExpert:
         kappa = fleet.roads.curvature_at(preview).mean(axis=1)
         w = cfg.bandwidth
         # lateral dynamics e'' = v^2 / L * (delta - delta_ff): place both poles at -w
-        correction = -(wheelbase / speed**2) * (w * w * (fleet.cte + lateral_shift) + 2.0 * w * speed * np.sin(fleet.heading_error))
+        correction = -(wheelbase / speed**2) * (w * w * fleet.cte + 2.0 * w * speed * np.sin(fleet.heading_error))
         return np.arctan(wheelbase * kappa) + correction
 
+    def shift_correction(self, fleet: Fleet, lateral_shift: float) -> np.ndarray:
+        """``[N]`` [rad] what :meth:`steering_angle` adds for cars ``lateral_shift`` [m] further left
+        (its cross-track feedback is linear in the offset): the label of a side camera."""
+        speed = np.maximum(fleet.state[:, SPEED], self.config.min_speed)
+        w = self.config.bandwidth
+        return -(fleet.params.wheelbase / speed**2) * (w * w * lateral_shift)
+
     def act(self, fleet: Fleet, lateral_shift: float = 0.0) -> np.ndarray:
-        """Normalized steering actions ``[N, 1]`` in [-1, 1] (``lateral_shift``: see :meth:`steering_angle`)."""
-        steer = self.steering_angle(fleet, lateral_shift) / fleet.params.max_steer
+        """Normalized steering actions ``[N, 1]`` in [-1, 1]; ``lateral_shift`` [m]: for cars that
+        far further left (see :meth:`shift_correction`)."""
+        angle = self.steering_angle(fleet)
+        if lateral_shift != 0.0:
+            angle = angle + self.shift_correction(fleet, lateral_shift)
+        steer = angle / fleet.params.max_steer
         return np.clip(steer, -1.0, 1.0)[:, None]
