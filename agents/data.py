@@ -7,10 +7,18 @@ names), ``episode``, ``step`` and ``cte`` [m], plus a JSON ``metadata`` string
 version). It is written to a temporary file and renamed, so a crash never
 leaves a half-written dataset under the final name.
 
-Recovery data against covariate shift (DART): while collecting, the car
-executes the expert's action plus seeded, temporally correlated noise, while
-the recorded label stays the clean expert action; episodes also start with
-random lateral and heading offsets.
+Recovery data against covariate shift, two ways. DART: while collecting, the
+car executes the expert's action plus seeded, temporally correlated noise,
+while the recorded label stays the clean expert action; episodes also start
+with random lateral and heading offsets. Side cameras (the Udacity course's
+trick, for ``camera`` observations): at every recorded step two more frames are
+rendered from cameras ``side_cameras`` metres left and right of the car, each
+labelled with the steering the expert would choose from there (a correction
+back towards the centreline).
+
+Camera frames are big (6 KB each at 32x64): they stay ``uint8``, and
+``frame_stride`` keeps every k-th step only (consecutive frames 5 cm apart at
+10 m/s are nearly the same picture).
 """
 
 from __future__ import annotations
@@ -77,6 +85,11 @@ class CollectConfig:
     """Observation type recorded."""
     max_steps: int = 3000
     """Time limit per episode [steps]."""
+    frame_stride: int = 1
+    """Record every this many steps (the car drives all of them)."""
+    side_cameras: float = 0.0
+    """``camera`` only: also record frames from cameras this far [m] left and right of the car,
+    labelled with the expert's steering from there. 0 turns them off."""
     env: RoadFollowConfig = field(default_factory=RoadFollowConfig)
     """Everything else about the world (speed, car, disturbances...)."""
 
@@ -94,6 +107,12 @@ class CollectConfig:
         in_range(self, "noise_std", 0.0, 10.0)
         if not 0 <= self.noise_correlation < 1:
             raise ValueError(f"noise_correlation must be in [0, 1), got {self.noise_correlation}")
+        if self.frame_stride < 1:
+            raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
+        if self.side_cameras < 0:
+            raise ValueError(f"side_cameras must be a non-negative offset in metres, got {self.side_cameras}")
+        if self.side_cameras > 0 and self.observation != "camera":
+            raise ValueError("side_cameras need camera observations")
         in_range(self, "first_road", 0, limits.MAX_ROAD_INDEX - self.num_roads)
         in_range(self, "seed", 0, 2**63 - 1)
         in_range(self, "max_steps", 1, 1_000_000, unit="steps")
@@ -309,13 +328,18 @@ def collect(
             rho = config.noise_correlation
             noise = rho * noise + np.sqrt(1 - rho * rho) * config.noise_std * rng.standard_normal((n, size))
             executed = executed + noise
-        idx = np.flatnonzero(alive)
-        rows["obs"].append(obs[idx])
-        rows["action"].append(label[idx].astype(np.float32))
-        rows["road"].append(idx.astype(np.int32))
-        rows["episode"].append(idx.astype(np.int32))
-        rows["step"].append(np.full(len(idx), step, dtype=np.int32))
-        rows["cte"].append(fleet.cte[idx].astype(np.float32))
+        if step % config.frame_stride == 0:
+            idx = np.flatnonzero(alive)
+            views = [(obs, label, 0.0)]
+            for shift in (config.side_cameras, -config.side_cameras) if config.side_cameras > 0 else ():
+                views.append((side_camera(fleet, shift), labeler.act(fleet, lateral_shift=shift), shift))
+            for view, view_label, shift in views:
+                rows["obs"].append(view[idx])
+                rows["action"].append(view_label[idx].astype(np.float32))
+                rows["road"].append(idx.astype(np.int32))
+                rows["episode"].append(idx.astype(np.int32))
+                rows["step"].append(np.full(len(idx), step, dtype=np.int32))
+                rows["cte"].append((fleet.cte[idx] + shift).astype(np.float32))
         obs, _, term, trunc, _ = env.step(np.clip(executed, -1, 1))
         alive &= ~(term | trunc)
         step += 1
@@ -333,6 +357,8 @@ def collect(
         "start_lateral_offset": config.start_lateral_offset,
         "start_heading_offset": config.start_heading_offset,
         "seed": config.seed,
+        "frame_stride": config.frame_stride,
+        "side_cameras": config.side_cameras,
         "source": getattr(driver, "name", "driver"),
         "env": config_to_dict(env_cfg),
         "roads": names,
@@ -362,6 +388,16 @@ def collect_memory(env_config: RoadFollowConfig, max_steps: int, roads: list[Roa
         lengths = np.full(n, max(get_family(f).length_range[1] for f in families))
     steps = np.minimum(lengths / (speed * env_config.dt) * 1.2 + 10, max_steps)
     return float(2 * row * steps.sum() + 100 * (lengths / 0.5).sum())
+
+
+def side_camera(fleet, shift: float) -> np.ndarray:
+    """``[N, H, W, 3]`` frames of cameras ``shift`` [m] to the left of every car of ``fleet``
+    (right if negative), looking along the car's heading."""
+    state = fleet.state.copy()
+    heading = state[:, 2]
+    state[:, 0] -= shift * np.sin(heading)
+    state[:, 1] += shift * np.cos(heading)
+    return fleet.sensor(state, fleet.track, fleet.roads, fleet.parallel_from)
 
 
 def config_to_dict(config) -> dict:

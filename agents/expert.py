@@ -112,10 +112,21 @@ class PathExpert:
         accel = np.clip(accel, -grip, grip)
         return np.clip(accel / fleet.params.max_accel, -1.0, 1.0)
 
-    def act(self, fleet: Fleet) -> np.ndarray:
+    def shift_correction(self, fleet: Fleet, lateral_shift: float) -> np.ndarray:
+        """``[N]`` [rad] what :meth:`steering_angle` adds for cars ``lateral_shift`` [m] further left
+        (its cross-track feedback is linear in the offset): the label of a side camera."""
+        speed = np.maximum(fleet.state[:, SPEED], self.config.min_speed)
+        w = self.config.bandwidth
+        return -(fleet.params.wheelbase / speed**2) * (w * w * lateral_shift)
+
+    def act(self, fleet: Fleet, lateral_shift: float = 0.0) -> np.ndarray:
         """Normalized actions in [-1, 1]: ``[N, 1]`` steering, or ``[N, 2]`` steering and
-        throttle when the environment takes throttle actions."""
-        steer = np.clip(self.steering_angle(fleet) / fleet.params.max_steer, -1.0, 1.0)
+        throttle when the environment takes throttle actions; ``lateral_shift`` [m]: for cars
+        that far further left (see :meth:`shift_correction`)."""
+        angle = self.steering_angle(fleet)
+        if lateral_shift != 0.0:
+            angle = angle + self.shift_correction(fleet, lateral_shift)
+        steer = np.clip(angle / fleet.params.max_steer, -1.0, 1.0)
         if not fleet.config.throttle:
             return steer[:, None]
         return np.column_stack([steer, self.throttle(fleet)])

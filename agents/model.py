@@ -1,8 +1,12 @@
 """The steering network and the policy that drives with it.
 
-``SteeringNet`` is an MLP for ``features``/``rays`` observations and a small
-CNN for ``image`` ones. It normalizes its inputs with statistics measured on
-the training data (stored as buffers, so they travel with the weights).
+``SteeringNet`` is an MLP for ``features``/``rays`` observations, a small
+CNN for ``image`` ones and a PilotNet-style CNN for ``camera`` ones (NVIDIA's
+"End to End Learning for Self-Driving Cars", 2016, scaled to the frame:
+normalization, strided 5x5 convolutions, then 3x3 ones, then a small fully
+connected head). It normalizes its inputs with statistics measured on the
+training data (stored as buffers, so they travel with the weights); camera
+frames stay uint8 until a minibatch reaches the net.
 ``SteeringPolicy`` wraps a trained net and rebuilds it from a checkpoint alone.
 """
 
@@ -40,7 +44,9 @@ class NetConfig:
     hidden: tuple[int, ...] = (256, 256)
     """Widths of the hidden layers of the MLP (or of the CNN's head)."""
     channels: tuple[int, ...] = (16, 32, 32)
-    """Convolution channels of the CNN (``image`` only); each layer halves the image."""
+    """Channels of the CNN's strided 5x5 convolutions (``image``, ``camera``); each halves the image."""
+    channels_3x3: tuple[int, ...] = (48,)
+    """Channels of the 3x3 convolutions after them, stride 1 (``camera`` only)."""
     outputs: int = 1
     """Actions the net outputs: 1 (steering) or 2 (steering and throttle/brake)."""
 
@@ -48,6 +54,7 @@ class NetConfig:
         object.__setattr__(self, "obs_shape", tuple(int(x) for x in self.obs_shape))
         object.__setattr__(self, "hidden", tuple(int(x) for x in self.hidden))
         object.__setattr__(self, "channels", tuple(int(x) for x in self.channels))
+        object.__setattr__(self, "channels_3x3", tuple(int(x) for x in self.channels_3x3))
         if not self.hidden or min(self.hidden) < 1:
             raise ValueError(f"hidden layer widths must be positive, got {self.hidden}")
         if self.outputs not in (1, 2):
@@ -109,6 +116,16 @@ class SteeringNet(nn.Module):
                 c_in, size = c_out, (size + 1) // 2
             layers.append(nn.Flatten())
             width = c_in * size * size
+        elif config.observation == "camera":  # PilotNet: strided 5x5 convolutions, then 3x3 ones
+            c_in, rows, cols = shape[-1], shape[0], shape[1]
+            for c_out in config.channels:
+                layers += [nn.Conv2d(c_in, c_out, 5, stride=2, padding=2), nn.ReLU()]
+                c_in, rows, cols = c_out, (rows + 1) // 2, (cols + 1) // 2
+            for c_out in config.channels_3x3:
+                layers += [nn.Conv2d(c_in, c_out, 3, stride=1, padding=1), nn.ReLU()]
+                c_in = c_out
+            layers.append(nn.Flatten())
+            width = c_in * rows * cols
         else:
             width = int(np.prod(shape))
         for h in config.hidden:
@@ -120,7 +137,10 @@ class SteeringNet(nn.Module):
     def set_normalization(self, obs: torch.Tensor) -> None:
         """Input mean and std from training observations; an input that never varied is only centred."""
         x = obs.float()
-        if self.config.observation == "image":
+        if self.config.observation == "camera":  # per colour channel
+            mean = x.mean(dim=(0, 1, 2)).expand(self.config.obs_shape)
+            std = x.std(dim=(0, 1, 2)).clamp_min(1.0).expand(self.config.obs_shape)
+        elif self.config.observation == "image":
             mean = x.mean().expand(self.config.obs_shape)
             std = x.std().clamp_min(1.0).expand(self.config.obs_shape)
         else:
@@ -132,7 +152,7 @@ class SteeringNet(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         """``obs[B, *obs_shape]`` -> ``[B, outputs]`` normalized actions."""
         x = (obs.float() - self.obs_mean) / self.obs_std
-        if self.config.observation == "image":
+        if self.config.observation in ("image", "camera"):
             x = x.permute(0, 3, 1, 2)  # HWC -> CHW
         return self.body(x)
 

@@ -53,7 +53,13 @@ class TrainConfig:
     hidden: tuple[int, ...] = (256, 256)
     """Hidden layer widths of the network."""
     channels: tuple[int, ...] = (16, 32, 32)
-    """CNN channels (image observations)."""
+    """CNN channels of the strided 5x5 convolutions (image and camera observations)."""
+    channels_3x3: tuple[int, ...] = (48,)
+    """CNN channels of the 3x3 convolutions after them (camera observations)."""
+    augment_brightness: float = 0.0
+    """Camera frames: scale each training frame's brightness by a factor drawn in 1 +- this."""
+    augment_flip: bool = False
+    """Camera frames: mirror half the training frames left-right, their steering negated."""
     checkpoint_every: int = 0
     """Also write the checkpoint every this many epochs (0: only at the end)."""
 
@@ -72,6 +78,12 @@ class TrainConfig:
         in_range(self, "checkpoint_every", 0, 2**31)
         if not self.hidden or min(self.hidden) < 1 or not self.channels or min(self.channels) < 1:
             raise ValueError("hidden widths and channels must be positive whole numbers")
+        if not 0.0 <= self.augment_brightness < 1.0:
+            raise ValueError(f"augment_brightness must be in [0, 1), got {self.augment_brightness}")
+
+    @property
+    def augments(self) -> bool:
+        return self.augment_brightness > 0.0 or self.augment_flip
 
 
 class TrainingDiverged(ValueError):
@@ -103,6 +115,23 @@ def to_tensors(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 ACTION_NAMES = ("steer", "throttle")
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, config: TrainConfig, generator: torch.Generator):
+    """The training loop's optional augmentations of a minibatch of camera frames ``x[B, H, W, 3]``
+    (uint8) and steering labels ``y[B, 1]``, drawn from ``generator``: brightness scaled per frame
+    (``config.augment_brightness``), and half the frames mirrored left-right with their steering
+    negated (``config.augment_flip``; the road's markings are symmetric, so a mirrored frame is a
+    frame of the mirrored road). Returns float frames."""
+    x = x.float()
+    if config.augment_brightness > 0.0:
+        scale = 1.0 + config.augment_brightness * (2.0 * torch.rand(len(x), 1, 1, 1, generator=generator) - 1.0)
+        x = (x * scale).clamp_(0.0, 255.0)
+    if config.augment_flip:
+        flip = torch.rand(len(x), generator=generator) < 0.5
+        x = torch.where(flip[:, None, None, None], x.flip(2), x)
+        y = torch.where(flip[:, None], -y, y)
+    return x, y
 
 
 def evaluate_loss(model: nn.Module, obs: torch.Tensor, labels: torch.Tensor, batch_size: int = 8192) -> float:
@@ -166,9 +195,10 @@ def train(
         history = History(**payload.get("history", {}))
     else:
         net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.hidden, config.channels,
-                               outputs=labels.shape[1])  # fmt: skip
+                               config.channels_3x3, outputs=labels.shape[1])  # fmt: skip
         model = SteeringNet(net_config)
-        model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:50_000]])
+        sample = 4096 if train_data.observation == "camera" else 50_000  # camera frames are big as floats
+        model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:sample]])
 
     # the mechanic: an optimizer, and a schedule that calms it down towards the end
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -197,11 +227,14 @@ def train(
         # each epoch's shuffle depends only on (seed, epoch), so a resumed run matches an uninterrupted one
         shuffler = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         order = torch.randperm(len(obs), generator=shuffler)
+        augmenter = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch + 500_009)
         running, seen = 0.0, 0
         running_by_action = torch.zeros(labels.shape[1], dtype=torch.float64)
         for i in range(0, len(obs), batch_size):
             idx = order[i : i + batch_size]
-            x, y = obs[idx], labels[idx]
+            x, y = obs[idx], labels[idx]  # the data step: a minibatch (uint8 frames stay uint8 until here)
+            if config.augments:
+                x, y = augment(x, y, config, augmenter)
             pred = model(x)  # 1. forward pass
             loss = loss_fn(pred, y)  # 2. calculate the loss
             if not torch.isfinite(loss):  # diverged: stop before the step spoils the weights

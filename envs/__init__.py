@@ -6,6 +6,7 @@ Importing ``envs`` registers ``roadschool/RoadFollow-v0`` (also reachable as
 
 from gymnasium.envs.registration import register, registry
 
+from envs.appearance import LOOKS, Appearance
 from envs.car import CarParams
 from envs.config import OBSERVATION_TYPES, Disturbances, RoadFollowConfig
 from envs.fleet import INFO_KEYS, Fleet
@@ -26,6 +27,8 @@ if ENV_ID not in registry:
 
 __all__ = [
     "ENV_ID",
+    "Appearance",
+    "LOOKS",
     "CarParams",
     "Disturbances",
     "RoadFollowConfig",

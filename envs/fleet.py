@@ -342,6 +342,8 @@ class Fleet:
         for i, rng in zip(cars.tolist(), rngs):
             self.rngs[i] = rng
         self.road_labels[cars] = [road.name for road in roads]
+        if hasattr(self.sensor, "reset_cars"):  # a sensor with per-episode state (the camera's look)
+            self.sensor.reset_cars(cars, rngs, self.num_cars)
         crosswind = self.config.disturbances.crosswind
         if crosswind != 0.0:  # blowing across the road's start, to a side drawn per episode
             for i, rng, road in zip(cars.tolist(), rngs, roads):

@@ -55,6 +55,10 @@ def observation_space(config: RoadFollowConfig) -> spaces.Box:
         return spaces.Box(low, high, dtype=np.float32)
     if config.observation == "rays":
         return spaces.Box(0.0, config.ray_range, (len(config.ray_angles_deg),), dtype=np.float32)
+    if config.observation == "camera":
+        from envs.camera import camera_space
+
+        return camera_space(config)
     size = config.image_size
     return spaces.Box(0, 255, (size, size, 1), dtype=np.uint8)
 
@@ -381,4 +385,8 @@ SENSORS = {"features": FeatureSensor, "rays": RaySensor, "image": ImageSensor}
 
 
 def make_sensor(config: RoadFollowConfig):
+    if config.observation == "camera":
+        from envs.camera import CameraSensor  # the dashcam's module (it imports this one's neighbours)
+
+        return CameraSensor(config)
     return SENSORS[config.observation](config)

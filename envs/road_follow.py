@@ -63,7 +63,8 @@ class RoadFollowEnv(gym.Env):
     ## Observation Space
     Chosen by ``observation``: ``features`` (default; cte, heading error, speed,
     steer and the centreline points ahead in the car's frame), ``rays`` (edge
-    distances along fixed angles) or ``image`` (64x64x1 uint8 top-down view).
+    distances along fixed angles), ``image`` (64x64x1 uint8 top-down view) or
+    ``camera`` (a forward dashcam, 32x64x3 uint8 RGB by default; ``envs.camera``).
     See ``envs.observations``.
 
     ## Rewards

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--car", choices=("kinematic", "dynamic"), default="kinematic",
                    help="kinematic: the slip-free car at 10 m/s on dry roads (default); dynamic: tyres that slip, "
                         "wet and icy roads, and a driver that chooses its speed")  # fmt: skip
+    p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features",
+                   help="what the learner reads; camera: the dashcam lesson with a PilotNet-style CNN (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_tensorboard(p)
 
@@ -84,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random lateral start offset up to this [m] (default: %(default)s)")
     p.add_argument("--start-heading", type=bounded_float(0, 3.14159), default=0.15,
                    help="random heading start offset up to this [rad] (default: %(default)s)")
+    p.add_argument("--frame-stride", type=_positive_int, default=1,
+                   help="record every K-th step (camera frames are big; default: %(default)s)")
+    p.add_argument("--side-cameras", type=_non_negative_float, default=0.0, metavar="METRES",
+                   help="camera only: also record cameras this far left and right, labelled with the expert's "
+                        "correction from there (default: off)")
     p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -98,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive_float, default=2e-3, help="learning rate (default: %(default)s)")
     p.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="(default: %(default)s)")
     p.add_argument("--hidden", type=_positive_int, nargs="+", default=[256, 256], help="hidden widths (default: 256 256)")
+    p.add_argument("--augment-flip", action="store_true",
+                   help="camera: mirror half of each minibatch left-right, steering negated")
+    p.add_argument("--augment-brightness", type=_non_negative_float, default=0.0, metavar="FRACTION",
+                   help="camera: scale each frame's brightness by 1 +- up to this (default: off)")
     p.add_argument("--seed", type=seed, default=0, help="(default: %(default)s)")
     p.add_argument("--print-every", type=_non_negative_int, default=10, help="epochs between lines (default: %(default)s)")
     p.add_argument("--resume", type=Path, help="continue training from this checkpoint")
@@ -146,7 +157,12 @@ def cmd_demo(args) -> int:
     from sims.demo import DemoConfig, run_demo
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
-    cfg = DemoConfig.quick(args.seed) if args.quick else DemoConfig(seed=args.seed)
+    if args.quick:
+        cfg = DemoConfig.quick(args.seed, args.observation)
+    elif args.observation == "camera":
+        cfg = DemoConfig.camera(args.seed)
+    else:
+        cfg = DemoConfig(seed=args.seed, observation=args.observation)
     overrides = {}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -184,6 +200,8 @@ def cmd_collect(args) -> int:
         start_heading_offset=args.start_heading,
         seed=args.seed,
         observation=args.observation,
+        frame_stride=args.frame_stride,
+        side_cameras=args.side_cameras,
     )
     if args.minari:
         if roads is not None:
@@ -233,6 +251,8 @@ def cmd_train(args) -> int:
         print_every=args.print_every,
         hidden=tuple(args.hidden),
         checkpoint_every=args.checkpoint_every,
+        augment_flip=args.augment_flip,
+        augment_brightness=args.augment_brightness,
     )
     print(f"training on {len(data)} steps from {len(data.road_names)} roads"
           + (f", testing on {len(test)} steps from {len(test.road_names)} roads" if test else ""))
@@ -338,7 +358,7 @@ COMMANDS = {
 
 # Modules that add more commands: each has ``register(subparsers) -> {name: handler}``,
 # where ``handler(args) -> exit code``. Keep their heavy imports inside the handlers.
-COMMAND_MODULES: list[str] = ["sims.viewer_cli", "sims.experiments.cli"]
+COMMAND_MODULES: list[str] = ["sims.viewer_cli", "sims.experiments.cli", "sims.explain"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from envs import DEFAULT_FAMILIES, CarParams, RoadFollowConfig
 from envs.atomic import write_text_atomically
 from sims.report import format_table, write_report
 from sims.roads import split_road_list
-from sims.video import drive_frames, write_gif
+from sims.video import beside, dashcam_frames, drive_frames, write_gif
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,38 @@ class DemoConfig:
     observation: str = "features"
     gif_frames: int = 400
     """Most frames in drive.gif (every second step is drawn)."""
+    train_eval_roads: int | None = None
+    """Train roads for closed-loop evaluation (None: ``eval_roads``)."""
+    hidden: tuple[int, ...] = (256, 256)
+    """Hidden widths of the network (the CNN's head for camera frames)."""
+    frame_stride: int = 1
+    """Record every this many steps of the expert's drives."""
+    noise_std: float = 0.15
+    """DART steering noise while collecting."""
+    side_cameras: float = 0.0
+    """Camera only: side cameras this far [m] left and right (0: none)."""
+    augment_flip: bool = False
+    augment_brightness: float = 0.0
     car: str = "kinematic"
     """``kinematic``: the slip-free car steers at a cruise-controlled 10 m/s on dry roads;
     ``dynamic``: the car with tyres that slip drives roads with wet and icy sections, and both
     the expert and the learner choose its speed (throttle and brake) up to 15 m/s."""
 
     @classmethod
-    def quick(cls, seed: int = 0) -> "DemoConfig":
-        return cls(train_roads=16, test_roads=6, eval_roads=8, epochs=4, gif_frames=40, seed=seed)
+    def quick(cls, seed: int = 0, observation: str = "features") -> "DemoConfig":
+        if observation == "camera":
+            return dataclasses.replace(cls.camera(seed), train_roads=8, test_roads=3, eval_roads=6, train_eval_roads=4,
+                                       epochs=1, gif_frames=20)  # fmt: skip
+        return cls(train_roads=16, test_roads=6, eval_roads=8, epochs=4, gif_frames=40, seed=seed, observation=observation)
+
+    @classmethod
+    def camera(cls, seed: int = 0) -> "DemoConfig":
+        """The dashcam lesson, sized to finish in 10 minutes on 2 cores: every 6th frame of 200
+        roads with DART noise and side cameras 0.5 m out, a PilotNet-style CNN for 3 epochs with
+        mirrored and brightened frames, evaluated on 200 unseen roads (and 50 train roads)."""
+        return cls(train_roads=200, test_roads=20, eval_roads=200, train_eval_roads=50, epochs=3, batch_size=128,
+                   learning_rate=1e-3, seed=seed, observation="camera", hidden=(100, 50, 10), frame_stride=6,
+                   side_cameras=0.5, augment_flip=True, augment_brightness=0.2, gif_frames=300)  # fmt: skip
 
 
 SLIPPERY_FAMILIES = ("wet", "icy")
@@ -87,16 +112,22 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     world, families = demo_world(config)
     noise = "steering and throttle" if world.throttle else "steering"
 
-    log(f"[1/5] The expert drives {config.train_roads} train roads (with DART {noise} noise) ...")
+    camera = config.observation == "camera"
+    phases: dict[str, float] = {}
+    side = f", side cameras {config.side_cameras:g} m out" if config.side_cameras else ""
+    log(f"[1/5] The expert drives {config.train_roads} train roads (with DART {noise} noise{side}) ...")
     train_cfg = CollectConfig(num_roads=config.train_roads, split="train", seed=config.seed, observation=config.observation,
-                              families=families, env=world)  # fmt: skip
+                              families=families, env=world, noise_std=config.noise_std,
+                              frame_stride=config.frame_stride, side_cameras=config.side_cameras)  # fmt: skip
     train_data = collect(train_cfg, progress=progress)
-    test_cfg = CollectConfig(
-        num_roads=config.test_roads, split="unseen", seed=config.seed + 1, observation=config.observation,
-        families=families, env=world,
-    )  # fmt: skip
+    test_cfg = CollectConfig(num_roads=config.test_roads, split="unseen", seed=config.seed + 1,
+                             observation=config.observation, families=families, env=world,
+                             frame_stride=config.frame_stride)  # fmt: skip
     test_data = collect(test_cfg, progress=progress)
-    log(f"      {len(train_data)} training steps, {len(test_data)} test steps on unseen roads")
+    every = f" (every {config.frame_stride}th step)" if config.frame_stride > 1 else ""
+    log(f"      {len(train_data)} training samples{every}, {len(test_data)} test samples on unseen roads; "
+        f"observations {train_data.obs.nbytes / 1e6:.0f} MB as {train_data.obs.dtype}")  # fmt: skip
+    phases["collect"] = time.perf_counter() - clock
 
     log(f"[2/5] Training the {'driving' if world.throttle else 'steering'} network ({config.epochs} epochs) ...")
     tcfg = TrainConfig(
@@ -104,8 +135,12 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         batch_size=config.batch_size,
         learning_rate=config.learning_rate,
         seed=config.seed,
-        print_every=max(1, config.epochs // 6),
+        print_every=1 if camera else max(1, config.epochs // 6),
+        hidden=config.hidden,
+        augment_flip=config.augment_flip,
+        augment_brightness=config.augment_brightness,
     )
+    started = time.perf_counter()
     model_path = out / "model.pt"
     policy, history = train(train_data, test_data, tcfg, checkpoint=model_path, log=log,
                             on_epoch=scalars.on_epoch(len(train_data)) if scalars else None)
@@ -114,15 +149,21 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
             policy, train_data, test_data, config.dagger_rounds, train_cfg, tcfg, model_path, log, progress
         )
         history = hs[-1]
+    phases["train"] = time.perf_counter() - started
+    samples = sum(len(train_data) for _ in history.epoch)
+    log(f"      {samples / phases['train']:.0f} training samples/s")
 
-    log(f"[3/5] Closed-loop evaluation on {config.eval_roads} train and {config.eval_roads} unseen roads ...")
+    train_eval = config.eval_roads if config.train_eval_roads is None else config.train_eval_roads
+    log(f"[3/5] Closed-loop evaluation on {train_eval} train and {config.eval_roads} unseen roads ...")
+    started = time.perf_counter()
     env_cfg = env_config_for(config.observation, world)
+    expert_cfg = env_config_for("features", world)  # the expert reads no observation: no frames to render for it
     metrics: dict = {"expert": {}}
     trajectories = {}
-    for split in ("train", "unseen"):
-        roads = split_road_list(split, config.eval_roads, families)
+    for split, count in (("train", train_eval), ("unseen", config.eval_roads)):
+        roads = split_road_list(split, count, families)
         for who, driver in (("learner", PolicyDriver(policy)), ("expert", ExpertDriver())):
-            trajs = drive(driver, roads, env_cfg, progress=progress)
+            trajs = drive(driver, roads, env_cfg if who == "learner" else expert_cfg, progress=progress)
             agg = aggregate([t.metrics() for t in trajs])
             if who == "learner":
                 metrics[split] = agg
@@ -147,6 +188,9 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     pick = max(range(len(learner_unseen)), key=lambda i: learner_unseen[i].metrics()["mean_abs_cte"])
     road = split_road_list("unseen", config.eval_roads, families)[pick]
     learner_traj, expert_traj = learner_unseen[pick], trajectories[("expert", "unseen")][pick]
+    phases["evaluate"] = time.perf_counter() - started
+    started = time.perf_counter()
+    dashcam = dashcam_frames(policy, road, env_cfg) if camera else None
 
     log("[4/5] Writing report.png and metrics.json ...")
     write_report(
@@ -156,7 +200,8 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         road,
         learner_traj,
         expert_traj,
-        title=f"roadschool demo: {len(train_data)} expert steps on {config.train_roads} train roads",
+        title=f"roadschool demo: {len(train_data)} expert {'frames' if camera else 'steps'} on {config.train_roads} train roads",
+        camera_frames=dashcam,
     )
     result = {
         **metrics,
@@ -172,6 +217,13 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     log(f"[5/5] Rendering drive.gif on unseen road {road.name} ...")
     frames = [f for f, _ in drive_frames(road, learner_traj, expert_traj, car=world.car, stride=2,
                                          max_frames=config.gif_frames)]  # fmt: skip
+    if dashcam is not None:  # the dashcam beside the top view, step for step
+        frames = [beside(top, dashcam[min(2 * k, len(dashcam) - 1)]) for k, top in enumerate(frames)]
     write_gif(out / "drive.gif", frames, frame_seconds=2 * env_cfg.dt)
+    phases["pictures"] = time.perf_counter() - started
+    phases["total"] = time.perf_counter() - clock
+    result["seconds"] = phases
+    write_text_atomically(out / "metrics.json", json.dumps(result, indent=2))
+    log("      time by phase: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()))
     log(f"Done in {time.perf_counter() - clock:.0f} s: {out}/model.pt, metrics.json, report.png, drive.gif")
     return result

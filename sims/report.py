@@ -45,9 +45,23 @@ def write_report(
     learner: Trajectory,
     expert: Trajectory,
     title: str = "roadschool run",
+    camera_frames: np.ndarray | None = None,
 ) -> Path:
-    """``report.png``: loss curves; train vs unseen metrics; cte along an unseen road; the drive on the map."""
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    """``report.png``: loss curves; train vs unseen metrics; cte along an unseen road; the drive on the
+    map; with ``camera_frames`` (``[T, H, W, 3]``, the learner's dashcam on that road) a row of them."""
+    if camera_frames is None:
+        fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    else:
+        fig = plt.figure(figsize=(13, 12.5))
+        grid = fig.add_gridspec(3, 5, height_ratios=[1, 1, 0.42])
+        axes = np.array([[fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:])],
+                         [fig.add_subplot(grid[1, :2]), fig.add_subplot(grid[1, 2:])]])  # fmt: skip
+        picks = np.linspace(0, len(camera_frames) - 1, 5).round().astype(int)
+        for k, t in enumerate(picks):
+            ax = fig.add_subplot(grid[2, k])
+            ax.imshow(camera_frames[t], interpolation="nearest")
+            ax.set_title(f"dashcam, step {t} (cte {learner.cte[min(t, len(learner.cte) - 1)]:+.2f} m)", fontsize=8)
+            ax.axis("off")
     fig.suptitle(title, fontsize=13)
 
     ax = axes[0, 0]

@@ -83,6 +83,37 @@ def drive_frames(
         renderer.close()
 
 
+def dashcam_frames(policy, road: Road, env_config) -> np.ndarray:
+    """``[T, H, W, 3]``: what the camera saw while ``policy`` drove ``road`` once (the evaluation's
+    drive again: the same start and the same deterministic policy, so the same frames)."""
+    import torch
+
+    from envs import RoadFollowEnv
+
+    env = RoadFollowEnv(config=env_config)
+    obs, _ = env.reset(seed=0, options={"road": road})
+    frames = [obs]
+    with torch.inference_mode():
+        for _ in range(3000):
+            obs, _, terminated, truncated, _ = env.step(policy.act(obs))
+            frames.append(obs)
+            if terminated or truncated:
+                break
+    return np.stack(frames)
+
+
+def beside(top: np.ndarray, dashcam: np.ndarray, gap: int = 8) -> np.ndarray:
+    """The top view with the dashcam frame beside it, scaled up (nearest pixel) to the top view's
+    height or to an integer factor below it, on a dark panel."""
+    height = top.shape[0]
+    scale = max(1, height // (2 * dashcam.shape[0]))
+    big = np.repeat(np.repeat(dashcam, scale, axis=0), scale, axis=1)
+    panel = np.full((height, big.shape[1] + 2 * gap, 3), 24, dtype=np.uint8)
+    row = (height - big.shape[0]) // 2
+    panel[row : row + big.shape[0], gap : gap + big.shape[1]] = big
+    return np.concatenate([top, panel], axis=1)
+
+
 def write_gif(path, frames, frame_seconds: float) -> Path:
     """Write RGB frames as an animated GIF (atomically) playing at real time."""
     path = Path(path)

@@ -25,10 +25,11 @@ import envs
 import envs.jit
 
 def rollout(observation, steps, num_envs, throttle, model="kinematic"):
+    camera = dict(camera_size=(16, 32), appearance_randomization=1.0) if observation == "camera" else {}
     env = envs.RoadFollowVectorEnv(num_envs, observation=observation, families=("hairpin",), throttle=throttle,
                                    car=envs.CarParams(model=model),
                                    disturbances=envs.Disturbances(**json.loads(sys.argv[2])),
-                                   start_lateral_offset=1.0, max_episode_steps=25)
+                                   start_lateral_offset=1.0, max_episode_steps=25, **camera)
     obs, info = env.reset(seed=3)
     rng = np.random.default_rng(0)
     records = [obs, info["cte"], info["progress_m"]]
@@ -41,7 +42,7 @@ def rollout(observation, steps, num_envs, throttle, model="kinematic"):
 
 out = {"jit_disabled": np.array(envs.jit.jit_disabled())}
 cases = (("features", 60, 3, True, "kinematic"), ("rays", 40, 2, False, "kinematic"), ("image", 12, 2, False, "kinematic"),
-         ("features", 60, 3, True, "dynamic"))
+         ("camera", 8, 2, False, "kinematic"), ("features", 60, 3, True, "dynamic"))
 for observation, steps, num_envs, throttle, model in cases:
     for k, a in enumerate(rollout(observation, steps, num_envs, throttle, model)):
         out[f"{observation}-{model}/{k}"] = np.asarray(a)
