@@ -434,7 +434,7 @@ def _check_drivable(points: np.ndarray, closed: bool, width: float, ds: float, w
             )
     clearance = 0.5 * width
     step = max(1, int(clearance / ds))
-    a, b = _first_close_pair(points, ds, step, math.pi * width, clearance * clearance, closed)
+    a, b = _first_close_pair(points, ds, step, 2 * math.pi * width, clearance * clearance, closed)
     if a >= 0:
         (xa, ya), (xb, yb) = points[a], points[b]
         raise RoadError(

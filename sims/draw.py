@@ -178,14 +178,14 @@ class DrawApp(App):
         key = (tuple(self.points), self.width, self.closed)
         if key != self._road_key:
             self._road_key = key
-            self._road = None
+            self._road, self._road_error = None, ""
             closed = self.closed and len(self.points) >= 3
             line = smooth_centreline(self.points, closed)
             if len(line) >= 2:
                 try:
                     self._road = Road.from_points(line, self.width, closed, self.name)
-                except RoadError:
-                    self._road = None
+                except RoadError as exc:
+                    self._road, self._road_error = None, str(exc)
         return self._road
 
     def _existing_roads(self) -> list[Road]:
@@ -311,7 +311,8 @@ class DrawApp(App):
         """Write the road into the roads file (keeping the file's other roads); None if there is no road."""
         road = self.road()
         if road is None:
-            self.say("nothing to save: place at least two points")
+            reason = getattr(self, "_road_error", "")
+            self.say(f"not saved: {reason}" if reason else "nothing to save: place at least two points")
             return None
         try:
             roads = self._existing_roads()
@@ -475,6 +476,10 @@ class DrawApp(App):
         try:
             if not self.saved and self.road() is not None:
                 self.save()
+            elif not self.saved and getattr(self, "_road_error", ""):
+                import sys
+
+                print(f"roadschool draw: {self.name} not saved: {self._road_error}", file=sys.stderr)
         finally:
             self.stop_driving()
             self.renderer.close()

@@ -455,7 +455,7 @@ def test_play_dataset_labels_are_the_executed_actions(tmp_path):
 
 
 # ------------------------------------------------------------------------------- draw
-def test_draw_clicks_make_a_road_that_saves_and_drives(tmp_path):
+def test_draw_clicks_make_a_road_that_saves_and_drives(tmp_path, capsys):
     out = tmp_path / "roads.json"
     save_roads(out, [Road.from_points([[0, 0], [50, 0]], 6.0, name="kept")])
     app = DrawApp(out, size=(800, 600))
@@ -509,13 +509,32 @@ def test_draw_clicks_make_a_road_that_saves_and_drives(tmp_path):
     key(pg.K_BACKSPACE)
     app.run(1, pace=False)
     assert app.closed and len(app.points) == n - 1 and not app.saved
+    # this loop's closing leg runs within half a width of the zig-zag: refused, and closing says why
+    assert app.road() is None
+    key(pg.K_s)
+    app.run(1, pace=False)
+    assert "not saved" in app.message and "runs onto itself" in app.message
     pg.event.post(pg.event.Event(pg.QUIT))
     app.run(10, pace=False)
     assert not app.running
     app.close()
+    assert "drawn/0 not saved" in capsys.readouterr().err
     saved = {r.name: r for r in load_roads(out)}
-    assert saved["drawn/0"].closed
-    assert DrawApp(out).name == "drawn/1"
+    assert not saved["drawn/0"].closed  # the last road saved is kept
+    # a loop that is clear of itself is saved when the window closes
+    app = DrawApp(out, size=(800, 600))
+    app.run(1, pace=False)
+    for p in [(200, 450), (400, 150), (600, 450)]:
+        click(p)
+    key(pg.K_o)
+    app.run(1, pace=False)
+    assert app.closed and app.road() is not None and not app.saved
+    pg.event.post(pg.event.Event(pg.QUIT))
+    app.run(10, pace=False)
+    app.close()
+    saved = {r.name: r for r in load_roads(out)}
+    assert saved["drawn/1"].closed
+    assert DrawApp(out).name == "drawn/2"
 
 
 def test_draw_survives_panning_away_and_nothing_to_save(tmp_path):
