@@ -52,8 +52,17 @@ def _conform(value, hint, what: str):
         options = typing.get_args(hint)
         if value is None and type(None) in options:
             return None
-        (hint,) = [h for h in options if h is not type(None)] or (object,)
-        return _conform(value, hint, what)
+        kinds = [h for h in options if h is not type(None)] or [object]
+        if len(kinds) == 1:
+            return _conform(value, kinds[0], what)
+        errors = []
+        for kind in kinds:  # the first of the union's types the value holds to
+            try:
+                return _conform(value, kind, what)
+            except (TypeError, ValueError) as exc:
+                errors.append(exc)
+        names = " or ".join(getattr(k, "__name__", str(k)) for k in kinds)
+        raise TypeError(f"{what} must be a {names}, got {_show(value)}")
     if hint is float:
         if not is_real(value):
             raise TypeError(f"{what} must be a number, got {_show(value)}")
