@@ -37,6 +37,7 @@ from envs.generation import road_plan
 from envs import limits
 from envs.checks import check_types, in_range
 from envs.config import OBSERVATION_TYPES, Disturbances
+from envs.appearance import Appearance
 from envs.car import CarParams
 from envs.records import load_record, save_record
 from envs.road import Road
@@ -204,7 +205,8 @@ def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, 
 
     Checked: the observation type is a known one; ``obs`` has the shape and kind (numbers,
     not strings) the environment of the metadata gives for that type; ``action`` is one
-    column of finite steering in [-1, 1]; ``obs`` and ``cte`` are finite; ``road``,
+    column of finite steering in [-1, 1] (two, steering and throttle, for an environment with
+    throttle); ``obs`` and ``cte`` are finite; ``road``,
     ``episode`` and ``step`` are whole numbers, ``road`` indexing the metadata's road names;
     all arrays have one row per step. ``action`` of shape ``(n,)`` is read as ``(n, 1)``.
 
@@ -234,8 +236,11 @@ def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, 
     action = arrays["action"]
     if action.ndim == 1:
         action = action.reshape(-1, 1)
-    if action.dtype.kind not in "if" or action.ndim != 2 or action.shape[1] != 1:
-        raise DatasetError(f"{path}: action must be one column of steering numbers, got {action.dtype} of shape {action.shape}")
+    columns = env.action_size  # steering, and throttle when the environment took it
+    what = "steering and throttle" if columns == 2 else "steering"
+    if action.dtype.kind not in "if" or action.ndim != 2 or action.shape[1] != columns:
+        raise DatasetError(f"{path}: action must be {'one column' if columns == 1 else 'two columns'} of {what} numbers, "
+                           f"got {action.dtype} of shape {action.shape}")  # fmt: skip
     arrays = dict(arrays, action=action)
     n = len(action)
     for name, a in arrays.items():
@@ -258,7 +263,7 @@ def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, 
             bad = int(np.flatnonzero(~np.isfinite(a.reshape(n, -1)).all(axis=1))[0])
             raise DatasetError(f"{path}: {name} holds NaN or infinite values (first in row {bad})")
     if n and not np.all(np.abs(action) <= 1.0):
-        raise DatasetError(f"{path}: action holds values outside [-1, 1] (normalized steering)")
+        raise DatasetError(f"{path}: action holds values outside [-1, 1] (normalized {what})")
     return arrays
 
 
@@ -273,6 +278,9 @@ def env_config_from_dict(env: dict | None, observation: str) -> RoadFollowConfig
         if not isinstance(fields["car"], dict):
             raise TypeError("car is not an object")
         fields["car"] = CarParams(**fields["car"])
+    if isinstance(fields.get("appearance"), dict):  # the camera's look, as config_to_dict wrote it
+        fields["appearance"] = Appearance(**{k: tuple(v) if isinstance(v, list) else v
+                                             for k, v in fields["appearance"].items()})  # fmt: skip
     if "disturbances" in fields:
         if not isinstance(fields["disturbances"], dict):
             raise TypeError("disturbances is not an object")

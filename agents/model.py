@@ -66,6 +66,11 @@ class NetConfig:
                 raise ValueError(f"an image observation has shape (size, size, channels), got {self.obs_shape}")
             if not self.channels or min(self.channels) < 1:
                 raise ValueError(f"convolution channels must be positive, got {self.channels}")
+        elif self.observation == "camera":
+            if len(self.obs_shape) != 3 or self.obs_shape[2] != 3:
+                raise ValueError(f"a camera observation has shape (height, width, 3), got {self.obs_shape}")
+            if not self.channels or min(self.channels) < 1 or (self.channels_3x3 and min(self.channels_3x3) < 1):
+                raise ValueError(f"convolution channels must be positive, got {self.channels} and {self.channels_3x3}")
         elif len(self.obs_shape) != 1:
             raise ValueError(f"a {self.observation} observation is a vector, got shape {self.obs_shape}")
         if min(self.obs_shape) < 1:
@@ -89,6 +94,15 @@ class NetConfig:
                 count += c_in * c_out * 25 + c_out
                 c_in, size = c_out, (size + 1) // 2
             width = c_in * size * size
+        elif self.observation == "camera":  # as SteeringNet builds it: strided 5x5, then 3x3 convolutions
+            c_in, rows, cols = self.obs_shape[-1], self.obs_shape[0], self.obs_shape[1]
+            for c_out in self.channels:
+                count += c_in * c_out * 25 + c_out
+                c_in, rows, cols = c_out, (rows + 1) // 2, (cols + 1) // 2
+            for c_out in self.channels_3x3:
+                count += c_in * c_out * 9 + c_out
+                c_in = c_out
+            width = c_in * rows * cols
         else:
             width = int(np.prod(self.obs_shape, dtype=object))
         for h in (*self.hidden, self.outputs):

@@ -265,3 +265,22 @@ def test_expert_slows_down_for_ice_and_drives_icy_roads_a_cruising_car_leaves():
     assert on_ice and np.mean(on_ice) < 0.7 * np.mean(on_dry)
     assert aggregate([t.metrics() for t in trajectories])["lap_time"] > 0
     assert sum(t.off_road for t in drive(ExpertDriver(), roads, cruising)) >= 3  # 10 m/s on ice: off the road
+
+
+def test_a_throttle_dataset_keeps_both_actions_through_its_file(tmp_path):
+    import envs
+
+    world = envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), throttle=True, target_speed=12.0,
+                                  road_preview_distances=(0.0, 40.0))  # fmt: skip
+    data = collect(CollectConfig(num_roads=2, families=("icy",), env=world, max_steps=200))
+    assert data.action.shape[1] == 2 and np.abs(data.action[:, 1]).max() > 0  # the expert used the throttle
+    data.save(tmp_path / "d.npz")
+    again = Dataset.load(tmp_path / "d.npz")
+    assert np.array_equal(again.action, data.action)
+    policy, _ = train(again, None, TrainConfig(epochs=1, print_every=0))
+    assert policy.act(again.obs[:3]).shape == (3, 2)
+    kinematic = collect(CollectConfig(num_roads=1, max_steps=50))
+    kinematic.action = np.column_stack([kinematic.action, kinematic.action])  # two columns, no throttle env
+    kinematic.save(tmp_path / "k.npz")
+    with pytest.raises(DatasetError, match="one column of steering"):
+        Dataset.load(tmp_path / "k.npz")

@@ -41,7 +41,7 @@ def test_every_observation_type_round_trips_with_full_metadata(observation):
     assert loaded.obs.dtype == reference.obs.dtype and loaded.obs.shape == reference.obs.shape
     starts = np.flatnonzero(loaded.step == 0)
     assert np.array_equal(loaded.obs[starts], reference.obs[order][starts])  # 64x64x1 images too, bit for bit
-    if observation == "image":
+    if observation in ("image", "camera"):  # uint8 pixels: a drive that drifted by 1e-4 m moves a few of them
         assert np.abs(loaded.obs.astype(int) - reference.obs[order].astype(int)).mean() < 0.5
     else:
         assert np.allclose(loaded.obs, reference.obs[order], atol=1e-3)
