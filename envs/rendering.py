@@ -92,10 +92,11 @@ def import_pygame():
 
 def _font(size: int):
     """A monospace font (the default font if the system has none), shared by all renderers."""
+    pg = import_pygame()
+    if not pg.font.get_init():  # first use, or pygame.quit() (gymnasium's play() ends with it) dropped them
+        _fonts.clear()
+        pg.font.init()
     if size not in _fonts:
-        pg = import_pygame()
-        if not pg.font.get_init():
-            pg.font.init()
         _fonts[size] = pg.font.SysFont("dejavusansmono,liberationmono,couriernew,monospace", size)
     return _fonts[size]
 

@@ -281,3 +281,14 @@ def test_the_velocity_arrow_points_where_the_car_moves(straight_road):
     assert len(arrow) > 20
     assert np.all(arrow[:, 1] <= centre[1] + 3)  # up the screen is +y
     assert np.ptp(arrow[:, 0]) < np.ptp(arrow[:, 1])
+
+
+def test_frames_still_render_after_pygame_quit(straight_road):
+    """gymnasium.utils.play.play ends with pygame.quit(), which invalidates fonts made before it."""
+    import pygame
+
+    hud = {"speed": "10 m/s"}
+    before = RoadRenderer(camera="road").render(straight_road, CarPose(20.0, 0.0, 0.0), *NO_TRAIL, hud).copy()
+    pygame.quit()
+    after = RoadRenderer(camera="road").render(straight_road, CarPose(20.0, 0.0, 0.0), *NO_TRAIL, hud)
+    assert np.array_equal(before, after)
