@@ -182,6 +182,27 @@ def evaluate(
     return {"aggregate": aggregate(list(per_road.values())), "roads": per_road}
 
 
+# what a policy's world keeps of the environment it was trained in: its car, actions and sensors
+# (not the road pool, the start offsets or the disturbances of the training data)
+_POLICY_WORLD_SKIPS = ("observation", "split", "families", "num_roads", "road_indices", "disturbances",
+                       "start_lateral_offset", "start_heading_offset")  # fmt: skip
+
+
+def policy_world(metadata: dict | None) -> RoadFollowConfig:
+    """The world a policy drives in, from its checkpoint's metadata (``env``, the environment its
+    training data was collected in): the car, the actions (throttle) and the sensors' settings,
+    so that a policy trained on the dynamic car or a non-default camera is tested on them.
+    Without that metadata (an older checkpoint): the default world."""
+    from agents.data import env_config_from_dict
+
+    env = (metadata or {}).get("env")
+    if not isinstance(env, dict):
+        return RoadFollowConfig()
+    trained = env_config_from_dict(env, env.get("observation", "features"))
+    keep = {f.name: getattr(trained, f.name) for f in dataclasses.fields(trained) if f.name not in _POLICY_WORLD_SKIPS}
+    return dataclasses.replace(RoadFollowConfig(), **keep)
+
+
 def env_config_for(policy_observation: str, base: RoadFollowConfig | None = None) -> RoadFollowConfig:
     """The evaluation world: no start offsets, the policy's observation type."""
     base = base or RoadFollowConfig()

@@ -300,20 +300,21 @@ def _driver(spec: str):
 def cmd_evaluate(args) -> int:
     import torch
 
-    from agents.evaluation import env_config_for, evaluate
+    from agents.evaluation import env_config_for, evaluate, policy_world
     from sims.report import format_table
     from sims.roads import roads_for
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     driver, observation = _driver(args.policy)
+    world = policy_world(getattr(getattr(driver, "policy", None), "metadata", None))  # its car, actions, sensors
     roads, label = roads_for(args)
     if args.save_episodes:
         from sims.replay import evaluate_and_save
 
-        result = evaluate_and_save(driver, roads, env_config_for(observation), args.save_episodes,
+        result = evaluate_and_save(driver, roads, env_config_for(observation, world), args.save_episodes,
                                    progress=not args.no_progress, policy=args.policy)
     else:
-        result = evaluate(driver, roads, env_config_for(observation), progress=not args.no_progress)
+        result = evaluate(driver, roads, env_config_for(observation, world), progress=not args.no_progress)
     print(format_table({driver.name: {label: result["aggregate"]}}))
     if args.save_episodes:
         print(f"kept {len(roads)} episodes in {args.save_episodes}; "
@@ -328,17 +329,19 @@ def cmd_compare(args) -> int:
     import torch
 
     from agents.drivers import ExpertDriver
-    from agents.evaluation import env_config_for, evaluate
+    from agents.evaluation import env_config_for, evaluate, policy_world
     from sims.report import format_table
     from sims.roads import split_road_list
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     learner, observation = _driver(args.policy)
+    world = policy_world(getattr(getattr(learner, "policy", None), "metadata", None))  # its car, actions, sensors
     table: dict = {"learner": {}, "expert": {}}
     for split in SPLITS:
         roads = split_road_list(split, args.roads, _families(args))
-        table["learner"][split] = evaluate(learner, roads, env_config_for(observation), progress=not args.no_progress)["aggregate"]
-        table["expert"][split] = evaluate(ExpertDriver(), roads, env_config_for("features"))["aggregate"]
+        table["learner"][split] = evaluate(learner, roads, env_config_for(observation, world),
+                                           progress=not args.no_progress)["aggregate"]  # fmt: skip
+        table["expert"][split] = evaluate(ExpertDriver(), roads, env_config_for("features", world))["aggregate"]
     print(format_table(table))
     gap = 100 * (table["learner"]["train"]["completion_rate"] - table["learner"]["unseen"]["completion_rate"])
     print(f"generalization gap (train - unseen completion): {gap:+.1f} points")

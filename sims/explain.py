@@ -28,7 +28,7 @@ def register(subparsers) -> dict:
 def cmd_explain(args: argparse.Namespace) -> int:
     import torch
 
-    from agents.evaluation import env_config_for
+    from agents.evaluation import env_config_for, policy_world
     from agents.model import SteeringPolicy
     from agents.saliency import occlusion_saliency, overlay
     from envs import generate_road
@@ -37,7 +37,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     policy = SteeringPolicy.load(args.policy, observation="camera")
     road = generate_road(args.split, args.family, args.road_index)
-    frames = dashcam_frames(policy, road, env_config_for("camera"))[:: args.every][: args.frames]
+    world = policy_world(policy.metadata)  # the camera it was trained with (size, pitch, look)
+    frames = dashcam_frames(policy, road, env_config_for("camera", world))[:: args.every][: args.frames]
     print(f"explaining {len(frames)} frames of {road.name} (occlusion squares of {args.patch} px) ...")
     saliency = occlusion_saliency(policy, frames, patch=args.patch, stride=max(1, args.patch // 2))
     scale = float(np.percentile(saliency.max(axis=(1, 2)), 90))  # one scale for all frames: they compare

@@ -149,7 +149,7 @@ def _no_window(command: str, exc: Exception) -> int:
 
 
 def cmd_watch(args) -> int:
-    from agents.evaluation import env_config_for
+    from agents.evaluation import env_config_for, policy_world
     from sims.recording import check_video_path
     from sims.viewer import WatchApp, pygame_error
 
@@ -161,7 +161,8 @@ def cmd_watch(args) -> int:
     roads = _road_lists(args)
     both = None if args.roads_file else (_road_lists(args, "train"), _road_lists(args, "unseen"))
     try:
-        app = WatchApp(driver, env_config_for(observation), roads, both, args.split_view, label,
+        world = policy_world(getattr(getattr(driver, "policy", None), "metadata", None))  # its car, actions, sensors
+        app = WatchApp(driver, env_config_for(observation, world), roads, both, args.split_view, label,
                        ghost=not args.no_ghost and args.policy != "expert", size=args.size, camera=args.camera,
                        speed=args.time_speed, max_roads=args.roads, record=args.record)
         with app:

@@ -145,6 +145,11 @@ def test_demo_with_the_dynamic_car_learns_steering_and_throttle_on_slippery_road
     from agents.model import SteeringPolicy
 
     assert SteeringPolicy.load(run / "model.pt").net.config.outputs == 2
+    # evaluated later, the policy drives the car and the sensors it was trained with
+    out = run_cli("evaluate", "--policy", str(run / "model.pt"), "--split", "unseen", "--roads", "2", "--family", "icy",
+                  "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert "learner" in out.stdout
 
 
 @pytest.mark.slow
