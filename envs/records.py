@@ -7,6 +7,7 @@ errors that name the file and the problem. Datasets and saved episodes use them.
 from __future__ import annotations
 
 import json
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def load_record(path, fmt: str, version: int, names, error: type[Exception], kin
     except error:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, MemoryError, RecursionError,
-            NotImplementedError, RuntimeError, OverflowError, TypeError, IndexError) as exc:
+            NotImplementedError, RuntimeError, OverflowError, TypeError, IndexError, SyntaxError,
+            tokenize.TokenError) as exc:  # numpy parses a damaged .npy header with Python's tokenizer
         raise error(f"{path}: damaged or not {article} {kind} file ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise error(f"{path}: not a roadschool {kind}")
