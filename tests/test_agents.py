@@ -224,9 +224,12 @@ def test_drive_records_the_real_trajectory():
 def test_learner_drives_in_inference_mode(small_data):
     policy, _ = train(small_data[0], None, TINY)
     road = split_road_list("unseen", 2, ("gentle",))
+    seen = []  # every forward pass: (inference mode on, output is an inference tensor, eval mode)
+    policy.net.register_forward_hook(
+        lambda net, inputs, out: seen.append((torch.is_inference_mode_enabled(), out.is_inference(), not net.training)))
     trajs = drive(PolicyDriver(policy), road)
     assert len(trajs) == 2
-    assert not policy.net.training
+    assert seen and all(all(flags) for flags in seen), seen[:3]
 
 
 # ------------------------------------------------------------------ speed planning
