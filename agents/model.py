@@ -24,6 +24,7 @@ from torch import nn
 
 from envs import limits
 from envs.atomic import atomic_path
+from envs.checks import check_types
 from envs.config import OBSERVATION_TYPES
 
 CHECKPOINT_FORMAT = "roadschool-checkpoint"
@@ -34,29 +35,72 @@ class CheckpointError(ValueError):
 
 
 @dataclass(frozen=True)
-class NetConfig:
-    """Shape of a :class:`SteeringNet`."""
+class Architecture:
+    """The layers of a :class:`SteeringNet` that are chosen, not given by the data."""
 
-    observation: str
-    """Observation type the net reads: ``features``, ``rays`` or ``image``."""
-    obs_shape: tuple[int, ...]
-    """Shape of one observation."""
     hidden: tuple[int, ...] = (256, 256)
     """Widths of the hidden layers of the MLP (or of the CNN's head)."""
     channels: tuple[int, ...] = (16, 32, 32)
-    """Channels of the CNN's strided 5x5 convolutions (``image``, ``camera``); each halves the image."""
+    """Channels of the CNN's strided 5x5 convolutions (image and camera observations); each halves the image."""
     channels_3x3: tuple[int, ...] = (48,)
-    """Channels of the 3x3 convolutions after them, stride 1 (``camera`` only)."""
+    """Channels of the 3x3 convolutions after them, stride 1 (camera observations only)."""
+
+    def __post_init__(self):
+        check_types(self)
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"hidden must be positive layer widths, got {self.hidden}")
+        if not self.channels or min(self.channels) < 1 or (self.channels_3x3 and min(self.channels_3x3) < 1):
+            raise ValueError(f"convolution channels must be positive, got {self.channels} and {self.channels_3x3}")
+        if len(self.hidden) > 64 or len(self.channels) > 16 or len(self.channels_3x3) > 16:
+            raise ValueError("at most 64 hidden layers and 16 convolution layers of each kind")
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Shape of a :class:`SteeringNet`: what the data gives (observation, shape, outputs) and the
+    chosen ``architecture``. A checkpoint stores it (``net_config``) and rebuilds the net from it."""
+
+    observation: str
+    """Observation type the net reads: ``features``, ``rays``, ``image`` or ``camera``."""
+    obs_shape: tuple[int, ...]
+    """Shape of one observation."""
+    architecture: Architecture = Architecture()
+    """The hidden widths and convolution channels."""
     outputs: int = 1
     """Actions the net outputs: 1 (steering) or 2 (steering and throttle/brake)."""
 
+    @property
+    def hidden(self) -> tuple[int, ...]:
+        return self.architecture.hidden
+
+    @property
+    def channels(self) -> tuple[int, ...]:
+        return self.architecture.channels
+
+    @property
+    def channels_3x3(self) -> tuple[int, ...]:
+        return self.architecture.channels_3x3
+
+    def as_dict(self) -> dict:
+        """Plain Python, as a checkpoint stores it."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, stored: dict) -> "NetConfig":
+        """The config :meth:`as_dict` wrote, or an older checkpoint's (its architecture fields at the top)."""
+        stored = dict(stored)
+        arch = stored.pop("architecture", None)
+        flat = {k: stored.pop(k) for k in ("hidden", "channels", "channels_3x3") if k in stored}
+        if arch is None:
+            arch = flat
+        if not isinstance(arch, dict):
+            raise TypeError("architecture is not an object")
+        return cls(architecture=Architecture(**arch), **stored)
+
     def __post_init__(self):
         object.__setattr__(self, "obs_shape", tuple(int(x) for x in self.obs_shape))
-        object.__setattr__(self, "hidden", tuple(int(x) for x in self.hidden))
-        object.__setattr__(self, "channels", tuple(int(x) for x in self.channels))
-        object.__setattr__(self, "channels_3x3", tuple(int(x) for x in self.channels_3x3))
-        if not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"hidden layer widths must be positive, got {self.hidden}")
+        if not isinstance(self.architecture, Architecture):
+            raise TypeError(f"architecture must be an Architecture, got {type(self.architecture).__name__}")
         if self.outputs not in (1, 2):
             raise ValueError(f"outputs must be 1 (steering) or 2 (steering and throttle), got {self.outputs!r}")
         if self.observation not in OBSERVATION_TYPES:
@@ -64,19 +108,13 @@ class NetConfig:
         if self.observation == "image":
             if len(self.obs_shape) != 3 or self.obs_shape[0] != self.obs_shape[1] or not 1 <= self.obs_shape[2] <= 4:
                 raise ValueError(f"an image observation has shape (size, size, channels), got {self.obs_shape}")
-            if not self.channels or min(self.channels) < 1:
-                raise ValueError(f"convolution channels must be positive, got {self.channels}")
         elif self.observation == "camera":
             if len(self.obs_shape) != 3 or self.obs_shape[2] != 3:
                 raise ValueError(f"a camera observation has shape (height, width, 3), got {self.obs_shape}")
-            if not self.channels or min(self.channels) < 1 or (self.channels_3x3 and min(self.channels_3x3) < 1):
-                raise ValueError(f"convolution channels must be positive, got {self.channels} and {self.channels_3x3}")
         elif len(self.obs_shape) != 1:
             raise ValueError(f"a {self.observation} observation is a vector, got shape {self.obs_shape}")
         if min(self.obs_shape) < 1:
             raise ValueError(f"observation shape must be positive, got {self.obs_shape}")
-        if len(self.hidden) > 64 or len(self.channels) > 16:
-            raise ValueError("at most 64 hidden layers and 16 convolution layers")
         count = self.parameter_count
         if count > limits.MAX_NETWORK_PARAMETERS:
             raise limits.RequestTooLarge(
@@ -177,7 +215,7 @@ def save_checkpoint(path, model: SteeringNet, **metadata) -> Path:
     path = Path(path)
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "net_config": dataclasses.asdict(model.config),
+        "net_config": model.config.as_dict(),
         "model_state": model.state_dict(),
         **metadata,
     }
@@ -211,7 +249,7 @@ def load_checkpoint(path) -> dict:
 
 def net_from_checkpoint(payload: dict, path="checkpoint") -> SteeringNet:
     try:
-        cfg = NetConfig(**payload["net_config"])
+        cfg = NetConfig.from_dict(payload["net_config"])
         net = SteeringNet(cfg)
         net.load_state_dict(payload["model_state"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as exc:

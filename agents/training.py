@@ -24,6 +24,7 @@ from agents.data import Dataset, config_to_dict
 from envs.atomic import check_output_path
 from envs.checks import check_types, in_range
 from agents.model import (
+    Architecture,
     CheckpointError,
     NetConfig,
     SteeringNet,
@@ -50,25 +51,19 @@ class TrainConfig:
     """Seeds weight initialization and shuffling."""
     print_every: int = 10
     """Print an epoch line every this many epochs (0: never)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Hidden layer widths of the network."""
-    channels: tuple[int, ...] = (16, 32, 32)
-    """CNN channels of the strided 5x5 convolutions (image and camera observations)."""
-    channels_3x3: tuple[int, ...] = (48,)
-    """CNN channels of the 3x3 convolutions after them (camera observations)."""
+    net: Architecture = Architecture()
+    """The network's hidden widths and convolution channels (stored in the checkpoint's ``net_config``)."""
     augment_brightness: float = 0.0
     """Camera frames: scale each training frame's brightness by a factor drawn in 1 +- this."""
     augment_flip: bool = False
     """Camera frames: mirror half the training frames left-right, their steering negated."""
-    checkpoint_every: int = 0
-    """Also write the checkpoint every this many epochs (0: only at the end)."""
+    checkpoint_every: int = 1
+    """Also write the checkpoint every this many epochs, so a killed run can resume (0: only at the end)."""
 
     def __post_init__(self):
         check_types(self)
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be non-negative, got {self.epochs}")
-        if self.batch_size < 0:
-            raise ValueError(f"batch_size must be non-negative, got {self.batch_size}")
+        in_range(self, "epochs", 0, 1_000_000)
+        in_range(self, "batch_size", 0, 2**31)
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
@@ -76,8 +71,6 @@ class TrainConfig:
         in_range(self, "seed", 0, 2**32 - 1)
         in_range(self, "print_every", 0, 2**31)
         in_range(self, "checkpoint_every", 0, 2**31)
-        if not self.hidden or min(self.hidden) < 1 or not self.channels or min(self.channels) < 1:
-            raise ValueError("hidden widths and channels must be positive whole numbers")
         if not 0.0 <= self.augment_brightness < 1.0:
             raise ValueError(f"augment_brightness must be in [0, 1), got {self.augment_brightness}")
 
@@ -194,8 +187,7 @@ def train(
         start_epoch = int(payload.get("epoch", 0))
         history = History(**payload.get("history", {}))
     else:
-        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.hidden, config.channels,
-                               config.channels_3x3, outputs=labels.shape[1])  # fmt: skip
+        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.net, outputs=labels.shape[1])
         model = SteeringNet(net_config)
         sample = 4096 if train_data.observation == "camera" else 50_000  # camera frames are big as floats
         model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:sample]])

@@ -104,16 +104,15 @@ def grid(config: BatchingConfig) -> list[BatchingRun]:
 
 def run(spec: BatchingRun) -> dict:
     """Train with the spec's batch size; record the per-epoch losses and times, then drive unseen roads."""
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.drivers import PolicyDriver
     from agents.evaluation import aggregate, drive, env_config_for
     from agents.training import TrainConfig, train
     from sims.roads import split_road_list
 
-    data = collect(CollectConfig(num_roads=spec.train_roads, families=spec.families, seed=DATA_SEED,
-                                 observation=spec.observation))
-    test_data = collect(CollectConfig(num_roads=spec.test_roads, split="unseen", families=spec.families,
-                                      seed=TEST_DATA_SEED, observation=spec.observation))
+    world = collect_world(families=spec.families, observation=spec.observation)
+    data = collect(CollectConfig(num_roads=spec.train_roads, seed=DATA_SEED, env=world))
+    test_data = collect(CollectConfig(num_roads=spec.test_roads, seed=TEST_DATA_SEED, env=replace(world, split="unseen")))
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
                          seed=spec.seed, print_every=0)
     policy, history = train(data, test_data, config)

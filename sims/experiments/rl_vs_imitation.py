@@ -125,13 +125,13 @@ def _point(spec: RLRun, env_steps: int, seconds: float, result: dict, **extra) -
 
 
 def _run_bc(spec: RLRun) -> dict:
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.drivers import PolicyDriver
     from agents.training import TrainConfig, train
 
     config = spec.config
     clock = time.perf_counter()
-    data = collect(CollectConfig(num_roads=spec.roads, families=config.families, seed=spec.seed))
+    data = collect(CollectConfig(num_roads=spec.roads, seed=spec.seed, env=collect_world(families=config.families)))
     policy, _ = train(data, None, TrainConfig(epochs=config.bc_epochs, seed=spec.seed, print_every=0))
     seconds = time.perf_counter() - clock
     point = _point(spec, len(data), seconds, _closed_loop(PolicyDriver(policy), config), roads=spec.roads)
@@ -143,12 +143,12 @@ def _run_ppo(spec: RLRun) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.data import CollectConfig
+    from agents.data import collect_world
     from agents.sb3 import FleetVecEnv, SB3Driver
 
     config = spec.config
     # the world the expert's data comes from: the same roads, the same start offsets
-    world = CollectConfig(num_roads=config.train_roads, families=config.families).env_config()
+    world = collect_world(families=config.families)
     per_family = math.ceil(config.train_roads / len(config.families))
     world = replace(world, road_indices=tuple(range(per_family)))
     torch.manual_seed(spec.seed)

@@ -129,12 +129,12 @@ class TrainingRun:
 def train_policy(spec: TrainingRun) -> dict:
     """Collect, train (and for DAgger, aggregate and retrain); return the weights."""
     from agents.dagger import dagger
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.training import TrainConfig, train
 
     noise = spec.dart_noise if spec.method == "dart" else 0.0
-    collect_config = CollectConfig(num_roads=spec.train_roads, families=spec.families, noise_std=noise,
-                                   seed=spec.seed, observation=spec.observation)
+    collect_config = CollectConfig(num_roads=spec.train_roads, noise_std=noise, seed=spec.seed,
+                                   env=collect_world(families=spec.families, observation=spec.observation))
     train_config = TrainConfig(epochs=spec.epochs, seed=spec.seed, print_every=0)
     data = collect(collect_config)
     expert_samples = len(data)
@@ -159,7 +159,7 @@ def train_policy(spec: TrainingRun) -> dict:
 
         row["speed_input_scale"] = float(net.obs_std[feature_names(RoadFollowConfig()).index("speed")])
     weights = {
-        "net_config": dataclasses.asdict(net.config),
+        "net_config": net.config.as_dict(),
         "state": {k: v.detach().numpy().copy() for k, v in net.state_dict().items()},
     }
     return {"row": row, "details": weights}
@@ -262,7 +262,7 @@ def policy_from_weights(weights: dict):
 
     from agents.model import NetConfig, SteeringNet, SteeringPolicy
 
-    net = SteeringNet(NetConfig(**weights["net_config"]))
+    net = SteeringNet(NetConfig.from_dict(weights["net_config"]))
     net.load_state_dict({k: torch.from_numpy(v) for k, v in weights["state"].items()})
     return SteeringPolicy(net)
 
@@ -292,7 +292,7 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
                        store=out / ".runs" / "training", resume=resume)
     write_csv(out / "training.csv", [t["row"] for t in trained])
     for spec, result in zip(training, trained):
-        net = SteeringNet(NetConfig(**result["details"]["net_config"]))
+        net = SteeringNet(NetConfig.from_dict(result["details"]["net_config"]))
         net.load_state_dict(policy_from_weights(result["details"]).net.state_dict())
         save_checkpoint(out / "models" / f"{spec.name}.pt", net, **result["row"])
 
