@@ -138,7 +138,7 @@ class CollectConfig:
         return {"family": [family for family, _ in plan], "road_index": [index for _, index in plan]}
 
     @classmethod
-    def from_metadata(cls, meta: dict, source: str = "the dataset") -> "CollectConfig":
+    def from_metadata(cls, meta: dict, source: str = "the dataset") -> CollectConfig:
         """The collection a dataset's metadata records (written by :func:`dataset_metadata`,
         this version or an older one): its roads, noise and seed in the world it recorded.
 

@@ -181,7 +181,7 @@ def write_minari_dataset(
         f"the expert's plus AR(1) DART noise (std {config.noise_std}, correlation {config.noise_correlation}); "
         "infos['expert_action'] is the expert's clean label (train on it for behaviour cloning) and "
         "infos['cte'] the cross-track error [m]. Episodes start up to "
-        f"{config.start_lateral_offset} m and {config.start_heading_offset} rad off the centreline. "
+        f"{config.env.start_lateral_offset} m and {config.env.start_heading_offset} rad off the centreline. "
         "ref_min_score: mean return of uniform random steering on the same roads; ref_max_score: the expert "
         "without noise. recover_environment(eval_env=True) draws unseen roads."
     )

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
-import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +63,7 @@ class NetConfig:
     """Observation type the net reads: ``features``, ``rays``, ``image`` or ``camera``."""
     obs_shape: tuple[int, ...]
     """Shape of one observation."""
-    architecture: Architecture = Architecture()
+    architecture: Architecture = field(default_factory=Architecture)
     """The hidden widths and convolution channels."""
     outputs: int = 1
     """Actions the net outputs: 1 (steering) or 2 (steering and throttle/brake)."""
@@ -86,7 +85,7 @@ class NetConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, stored: dict) -> "NetConfig":
+    def from_dict(cls, stored: dict) -> NetConfig:
         """The config :meth:`as_dict` wrote, or an older checkpoint's (its architecture fields at the top)."""
         stored = dict(stored)
         arch = stored.pop("architecture", None)

@@ -21,8 +21,6 @@ import torch
 from torch import nn
 
 from agents.data import Dataset, config_to_dict
-from envs.atomic import check_output_path
-from envs.checks import check_types, in_range
 from agents.model import (
     Architecture,
     CheckpointError,
@@ -33,6 +31,8 @@ from agents.model import (
     net_from_checkpoint,
     save_checkpoint,
 )
+from envs.atomic import check_output_path
+from envs.checks import check_types, in_range
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class TrainConfig:
     """Seeds weight initialization and shuffling."""
     print_every: int = 10
     """Print an epoch line every this many epochs (0: never)."""
-    net: Architecture = Architecture()
+    net: Architecture = dataclasses.field(default_factory=Architecture)
     """The network's hidden widths and convolution channels (stored in the checkpoint's ``net_config``)."""
     augment_brightness: float = 0.0
     """Camera frames: scale each training frame's brightness by a factor drawn in 1 +- this."""

@@ -192,7 +192,7 @@ def cmd_train(args) -> int:
 
         scalars = ScalarLog(args.tensorboard)
     try:
-        policy, history = train(data, test, cfg, checkpoint=args.out, resume=args.resume,
+        policy, _ = train(data, test, cfg, checkpoint=args.out, resume=args.resume,
                                 on_epoch=scalars.on_epoch(len(data)) if scalars else None)  # fmt: skip
     finally:
         if scalars is not None:
@@ -319,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    prepare(args, argv)
+    if prepare(args, argv):
+        return EXIT_BAD_INPUT
     from agents.data import DatasetError
     from agents.model import CheckpointError
     from envs.road import RoadError

@@ -19,7 +19,7 @@ class RoadSelection:
     split: str = field(default="train", metadata={"choices": SPLITS})
     """Road split."""
     num_roads: int | None = None
-    """Number of roads (None: as many as the command wants, e.g. endless in a window)."""
+    """Number of roads (not given: as many as the command drives; road after road until a window closes)."""
     families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
     """Road families, used in turn; --family is repeatable."""
     first_road: int = 0
@@ -55,10 +55,10 @@ ROAD_ALIASES = {"num_roads": "--roads", "families": "--family"}
 """The option names of :class:`RoadSelection` users know from before the options were generated."""
 
 
-def add_roads(parser: argparse.ArgumentParser, default: RoadSelection, only=None) -> ConfigOptions:
+def add_roads(parser: argparse.ArgumentParser, default: RoadSelection, only=None, helps=None) -> ConfigOptions:
     """The road options of a command whose roads default to ``default``."""
     group = parser.add_argument_group("roads")
-    return add_config(group, RoadSelection, defaults=default, aliases=ROAD_ALIASES, only=only)
+    return add_config(group, RoadSelection, defaults=default, aliases=ROAD_ALIASES, only=only, helps=helps)
 
 
 def add_progress(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents.dagger import dagger
@@ -46,10 +46,10 @@ def demo_world(car: str = "kinematic", observation: str = "features") -> RoadFol
 class DemoConfig:
     """The main job: what the expert collects, how the network trains, how much is evaluated."""
 
-    collect: CollectConfig = CollectConfig()
+    collect: CollectConfig = field(default_factory=CollectConfig)
     """The expert's drives of the train roads (how many, DART noise, frame stride, side cameras,
     seed) in the world of the demo (``env``: observation, car, road families)."""
-    train: TrainConfig = TrainConfig(print_every=5)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(print_every=5))
     """How the network trains (epochs, batch size, learning rate, architecture, augmentation, seed)."""
     test_roads: int = 50
     """Unseen roads the expert drives for the held-out test loss (seed: the collection's + 1, no side cameras)."""

@@ -18,14 +18,16 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import itertools
 import math
 import re
+import sys
 import textwrap
 import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 
@@ -71,7 +73,7 @@ def field_docs(cls: type) -> dict[str, str]:
         except (OSError, TypeError, SyntaxError):  # no source (a frozen app): options without help
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, after in zip(body, body[1:]):
+        for node, after in itertools.pairwise(body):
             if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
                     and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):  # fmt: skip
                 docs[node.target.id] = after.value.value
@@ -133,7 +135,7 @@ class ConfigOptions:
         """The config: ``base`` (default: the class's defaults) with the options given and
         ``fixed`` (values the command sets itself) replaced. Raises what the config raises."""
         try:
-            return self._apply(args, self.cls() if base is None else base, fixed)
+            return self._apply(args, base, fixed)
         except (TypeError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise OptionError(refusal(first, self.all_options(), getattr(args, "_argv", ()))) from None
@@ -141,7 +143,10 @@ class ConfigOptions:
     def _apply(self, args: argparse.Namespace, base, fixed: dict):
         changes = {**self.given(args), **fixed}
         for name, options in self.nested.items():
-            changes[name] = options._apply(args, changes.pop(name, getattr(base, name)), {})
+            inner = changes.pop(name, getattr(base, name) if base is not None else _field_default(self.cls, name))
+            changes[name] = options._apply(args, inner, {})
+        if base is None:
+            return self.cls(**changes)
         return dataclasses.replace(base, **changes) if changes else base
 
     def all_options(self) -> list[_Option]:
@@ -190,20 +195,28 @@ def add_config(
         more = aliases.get(f.name, ())
         strings = (flag(f.name), *((more,) if isinstance(more, str) else more))
         dest = f"{dest_prefix}{f.name}"
-        default = getattr(shown, f.name) if shown is not None else f.default
+        required = shown is None and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = None if required else getattr(shown, f.name) if shown is not None else _field_default(cls, f.name)
         text = _help_text((helps or {}).get(f.name) or docs.get(f.name, ""))
         kwargs = _argument(kind, f, default)
+        if "format" in f.metadata and default is not None:
+            default = f.metadata["format"](default)
         if "choices" not in kwargs and kwargs.get("action") is not argparse.BooleanOptionalAction:
             kwargs["metavar"] = kwargs.get("metavar") or f.name.upper()
-        note = f"default: {_shown(default)}" if "action" not in kwargs or kwargs["action"] == "extend" else ""
-        if kwargs.get("action") is argparse.BooleanOptionalAction:
-            note = f"default: {_shown(default)}"
+        note = f"default: {_shown(default)}" if default is not None else ""  # None: the help says what happens
         if "choices" in kwargs and "metavar" in kwargs:
             note = f"from {', '.join(kwargs['choices'])}; {note}"
         help_text = f"{text} ({note})" if text and note else (text or note)
+        if required:
+            kwargs["required"] = True
         parser.add_argument(*strings, dest=dest, default=argparse.SUPPRESS, help=help_text, **kwargs)
         result.options.append(_Option(f.name, dest, strings))
     return result
+
+
+def _field_default(cls: type, name: str):
+    f = next(f for f in dataclasses.fields(cls) if f.name == name)
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default
 
 
 def _default_instance(cls):
@@ -298,15 +311,19 @@ def add_commands(subparsers, commands: Sequence[Command], chosen: Sequence[str] 
             add_commands(sub, command.subcommands, chosen if wanted else ())
 
 
-def prepare(args: argparse.Namespace, argv: Sequence[str]) -> None:
-    """Check the options and build the configs of the chosen command; a bad value is refused
-    by its parser in one line (exit code 2) before any work."""
+def prepare(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """Check the options and build the configs of the chosen command, before any work: 0, or
+    2 once a bad value is refused in one line on stderr (as its parser refuses a bad option)."""
     args._argv = tuple(argv)
     step = getattr(args, "_prepare", None)
     if step is None:
-        return
+        return 0
     try:
         step(args)
     except ValueError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        args._parser.error(message)
+        parser = args._parser
+        print(parser.refusal(message) if hasattr(parser, "refusal") else f"{parser.prog}: error: {message}",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from envs import OBSERVATION_TYPES
 from envs.checks import check_types, in_range
-from sims.arguments import bounded_float, non_negative_int, output_file
+from sims.arguments import output_file
 from sims.commands import RoadSelection, add_policy, add_roads, driver_for
 from sims.options import Command, add_config
 
@@ -33,7 +33,8 @@ def _window_size(text: str) -> tuple[int, int]:
 class WindowConfig:
     """How a command's window opens."""
 
-    size: tuple[int, int] = field(default=(1280, 720), metadata={"parse": _window_size, "metavar": "WxH"})
+    size: tuple[int, int] = field(default=(1280, 720), metadata={"parse": _window_size, "metavar": "WxH",
+                                                                 "format": lambda size: "x".join(map(str, size))})
     """Window size in pixels, from 320x240 to 8192x8192."""
     camera: str | None = field(default="follow", metadata={"choices": ("follow", "road")})
     """Follow the car or show the whole road; key c switches."""
@@ -53,80 +54,130 @@ class WindowConfig:
             in_range(self, "max_frames", 1, 2**31)
 
 
-def _add_window(p: argparse.ArgumentParser, camera: bool = True, defaults: WindowConfig = WindowConfig()):
+def _add_window(p: argparse.ArgumentParser, camera: bool = True, defaults: WindowConfig = WindowConfig(), helps=None):
     only = ("size", "camera", "time_speed", "max_frames") if camera else ("size", "max_frames")
-    options = add_config(p.add_argument_group("window"), WindowConfig, only=only, defaults=defaults)
+    options = add_config(p.add_argument_group("window"), WindowConfig, only=only, defaults=defaults, helps=helps)
     return lambda args: options.build(args, defaults)
 
 
 ENDLESS = RoadSelection(num_roads=None)
 """The roads of a window: road after road of the train split until it is closed (--roads N: N roads)."""
+WINDOW_ROADS = {"num_roads": "Drive N roads and close (the N roads `roadschool evaluate --roads N` drives); "
+                             "not given: road after road until the window closes."}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """What ``roadschool watch`` shows besides the learner's drive."""
+
+    split_view: bool = False
+    """Show a train road and an unseen road side by side (key v switches)."""
+    ghost: bool = True
+    """Drive the expert alongside, as a ghost car (a learner's window only)."""
+    record: Path | None = field(default=None, metadata={"parse": output_file, "metavar": "FILE"})
+    """Write what the window shows to FILE.gif (or .mp4 with the video extra), one frame per env step."""
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    """How ``roadschool play`` lets you drive."""
+
+    record: Path | None = field(default=None, metadata={"parse": output_file, "metavar": "DATASET"})
+    """Save your driving as a dataset (.npz) that `roadschool train` learns from."""
+    observation: str = field(default="features", metadata={"choices": OBSERVATION_TYPES})
+    """Observation type recorded."""
+    ghost: bool = True
+    """Show the expert alongside, as a ghost car."""
+    countdown: float = field(default=3.0, metadata={"metavar": "SECONDS"})
+    """Wait this long [s] before the car moves on each road (0 .. 60)."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "countdown", 0.0, 60.0, unit="s")
+
+
+@dataclass(frozen=True)
+class DrawConfig:
+    """The road ``roadschool draw`` starts."""
+
+    out: Path = field(metadata={"parse": output_file, "metavar": "FILE"})
+    """Roads JSON file to save to (its other roads are kept)."""
+    width: float = 7.0
+    """Road width to start with [m] (1 .. 100)."""
+    name: str | None = None
+    """Name of the road (not given: drawn/K, the first free K in the file)."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "width", 1.0, 100.0, unit="m")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """What ``roadschool replay`` plays or renders."""
+
+    out: Path | None = field(default=None, metadata={"parse": output_file, "metavar": "FILE"})
+    """Render to FILE instead of opening a window: .gif (or .mp4) one frame per step, .png one step."""
+    episode: int = field(default=0, metadata={"metavar": "K"})
+    """With --out and a folder: render its K-th episode."""
+    step: int | None = None
+    """With --out FILE.png: the step to draw (not given: the last)."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "episode", 0, 2**31)
+        if self.step is not None:
+            in_range(self, "step", 0, 2**31)
 
 
 def watch_options(p):
     add_policy(p)
-    roads = add_roads(p, ENDLESS)
-    p.add_argument("--split-view", action="store_true",
-                   help="show a train road and an unseen road side by side (key v switches)")
-    p.add_argument("--no-ghost", action="store_true", help="don't drive the expert alongside")
-    p.add_argument("--record", type=output_file, metavar="FILE",
-                   help="write what the window shows to FILE.gif (or .mp4 with the video extra), "
-                   "one frame per env step")
+    roads = add_roads(p, ENDLESS, helps=WINDOW_ROADS)
+    options = add_config(p, WatchConfig)
     window = _add_window(p)
 
     def build(args) -> None:
-        args.roads, args.window = roads.build(args, ENDLESS), window(args)
-        if args.split_view and args.roads.roads_file:
+        args.roads, args.window, args.config = roads.build(args, ENDLESS), window(args), options.build(args)
+        if args.config.split_view and args.roads.roads_file:
             raise ValueError("--split-view shows a train and an unseen road; it cannot show a roads file")
-        if args.record is not None:
+        if args.config.record is not None:
             from sims.recording import check_video_path
 
-            check_video_path(args.record)
+            check_video_path(args.config.record)
 
     return build
 
 
 def play_options(p):
-    roads = add_roads(p, ENDLESS)
-    p.add_argument("--record", type=output_file, metavar="DATASET",
-                   help="save your driving as a dataset (.npz) that `roadschool train` learns from")
-    p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features",
-                   help="observation type recorded (default: %(default)s)")
-    p.add_argument("--no-ghost", action="store_true", help="don't show the expert alongside")
-    p.add_argument("--countdown", type=bounded_float(0, 60), default=3.0, metavar="SECONDS",
-                   help="wait this long before the car moves on each road (default: 3)")
+    roads = add_roads(p, ENDLESS, helps=WINDOW_ROADS)
+    options = add_config(p, PlayConfig)
     window = _add_window(p)
 
     def build(args) -> None:
-        args.roads, args.window = roads.build(args, ENDLESS), window(args)
+        args.roads, args.window, args.config = roads.build(args, ENDLESS), window(args), options.build(args)
 
     return build
 
 
 def draw_options(p):
-    p.add_argument("--out", type=output_file, required=True, help="roads JSON file to save to (its other roads are kept)")
+    options = add_config(p, DrawConfig)
     add_policy(p, required=False)
-    p.add_argument("--width", type=bounded_float(1, 100), default=7.0, help="road width to start with [m] (default: 7)")
-    p.add_argument("--name", help="name of the road (default: drawn/K, the first free K in the file)")
     window = _add_window(p, camera=False)
 
     def build(args) -> None:
-        args.window = window(args)
+        args.window, args.config = window(args), options.build(args)
 
     return build
 
 
 def replay_options(p):
     p.add_argument("episodes", type=Path, help="an episode file (.npz) or a folder of them")
-    p.add_argument("--out", type=output_file, metavar="FILE",
-                   help="render to FILE instead of opening a window: .gif (or .mp4) one frame per step, .png one step")
-    p.add_argument("--episode", type=non_negative_int, default=0, metavar="K",
-                   help="with --out and a folder: render its K-th episode (default: 0)")
-    p.add_argument("--step", type=non_negative_int, help="with --out FILE.png: the step to draw (default: the last)")
-    window = _add_window(p, defaults=WindowConfig(camera=None))
+    options = add_config(p, ReplayConfig)
+    window = _add_window(p, defaults=WindowConfig(camera=None), helps={
+        "camera": "Follow the car or show the whole road; key c switches (not given: follow, and road for a .png)."})
 
     def build(args) -> None:
-        args.window = window(args)
+        args.window, args.config = window(args), options.build(args)
 
     return build
 
@@ -158,14 +209,14 @@ def cmd_watch(args) -> int:
     from sims.viewer import WatchApp, pygame_error
 
     driving = driver_for(args.policy, threads=1)  # one observation at a time: threads only cost
-    window, selection = args.window, args.roads
+    window, selection, config = args.window, args.roads, args.config
     roads = _road_lists(selection)
     both = None if selection.roads_file else (_road_lists(selection, "train"), _road_lists(selection, "unseen"))
     try:
         world = driving.world()  # its car, actions, sensors
-        app = WatchApp(driving.driver, env_config_for(driving.observation, world), roads, both, args.split_view,
-                       driving.label, ghost=not args.no_ghost and args.policy != "expert", size=window.size,
-                       camera=window.camera, speed=window.time_speed, max_roads=selection.num_roads, record=args.record)
+        app = WatchApp(driving.driver, env_config_for(driving.observation, world), roads, both, config.split_view,
+                       driving.label, ghost=config.ghost and args.policy != "expert", size=window.size,
+                       camera=window.camera, speed=window.time_speed, max_roads=selection.num_roads, record=config.record)
         with app:
             app.run(window.max_frames, pace=_pace())
             recorder = app.recorder
@@ -184,21 +235,21 @@ def cmd_play(args) -> int:
     from sims.play import PlayApp
     from sims.viewer import pygame_error
 
-    window = args.window
+    window, config = args.window, args.config
     roads = _road_lists(args.roads)
     try:
-        app = PlayApp(env_config_for(args.observation), roads, args.record, ghost=not args.no_ghost,
+        app = PlayApp(env_config_for(config.observation), roads, config.record, ghost=config.ghost,
                       size=window.size, camera=window.camera, speed=window.time_speed, max_roads=args.roads.num_roads,
-                      countdown=args.countdown)
+                      countdown=config.countdown)
         with app:
             app.run(window.max_frames, pace=_pace())
     except pygame_error() as exc:
         return _no_window("play", exc)
     if app.dataset is not None:
         if len(app.dataset):
-            print(f"wrote {args.record}: {len(app.dataset)} steps of your driving on "
+            print(f"wrote {config.record}: {len(app.dataset)} steps of your driving on "
                   f"{len(app.dataset.road_names)} road(s); "
-                  f"train on it with: roadschool train --data {args.record} --out MODEL.pt")
+                  f"train on it with: roadschool train --data {config.record} --out MODEL.pt")
         else:
             print("nothing was driven, so no dataset was written")
     return 0
@@ -212,13 +263,14 @@ def cmd_draw(args) -> int:
     driver, observation, label = (None, "features", "expert") if driving is None else (
         driving.driver, driving.observation, driving.label)
     try:
-        app = DrawApp(args.out, driver, observation, label, width=args.width, name=args.name, size=args.window.size)
+        config = args.config
+        app = DrawApp(config.out, driver, observation, label, width=config.width, name=config.name, size=args.window.size)
         with app:
             app.run(args.window.max_frames, pace=_pace())
     except pygame_error() as exc:
         return _no_window("draw", exc)
     if app.saved and app.road() is not None:
-        print(f"{app.name} is in {args.out}")
+        print(f"{app.name} is in {args.config.out}")
     return 0
 
 
@@ -227,12 +279,13 @@ def cmd_replay(args) -> int:
     from sims.viewer import pygame_error
 
     paths = find_episodes(args.episodes)
-    if args.out is not None:
-        if args.episode >= len(paths):
-            raise ValueError(f"--episode {args.episode}: {args.episodes} holds {len(paths)} episode(s)")
-        window = args.window
-        out, frames = render_replay(paths[args.episode], args.out, window.size, window.camera, args.step, window.max_frames)
-        print(f"wrote {out}: {frames} frame(s) of {paths[args.episode].name}")
+    config, window = args.config, args.window
+    if config.out is not None:
+        if config.episode >= len(paths):
+            raise ValueError(f"--episode {config.episode}: {args.episodes} holds {len(paths)} episode(s)")
+        out, frames = render_replay(paths[config.episode], config.out, window.size, window.camera, config.step,
+                                    window.max_frames)  # fmt: skip
+        print(f"wrote {out}: {frames} frame(s) of {paths[config.episode].name}")
         return 0
     try:
         with ReplayApp(paths, args.window.size, args.window.camera or "follow", args.window.time_speed) as app:

@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from envs.atomic import atomic_path, write_text_atomically
@@ -42,7 +42,7 @@ TIMING_COLUMNS = frozenset({"run_seconds", "train_seconds", "seconds_per_epoch"}
 class Backend:
     """Where the runs of a grid execute."""
 
-    kind: str = "local"
+    kind: str = field(default="local", metadata={"choices": BACKENDS})
     """``local`` (a pool of worker processes on this machine) or ``ray``."""
     workers: int = 0
     """Runs at once: local worker processes, or CPUs of a local Ray instance (0: all cores).
