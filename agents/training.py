@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.configs import Architecture, TrainConfig  # noqa: F401 - Architecture is re-exported
 from agents.data import Dataset, config_to_dict
 from agents.model import (
-    Architecture,
     CheckpointError,
     NetConfig,
     SteeringNet,
@@ -32,51 +32,6 @@ from agents.model import (
     save_checkpoint,
 )
 from envs.atomic import check_output_path
-from envs.checks import check_types, in_range
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How the network is trained."""
-
-    epochs: int = 30
-    """Passes over the training data."""
-    batch_size: int = 256
-    """Minibatch size; 0 (or the dataset size or more) means full-batch training."""
-    learning_rate: float = 2e-3
-    """Adam step size (decayed to 1% of this over the run by cosine annealing)."""
-    weight_decay: float = 0.0
-    """Decoupled weight decay (AdamW)."""
-    seed: int = 0
-    """Seeds weight initialization and shuffling."""
-    print_every: int = 10
-    """Print an epoch line every this many epochs (0: never)."""
-    net: Architecture = dataclasses.field(default_factory=Architecture)
-    """The network's hidden widths and convolution channels (stored in the checkpoint's ``net_config``)."""
-    augment_brightness: float = 0.0
-    """Camera frames: scale each training frame's brightness by a factor drawn in 1 +- this."""
-    augment_flip: bool = False
-    """Camera frames: mirror half the training frames left-right, their steering negated."""
-    checkpoint_every: int = 1
-    """Also write the checkpoint every this many epochs, so a killed run can resume (0: only at the end)."""
-
-    def __post_init__(self):
-        check_types(self)
-        in_range(self, "epochs", 0, 1_000_000)
-        in_range(self, "batch_size", 0, 2**31)
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
-        in_range(self, "seed", 0, 2**32 - 1)
-        in_range(self, "print_every", 0, 2**31)
-        in_range(self, "checkpoint_every", 0, 2**31)
-        if not 0.0 <= self.augment_brightness < 1.0:
-            raise ValueError(f"augment_brightness must be in [0, 1), got {self.augment_brightness}")
-
-    @property
-    def augments(self) -> bool:
-        return self.augment_brightness > 0.0 or self.augment_flip
 
 
 class TrainingDiverged(ValueError):

@@ -50,7 +50,7 @@ def _write_json(path: Path, payload: dict) -> None:
 
 # ------------------------------------------------------------------ demo
 def demo_options(p) -> callable:
-    from sims.demo import CARS, DemoConfig
+    from sims.demo_config import CARS, DemoConfig
 
     p.add_argument("--out", type=output_dir, help="output folder (default: runs/<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a small, fast version (for tests)")
@@ -144,7 +144,7 @@ def cmd_collect(args) -> int:
 
 # ------------------------------------------------------------------ train
 def train_options(p) -> callable:
-    from agents.training import TrainConfig
+    from agents.configs import TrainConfig
 
     p.add_argument("--data", type=Path, required=True,
                    help="training dataset (.npz from collect, or minari:ID for a local Minari dataset)")

@@ -190,8 +190,8 @@ def add_config(
             continue
         hint = hints[f.name]
         kind = _plain(hint)
-        if dataclasses.is_dataclass(kind):
-            continue
+        if dataclasses.is_dataclass(kind) or any(dataclasses.is_dataclass(a) for a in typing.get_args(kind)):
+            continue  # a config inside (nested, if at all) or a tuple of them
         more = aliases.get(f.name, ())
         strings = (flag(f.name), *((more,) if isinstance(more, str) else more))
         dest = f"{dest_prefix}{f.name}"

@@ -16,12 +16,19 @@ runs of the grid use the other cores.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 FULL_BATCH = 0
 """Batch size meaning "the whole training set" (the tutorial's loop)."""
@@ -40,6 +47,7 @@ class BatchingConfig:
     seeds: int = 3
     """Seeds per batch size (initial weights and shuffling)."""
     first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
     epochs: int = 30
     """Passes over the training data, the same for every batch size."""
     learning_rate: float = 2e-3
@@ -50,8 +58,17 @@ class BatchingConfig:
     """Unseen roads the expert drives for the test loss."""
     unseen_roads: int = 32
     """Unseen roads for closed-loop evaluation at the end."""
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    observation: str = field(default="features", metadata={"choices": ("features", "rays", "image")})
+    """Observation type of the data and the policies."""
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.batch_sizes or min(self.batch_sizes) < 0:
+            raise ValueError(f"batch_sizes must be 0 (full batch) or more samples, got {self.batch_sizes}")
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
 
     @classmethod
     def quick(cls) -> "BatchingConfig":

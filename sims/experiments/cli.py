@@ -7,9 +7,7 @@ import datetime as _dt
 import sys
 from pathlib import Path
 
-from sims.arguments import MAX_SEED, bounded_int, output_dir
-from sims.arguments import non_negative_int as _non_negative_int
-from sims.arguments import positive_int as _positive_int
+from sims.arguments import bounded_int, output_dir, positive_int
 from sims.options import Command, add_config
 
 
@@ -23,23 +21,25 @@ def _add_backend(p: argparse.ArgumentParser):
 def _add_common(p: argparse.ArgumentParser, what: str):
     p.add_argument("--out", type=output_dir, help=f"output folder (default: runs/{what}-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
-    p.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per grid point (default: the experiment's)")
     p.add_argument("--resume", action="store_true",
                    help="rerun in the same --out folder, skipping the runs that finished there before")
-    p.add_argument("--first-seed", type=bounded_int(0, MAX_SEED - 10_000), help="first seed; seeds are first, first + 1, ... (default: 0)")
     p.add_argument("--tensorboard", type=Path, metavar="DIR",
                    help="also write every run's results (results/<column>, and losses/train, losses/test per "
                         "epoch where recorded) to DIR/<run>, for tensorboard --logdir DIR")
     return _add_backend(p)
 
 
-def _experiment(name: str, what: str, extra, configure) -> Command:
-    """An experiment's command: the common options, ``extra(parser)`` for its own, and
-    ``configure(args) -> config`` to build its config (the quick or full one, with the options)."""
+GRID = "the grid (defaults: the full experiment; --quick makes every one of them small)"
+GRID_ALIASES = {"families": "--family"}
 
-    def options(p):
+
+def _experiment(name: str, what: str, options) -> Command:
+    """An experiment's command: the common options, and ``options(parser)`` for its config's, which
+    returns ``configure(args) -> config`` (the quick or the full config, with the options given)."""
+
+    def add(p):
         backend = _add_common(p, name)
-        extra(p)
+        configure = options(p)
 
         def build(args) -> None:
             if args.resume and not args.out:
@@ -50,62 +50,62 @@ def _experiment(name: str, what: str, extra, configure) -> Command:
 
         return build
 
-    return Command(name, what, _run_experiment, options)
+    return Command(name, what, _run_experiment, add)
 
 
-def _batching_options(q) -> None:
-    q.add_argument("--batch-size", type=_non_negative_int, action="append", dest="batch_sizes",
-                   help="batch size, repeatable; 0 = full batch (default: 0 4096 1024 256 64 16)")
-    q.add_argument("--epochs", type=bounded_int(1, 1_000_000), help="epochs of every run (default: 30)")
-
-
-def _batching_config(args):
+def _batching_options(p):
     from sims.experiments.batching import BatchingConfig
 
-    config = BatchingConfig.quick() if args.quick else BatchingConfig()
-    return config.with_overrides(args.seeds, args.first_seed, args.batch_sizes, args.epochs)
+    options = add_config(p.add_argument_group(GRID), BatchingConfig,
+                         aliases={**GRID_ALIASES, "batch_sizes": "--batch-size"})  # fmt: skip
+    return lambda args: options.build(args, BatchingConfig.quick() if args.quick else BatchingConfig())
 
 
-def _overfitting_options(q) -> None:
-    q.add_argument("--observation", choices=("features", "image"), action="append", dest="observations",
-                   help="observation arm, repeatable (default: both)")
-
-
-def _overfitting_config(args):
+def _overfitting_options(p):
     from sims.experiments.overfitting import OverfittingConfig
 
-    config = OverfittingConfig.quick() if args.quick else OverfittingConfig()
-    observations = tuple(args.observations) if args.observations else None
-    return config.with_seeds(args.seeds, args.first_seed, observations)
+    g = p.add_argument_group(GRID)
+    options = add_config(g, OverfittingConfig, aliases=GRID_ALIASES)
+    g.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per number of roads (default: 3, quick: 1 or 2)")
+    g.add_argument("--observation", choices=("features", "image"), action="append", dest="observations",
+                   help="observation arm, repeatable (default: both)")  # fmt: skip
+
+    def configure(args):
+        config = options.build(args, OverfittingConfig.quick() if args.quick else OverfittingConfig())
+        return config.with_seeds(args.seeds, None, tuple(args.observations) if args.observations else None)
+
+    return configure
 
 
-def _road_change_options(q) -> None:
-    from sims.experiments.road_change import CHANGE_NAMES, METHODS
+def _road_change_options(p):
+    from sims.experiments.road_change import CHANGE_NAMES, RoadChangeConfig
 
-    q.add_argument("--method", choices=METHODS, action="append", dest="methods",
-                   help="training method, repeatable (default: all)")
-    q.add_argument("--change", choices=CHANGE_NAMES, action="append", dest="changes",
-                   help="change of the world, repeatable (default: all)")
-    q.add_argument("--observation", choices=("features", "rays"), default=None,
-                   help="observation of the trained policies (default: features)")
+    g = p.add_argument_group(GRID)
+    options = add_config(g, RoadChangeConfig, aliases={**GRID_ALIASES, "methods": "--method"})
+    g.add_argument("--change", choices=CHANGE_NAMES, action="append", dest="change_names",
+                   help="change of the world, repeatable (default: all)")  # fmt: skip
 
+    def configure(args):
+        config = options.build(args, RoadChangeConfig.quick() if args.quick else RoadChangeConfig())
+        return config.with_overrides(changes=args.change_names)
 
-def _road_change_config(args):
-    from sims.experiments.road_change import RoadChangeConfig
-
-    config = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
-    return config.with_overrides(args.seeds, args.first_seed, args.methods, args.changes, args.observation)
+    return configure
 
 
-def _rl_options(q) -> None:
-    q.add_argument("--ppo-steps", type=_positive_int, help="PPO's budget in env steps (default: 200000)")
-
-
-def _rl_config(args):
+def _rl_options(p):
     from sims.experiments.rl_vs_imitation import RLConfig
 
-    config = RLConfig.quick() if args.quick else RLConfig()
-    return config.with_overrides(args.seeds, args.first_seed, args.ppo_steps)
+    g = p.add_argument_group(GRID)
+    options = add_config(g, RLConfig, aliases=GRID_ALIASES, skip=("ppo_steps", "ppo_checkpoints"))
+    g.add_argument("--ppo-steps", type=positive_int, metavar="N",
+                   help="PPO's whole budget [env steps], evaluated at the usual points below it and at N "
+                        "(default: 204800)")  # fmt: skip
+
+    def configure(args):
+        config = options.build(args, RLConfig.quick() if args.quick else RLConfig())
+        return config.with_overrides(ppo_steps=args.ppo_steps)
+
+    return configure
 
 
 def _module(name: str):
@@ -196,13 +196,13 @@ COMMANDS = (
     Command("experiment", "batching, overfitting, road-change: grids of seeded runs, CSV + figures + summary",
             subcommands=(
                 _experiment("batching", "full-batch training against minibatches of several sizes",
-                            _batching_options, _batching_config),
+                            _batching_options),
                 _experiment("overfitting", "train on 1 ... 64 roads, test every model on the same unseen roads",
-                            _overfitting_options, _overfitting_config),
+                            _overfitting_options),
                 _experiment("road-change", "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned "
-                            "and noisy roads", _road_change_options, _road_change_config),
+                            "and noisy roads", _road_change_options),
                 _experiment("rl-vs-imitation", "Stable-Baselines3 PPO against behaviour cloning on the same roads, "
-                            "by env steps and wall time (pip install '.[rl]')", _rl_options, _rl_config),
+                            "by env steps and wall time (pip install '.[rl]')", _rl_options),
                 Command("tutorial-figures", "run the three experiments at their defaults and copy their figures to "
                         "docs/figures (about 9 minutes on 2 cores)", _tutorial_figures, _tutorial_figures_options),
             )),

@@ -19,9 +19,16 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 ROADS_PER_SEED = 1000
 """Seed ``s`` draws its training roads from indices ``ROADS_PER_SEED * s ...`` of the train split."""
@@ -61,7 +68,13 @@ class OverfittingConfig:
     """Unseen roads every model drives in closed loop."""
     max_train_roads_driven: int = 16
     """Closed loop on the training roads drives at most this many of them (the first ones)."""
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.arms:
+            raise ValueError("arms must name at least one observation arm")
 
     @classmethod
     def quick(cls) -> "OverfittingConfig":

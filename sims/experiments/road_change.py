@@ -20,12 +20,20 @@ The grid has two stages: training runs (method x seed) and evaluation runs
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
+from envs.checks import in_range
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 METHODS = ("bc", "dart", "dagger")
 METHOD_LABELS = {"bc": "plain BC", "dart": "DART (noise-injected data)", "dagger": "DAgger", "expert": "expert"}
@@ -65,9 +73,12 @@ CHANGE_NAMES = tuple(c.name for c in CHANGES)
 class RoadChangeConfig:
     """The grid: methods x seeds trained once, then every change at every strength."""
 
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
+    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC."""
     seeds: int = 5
+    """Seeds per method (data, initial weights and shuffling)."""
     first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
     train_roads: int = 32
     """Training roads (the first of the train split), the same for every method and seed."""
     epochs: int = 20
@@ -79,8 +90,17 @@ class RoadChangeConfig:
     eval_roads: int = 48
     """Unseen roads driven at every change and strength."""
     changes: tuple[Change, ...] = CHANGES
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    observation: str = field(default="features", metadata={"choices": ("features", "rays")})
+    """Observation of the trained policies."""
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.methods or any(m not in METHODS for m in self.methods):
+            raise ValueError(f"methods must be among {', '.join(METHODS)}, got {self.methods}")
+        in_range(self, "dagger_rounds", 0, 1000)
+        in_range(self, "dart_noise", 0.0, 10.0)
 
     @classmethod
     def quick(cls) -> "RoadChangeConfig":
