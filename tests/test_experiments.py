@@ -47,13 +47,13 @@ def test_batching_quick_writes_one_row_per_run_from_real_training(tmp_path, caps
     assert [(r["batch_size"], r["seed"]) for r in rows] == [(b, 0) for b in config.batch_sizes]
     full = rows[0]
     assert full["batch_label"] == "full batch" and full["batch_samples"] == full["train_samples"]
-    assert full["steps_per_epoch"] == 1 and full["gradient_steps"] == config.epochs
+    assert full["steps_per_epoch"] == 1 and full["gradient_steps"] == config.setup.epochs
     for row in rows:
         assert row["gradient_steps"] == row["steps_per_epoch"] * row["epochs"]
         assert math.isfinite(row["final_test_loss"]) and row["final_train_loss"] > 0
-        assert 0 <= row["unseen_completion"] <= 1 and row["unseen_roads_driven"] == config.unseen_roads
+        assert 0 <= row["unseen_completion"] <= 1 and row["unseen_roads_driven"] == config.setup.unseen_roads
     curves = read_csv(tmp_path / "curves.csv")
-    assert len(curves) == len(rows) * config.epochs
+    assert len(curves) == len(rows) * config.setup.epochs
     # the CSV holds what a run really produces: run one again here and compare
     spec = batching.grid(config)[1]
     again = execute(batching.run, spec)["row"]
@@ -149,7 +149,7 @@ def test_each_change_changes_the_world_it_names(change):
 
 
 # ------------------------------------------------------------------ the grid
-TINY = [replace(s, epochs=2) for s in batching.grid(batching.BatchingConfig.quick())]
+TINY = [replace(s, setup=replace(s.setup, epochs=2)) for s in batching.grid(batching.BatchingConfig.quick())]
 
 
 def test_runs_repeat_exactly_in_this_process_and_in_worker_processes():

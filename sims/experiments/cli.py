@@ -56,8 +56,8 @@ def _experiment(name: str, what: str, options) -> Command:
 def _batching_options(p):
     from sims.experiments.batching import BatchingConfig
 
-    options = add_config(p.add_argument_group(GRID), BatchingConfig,
-                         aliases={**GRID_ALIASES, "batch_sizes": "--batch-size"})  # fmt: skip
+    options = add_config(p.add_argument_group(GRID), BatchingConfig, aliases={"batch_sizes": "--batch-size"},
+                         nested={"setup": {"aliases": GRID_ALIASES}})  # fmt: skip
     return lambda args: options.build(args, BatchingConfig.quick() if args.quick else BatchingConfig())
 
 
