@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from agents.drivers import Driver, ExpertDriver
 from agents.expert import PathExpert
-from envs import DEFAULT_FAMILIES, RoadFollowConfig, RoadFollowVectorEnv
+from envs import SPLITS, RoadFollowConfig, RoadFollowVectorEnv
 from envs.generation import road_plan
 from envs import limits
 from envs.checks import check_types, in_range
@@ -60,78 +60,100 @@ def package_version() -> str:
         return "0.1.0+checkout"
 
 
+COLLECT_WORLD = RoadFollowConfig(start_lateral_offset=1.0, start_heading_offset=0.15)
+"""The world the expert collects in by default: the default one, with episodes that start up to
+1 m and 0.15 rad off the centreline (recovery data from the first step)."""
+
+
+def collect_world(base: RoadFollowConfig = COLLECT_WORLD, **changes) -> RoadFollowConfig:
+    """``base`` (default: :data:`COLLECT_WORLD`) with ``changes`` (fields of :class:`RoadFollowConfig`)."""
+    return dataclasses.replace(base, **changes)
+
+
 @dataclass(frozen=True)
 class CollectConfig:
-    """How expert data is collected."""
+    """How expert data is collected: which roads of the world ``env``, and how the car is driven there.
+
+    The world (observation type, split, road families, start offsets, car, sensors) is ``env``
+    alone: ``config.observation`` and the like read it."""
 
     num_roads: int = 200
-    """Roads driven, one episode each."""
-    split: str = "train"
-    """Road split: ``train`` or ``unseen``."""
-    families: tuple[str, ...] = DEFAULT_FAMILIES
-    """Road families, used in turn (road i is of family i mod len(families))."""
+    """Roads driven, one episode each (the cars drive at once)."""
     first_road: int = 0
     """Index of the first road of the split."""
     noise_std: float = 0.15
     """DART: std of the noise added to the executed (normalized) steering; the label stays clean. 0 turns it off."""
     noise_correlation: float = 0.9
-    """Per-step correlation of the noise (AR(1)); higher means slower, larger excursions."""
-    start_lateral_offset: float = 1.0
-    """Episodes start up to this far off the centreline [m]."""
-    start_heading_offset: float = 0.15
-    """Episodes start up to this far off the road heading [rad]."""
+    """Per-step correlation of the noise (AR(1)), in [0, 1); higher means slower, larger excursions."""
     seed: int = 0
     """Seeds the start offsets (car i gets seed + i) and the action noise."""
-    observation: str = "features"
-    """Observation type recorded."""
     max_steps: int = 3000
     """Time limit per episode [steps]."""
     frame_stride: int = 1
-    """Record every this many steps (the car drives all of them)."""
+    """Record every this many steps (the car drives all of them; camera frames are big)."""
     side_cameras: float = 0.0
     """``camera`` only: also record frames from cameras this far [m] left and right of the car,
     labelled with the expert's steering from there. 0 turns them off."""
-    env: RoadFollowConfig = field(default_factory=RoadFollowConfig)
-    """Everything else about the world (speed, car, disturbances...)."""
+    env: RoadFollowConfig = COLLECT_WORLD
+    """The world: observation type, split and road families (road i is of family i mod their
+    number), start offsets, car, sensors, disturbances."""
 
     def __post_init__(self):
-        if isinstance(self.families, str):
-            object.__setattr__(self, "families", (self.families,))
         check_types(self)
         if self.num_roads < 1:
             raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
         if self.num_roads > limits.MAX_CARS:
             raise limits.RequestTooLarge(f"num_roads must be at most {limits.MAX_CARS} (cars driven at once), "
                                          f"got {self.num_roads}")
-        if self.noise_std < 0:
-            raise ValueError(f"noise_std must be non-negative, got {self.noise_std}")
         in_range(self, "noise_std", 0.0, 10.0)
         if not 0 <= self.noise_correlation < 1:
             raise ValueError(f"noise_correlation must be in [0, 1), got {self.noise_correlation}")
         if self.frame_stride < 1:
             raise ValueError(f"frame_stride must be at least 1, got {self.frame_stride}")
-        if self.side_cameras < 0:
-            raise ValueError(f"side_cameras must be a non-negative offset in metres, got {self.side_cameras}")
+        in_range(self, "side_cameras", 0.0, 0.5 * limits.MAX_ROAD_WIDTH, unit="m")
         if self.side_cameras > 0 and self.observation != "camera":
             raise ValueError("side_cameras need camera observations")
         in_range(self, "first_road", 0, limits.MAX_ROAD_INDEX - self.num_roads)
         in_range(self, "seed", 0, 2**63 - 1)
         in_range(self, "max_steps", 1, 1_000_000, unit="steps")
-        self.env_config()  # the world it collects in must be a valid one (offsets, observation, families)
+
+    @property
+    def observation(self) -> str:
+        return self.env.observation
+
+    @property
+    def split(self) -> str:
+        return self.env.split
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return self.env.families
 
     def env_config(self) -> RoadFollowConfig:
-        return dataclasses.replace(
-            self.env,
-            observation=self.observation,
-            split=self.split,
-            families=tuple(self.families),
-            start_lateral_offset=self.start_lateral_offset,
-            start_heading_offset=self.start_heading_offset,
-        )
+        """The world the expert drives in (``env``)."""
+        return self.env
 
     def road_options(self) -> dict:
         plan = road_plan(self.num_roads, self.families, self.first_road)
         return {"family": [family for family, _ in plan], "road_index": [index for _, index in plan]}
+
+    @classmethod
+    def from_metadata(cls, meta: dict, source: str = "the dataset") -> CollectConfig:
+        """The collection a dataset's metadata records (written by :func:`dataset_metadata`,
+        this version or an older one): its roads, noise and seed in the world it recorded.
+
+        Raises:
+            DatasetError: the metadata does not record a collection on a split.
+        """
+        if meta.get("split") not in SPLITS:
+            raise DatasetError(f"{source}: was not collected on a split (split {str(meta.get('split'))[:40]!r})")
+        try:
+            env = env_config_from_dict(meta.get("env"), meta["observation"])
+            env = dataclasses.replace(env, split=meta["split"], families=tuple(meta["families"]))
+            known = {f.name for f in dataclasses.fields(cls)} - {"env"}
+            return cls(env=env, **{k: meta[k] for k in known if k in meta and meta[k] is not None})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{source}: its metadata does not describe a collection ({exc})") from None
 
 
 @dataclass
@@ -353,28 +375,44 @@ def collect(
         step += 1
         bar.update(1)
     bar.close()
-    meta = {
-        "observation": config.observation,
-        "obs_shape": list(obs.shape[1:]),
-        "split": config.split if roads is None else "custom",
-        "families": list(config.families),
-        "first_road": config.first_road,
-        "num_roads": n,
-        "noise_std": config.noise_std,
-        "noise_correlation": config.noise_correlation,
-        "start_lateral_offset": config.start_lateral_offset,
-        "start_heading_offset": config.start_heading_offset,
-        "seed": config.seed,
-        "frame_stride": config.frame_stride,
-        "side_cameras": config.side_cameras,
-        "source": getattr(driver, "name", "driver"),
-        "env": config_to_dict(env_cfg),
-        "roads": names,
-        "package_version": package_version(),
-    }
+    meta = dataset_metadata(config, obs.shape[1:], names, getattr(driver, "name", "driver"), on_split=roads is None)
     arrays = {k: np.concatenate(v) for k, v in rows.items()}
     arrays["action"] = arrays["action"].reshape(len(arrays["action"]), size)
     return Dataset(metadata=meta, **arrays)
+
+
+def dataset_metadata(config: CollectConfig, obs_shape, roads: list[str], source: str, on_split: bool = True) -> dict:
+    """The metadata of a dataset ``config`` collected: plain JSON-able Python, the same for an
+    ``.npz`` dataset and a Minari one. The collection's fields are at the top (as every version
+    wrote them) and the world under ``env``; ``on_split=False`` for roads given explicitly
+    (a roads file), whose split is ``custom``.
+
+    Args:
+        obs_shape: shape of one observation.
+        roads: the road names, in the order of the dataset's road indices.
+        source: who drove (``expert``, ``learner``, ``human``).
+    """
+    env = config.env
+    return {
+        "observation": env.observation,
+        "obs_shape": [int(v) for v in obs_shape],
+        "split": env.split if on_split else "custom",
+        "families": list(env.families),
+        "first_road": config.first_road,
+        "num_roads": len(roads),
+        "noise_std": config.noise_std,
+        "noise_correlation": config.noise_correlation,
+        "start_lateral_offset": env.start_lateral_offset,
+        "start_heading_offset": env.start_heading_offset,
+        "seed": config.seed,
+        "max_steps": config.max_steps,
+        "frame_stride": config.frame_stride,
+        "side_cameras": config.side_cameras,
+        "source": source,
+        "env": config_to_dict(env),
+        "roads": list(roads),
+        "package_version": package_version(),
+    }
 
 
 def collect_memory(env_config: RoadFollowConfig, max_steps: int, roads: list[Road] | None, n: int, families) -> float:

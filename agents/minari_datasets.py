@@ -28,7 +28,7 @@ import json
 
 import numpy as np
 
-from agents.data import CollectConfig, Dataset, DatasetError, config_to_dict, package_version
+from agents.data import CollectConfig, Dataset, DatasetError, config_to_dict, dataset_metadata
 from agents.expert import PathExpert
 from envs import ENV_ID, RoadFollowConfig, RoadFollowVectorEnv
 
@@ -146,6 +146,9 @@ def write_minari_dataset(
     from minari.data_collector.episode_buffer import EpisodeBuffer
 
     kwargs = env_kwargs(config.env_config())
+    if config.frame_stride != 1 or config.side_cameras > 0:
+        raise ValueError("a Minari dataset holds every step of each episode from the car itself: "
+                         "frame_stride must be 1 and side_cameras 0")
     if dataset_id in minari.list_local_datasets():
         raise ValueError(f"Minari dataset {dataset_id!r} exists already (minari delete {dataset_id}, or another id)")
     n = config.num_roads
@@ -171,30 +174,14 @@ def write_minari_dataset(
     eval_env = gym.make(ENV_ID, max_episode_steps=config.max_steps,
                         **{**kwargs, "split": "unseen", "start_lateral_offset": 0.0, "start_heading_offset": 0.0})
     ref_min, ref_max = _mean_return(config, n, "random"), _mean_return(config, n, "expert")
-    meta = {
-        "observation": config.observation,
-        "obs_shape": list(final_obs[0].shape),
-        "split": config.split,
-        "families": list(config.families),
-        "first_road": config.first_road,
-        "num_roads": n,
-        "noise_std": config.noise_std,
-        "noise_correlation": config.noise_correlation,
-        "start_lateral_offset": config.start_lateral_offset,
-        "start_heading_offset": config.start_heading_offset,
-        "seed": config.seed,
-        "source": "expert",
-        "env": config_to_dict(config.env_config()),
-        "roads": road_names,
-        "package_version": package_version(),
-    }
+    meta = dataset_metadata(config, final_obs[0].shape, road_names, "expert")
     description = description or (
         f"The roadschool path expert drives {n} {config.split} roads ({', '.join(config.families)}) of "
         f"{ENV_ID}, one episode each, {config.observation} observations. Actions are the executed steering: "
         f"the expert's plus AR(1) DART noise (std {config.noise_std}, correlation {config.noise_correlation}); "
         "infos['expert_action'] is the expert's clean label (train on it for behaviour cloning) and "
         "infos['cte'] the cross-track error [m]. Episodes start up to "
-        f"{config.start_lateral_offset} m and {config.start_heading_offset} rad off the centreline. "
+        f"{config.env.start_lateral_offset} m and {config.env.start_heading_offset} rad off the centreline. "
         "ref_min_score: mean return of uniform random steering on the same roads; ref_max_score: the expert "
         "without noise. recover_environment(eval_env=True) draws unseen roads."
     )

@@ -12,103 +12,21 @@ frames stay uint8 until a minibatch reaches the net.
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from envs import limits
+from agents.configs import Architecture, NetConfig  # noqa: F401 - Architecture is re-exported
 from envs.atomic import atomic_path
-from envs.config import OBSERVATION_TYPES
 
 CHECKPOINT_FORMAT = "roadschool-checkpoint"
 
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, damaged, unsafe or of the wrong kind."""
-
-
-@dataclass(frozen=True)
-class NetConfig:
-    """Shape of a :class:`SteeringNet`."""
-
-    observation: str
-    """Observation type the net reads: ``features``, ``rays`` or ``image``."""
-    obs_shape: tuple[int, ...]
-    """Shape of one observation."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Widths of the hidden layers of the MLP (or of the CNN's head)."""
-    channels: tuple[int, ...] = (16, 32, 32)
-    """Channels of the CNN's strided 5x5 convolutions (``image``, ``camera``); each halves the image."""
-    channels_3x3: tuple[int, ...] = (48,)
-    """Channels of the 3x3 convolutions after them, stride 1 (``camera`` only)."""
-    outputs: int = 1
-    """Actions the net outputs: 1 (steering) or 2 (steering and throttle/brake)."""
-
-    def __post_init__(self):
-        object.__setattr__(self, "obs_shape", tuple(int(x) for x in self.obs_shape))
-        object.__setattr__(self, "hidden", tuple(int(x) for x in self.hidden))
-        object.__setattr__(self, "channels", tuple(int(x) for x in self.channels))
-        object.__setattr__(self, "channels_3x3", tuple(int(x) for x in self.channels_3x3))
-        if not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"hidden layer widths must be positive, got {self.hidden}")
-        if self.outputs not in (1, 2):
-            raise ValueError(f"outputs must be 1 (steering) or 2 (steering and throttle), got {self.outputs!r}")
-        if self.observation not in OBSERVATION_TYPES:
-            raise ValueError(f"unknown observation {str(self.observation)[:40]!r}; choose from {', '.join(OBSERVATION_TYPES)}")
-        if self.observation == "image":
-            if len(self.obs_shape) != 3 or self.obs_shape[0] != self.obs_shape[1] or not 1 <= self.obs_shape[2] <= 4:
-                raise ValueError(f"an image observation has shape (size, size, channels), got {self.obs_shape}")
-            if not self.channels or min(self.channels) < 1:
-                raise ValueError(f"convolution channels must be positive, got {self.channels}")
-        elif self.observation == "camera":
-            if len(self.obs_shape) != 3 or self.obs_shape[2] != 3:
-                raise ValueError(f"a camera observation has shape (height, width, 3), got {self.obs_shape}")
-            if not self.channels or min(self.channels) < 1 or (self.channels_3x3 and min(self.channels_3x3) < 1):
-                raise ValueError(f"convolution channels must be positive, got {self.channels} and {self.channels_3x3}")
-        elif len(self.obs_shape) != 1:
-            raise ValueError(f"a {self.observation} observation is a vector, got shape {self.obs_shape}")
-        if min(self.obs_shape) < 1:
-            raise ValueError(f"observation shape must be positive, got {self.obs_shape}")
-        if len(self.hidden) > 64 or len(self.channels) > 16:
-            raise ValueError("at most 64 hidden layers and 16 convolution layers")
-        count = self.parameter_count
-        if count > limits.MAX_NETWORK_PARAMETERS:
-            raise limits.RequestTooLarge(
-                f"a network with hidden widths {' '.join(map(str, self.hidden))} on {self.observation} observations "
-                f"{self.obs_shape} has {count:.3g} parameters; at most {limits.MAX_NETWORK_PARAMETERS:.3g}"
-            )
-
-    @property
-    def parameter_count(self) -> int:
-        """Trainable parameters of the :class:`SteeringNet` this describes (weights and biases)."""
-        count = 0
-        if self.observation == "image":
-            c_in, size = self.obs_shape[-1], self.obs_shape[0]
-            for c_out in self.channels:
-                count += c_in * c_out * 25 + c_out
-                c_in, size = c_out, (size + 1) // 2
-            width = c_in * size * size
-        elif self.observation == "camera":  # as SteeringNet builds it: strided 5x5, then 3x3 convolutions
-            c_in, rows, cols = self.obs_shape[-1], self.obs_shape[0], self.obs_shape[1]
-            for c_out in self.channels:
-                count += c_in * c_out * 25 + c_out
-                c_in, rows, cols = c_out, (rows + 1) // 2, (cols + 1) // 2
-            for c_out in self.channels_3x3:
-                count += c_in * c_out * 9 + c_out
-                c_in = c_out
-            width = c_in * rows * cols
-        else:
-            width = int(np.prod(self.obs_shape, dtype=object))
-        for h in (*self.hidden, self.outputs):
-            count += width * h + h
-            width = h
-        return count
 
 
 class SteeringNet(nn.Module):
@@ -177,7 +95,7 @@ def save_checkpoint(path, model: SteeringNet, **metadata) -> Path:
     path = Path(path)
     payload = {
         "format": CHECKPOINT_FORMAT,
-        "net_config": dataclasses.asdict(model.config),
+        "net_config": model.config.as_dict(),
         "model_state": model.state_dict(),
         **metadata,
     }
@@ -211,7 +129,7 @@ def load_checkpoint(path) -> dict:
 
 def net_from_checkpoint(payload: dict, path="checkpoint") -> SteeringNet:
     try:
-        cfg = NetConfig(**payload["net_config"])
+        cfg = NetConfig.from_dict(payload["net_config"])
         net = SteeringNet(cfg)
         net.load_state_dict(payload["model_state"])
     except (KeyError, TypeError, RuntimeError, ValueError, AttributeError) as exc:

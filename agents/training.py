@@ -20,9 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.configs import Architecture, TrainConfig  # noqa: F401 - Architecture is re-exported
 from agents.data import Dataset, config_to_dict
-from envs.atomic import check_output_path
-from envs.checks import check_types, in_range
 from agents.model import (
     CheckpointError,
     NetConfig,
@@ -32,58 +31,7 @@ from agents.model import (
     net_from_checkpoint,
     save_checkpoint,
 )
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How the network is trained."""
-
-    epochs: int = 30
-    """Passes over the training data."""
-    batch_size: int = 256
-    """Minibatch size; 0 (or the dataset size or more) means full-batch training."""
-    learning_rate: float = 2e-3
-    """Adam step size (decayed to 1% of this over the run by cosine annealing)."""
-    weight_decay: float = 0.0
-    """Decoupled weight decay (AdamW)."""
-    seed: int = 0
-    """Seeds weight initialization and shuffling."""
-    print_every: int = 10
-    """Print an epoch line every this many epochs (0: never)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Hidden layer widths of the network."""
-    channels: tuple[int, ...] = (16, 32, 32)
-    """CNN channels of the strided 5x5 convolutions (image and camera observations)."""
-    channels_3x3: tuple[int, ...] = (48,)
-    """CNN channels of the 3x3 convolutions after them (camera observations)."""
-    augment_brightness: float = 0.0
-    """Camera frames: scale each training frame's brightness by a factor drawn in 1 +- this."""
-    augment_flip: bool = False
-    """Camera frames: mirror half the training frames left-right, their steering negated."""
-    checkpoint_every: int = 0
-    """Also write the checkpoint every this many epochs (0: only at the end)."""
-
-    def __post_init__(self):
-        check_types(self)
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be non-negative, got {self.epochs}")
-        if self.batch_size < 0:
-            raise ValueError(f"batch_size must be non-negative, got {self.batch_size}")
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
-        in_range(self, "seed", 0, 2**32 - 1)
-        in_range(self, "print_every", 0, 2**31)
-        in_range(self, "checkpoint_every", 0, 2**31)
-        if not self.hidden or min(self.hidden) < 1 or not self.channels or min(self.channels) < 1:
-            raise ValueError("hidden widths and channels must be positive whole numbers")
-        if not 0.0 <= self.augment_brightness < 1.0:
-            raise ValueError(f"augment_brightness must be in [0, 1), got {self.augment_brightness}")
-
-    @property
-    def augments(self) -> bool:
-        return self.augment_brightness > 0.0 or self.augment_flip
+from envs.atomic import check_output_path
 
 
 class TrainingDiverged(ValueError):
@@ -194,8 +142,7 @@ def train(
         start_epoch = int(payload.get("epoch", 0))
         history = History(**payload.get("history", {}))
     else:
-        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.hidden, config.channels,
-                               config.channels_3x3, outputs=labels.shape[1])  # fmt: skip
+        net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.net, outputs=labels.shape[1])
         model = SteeringNet(net_config)
         sample = 4096 if train_data.observation == "camera" else 50_000  # camera frames are big as floats
         model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:sample]])

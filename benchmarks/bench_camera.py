@@ -92,15 +92,15 @@ def camera_vector(seconds: float, n: int = 256) -> float:
 def cnn_train(seconds: float, batch: int = 128) -> float:
     import torch
 
-    from agents.model import NetConfig, SteeringNet
+    from agents.model import Architecture, NetConfig, SteeringNet
     from agents.training import TrainConfig, augment
     from envs import RoadFollowConfig
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
     height, width = RoadFollowConfig().camera_size
-    config = TrainConfig(hidden=(100, 50, 10), augment_flip=True, augment_brightness=0.2)
-    model = SteeringNet(NetConfig("camera", (height, width, 3), config.hidden, config.channels, config.channels_3x3))
+    config = TrainConfig(net=Architecture(hidden=(100, 50, 10)), augment_flip=True, augment_brightness=0.2)
+    model = SteeringNet(NetConfig("camera", (height, width, 3), config.net))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     frames = torch.randint(0, 256, (4096, height, width, 3), dtype=torch.uint8)
     labels = torch.rand(4096, 1) * 2 - 1

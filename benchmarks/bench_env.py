@@ -106,9 +106,9 @@ def measure_collect(scale: float) -> float:
     from agents.data import CollectConfig, collect
 
     roads = max(8, int(200 * scale))
-    collect(CollectConfig(num_roads=4, split="train", seed=0))  # compiled kernels loaded, not timed
+    collect(CollectConfig(num_roads=4, seed=0))  # compiled kernels loaded, not timed
     start = time.perf_counter()
-    collect(CollectConfig(num_roads=roads, split="train", seed=0))
+    collect(CollectConfig(num_roads=roads, seed=0))
     return time.perf_counter() - start
 
 

@@ -32,7 +32,7 @@ env = gym.make(envs.ENV_ID); env.reset(seed=0); env.step(np.zeros(1))
 from agents.data import CollectConfig, collect
 from agents.drivers import ExpertDriver
 from agents.evaluation import drive, env_config_for
-data = collect(CollectConfig(num_roads=4, split="train", seed=0))
+data = collect(CollectConfig(num_roads=4, seed=0))
 drive(ExpertDriver(), [envs.generate_road("unseen", "twisty", i) for i in range(4)], env_config_for("features"))
 print(time.perf_counter() - start)
 """

@@ -48,11 +48,11 @@ class Disturbances:
 class RoadFollowConfig:
     """Everything that defines a road-following environment."""
 
-    observation: str = "features"
+    observation: str = field(default="features", metadata={"choices": OBSERVATION_TYPES})
     """Observation type: ``features``, ``rays``, ``image`` or ``camera``."""
-    split: str = "train"
+    split: str = field(default="train", metadata={"choices": SPLITS})
     """Which road split episodes draw from: ``train`` or ``unseen``."""
-    families: tuple[str, ...] = ("gentle", "twisty")
+    families: tuple[str, ...] = field(default=("gentle", "twisty"), metadata={"choices": tuple(FAMILIES)})
     """Road families drawn from (uniformly)."""
     num_roads: int = 1000
     """Size of the road pool per family: indices ``0 .. num_roads - 1``."""

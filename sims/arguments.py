@@ -14,7 +14,11 @@ class OneLineParser(argparse.ArgumentParser):
     (the usage is one ``--help`` away, and a wall of it hides what was wrong)."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, self.refusal(message) + "\n")
+
+    def refusal(self, message: str) -> str:
+        """The one line that refuses ``message``."""
+        return f"{self.prog}: error: {message} (see {self.prog} --help)"
 
 
 def _number(text: str, kind: type, minimum: float, strict: bool):
@@ -37,16 +41,6 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """A whole number >= 0."""
     return _number(text, int, 0, strict=False)
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    return _number(text, float, 0.0, strict=False)
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    return _number(text, float, 0.0, strict=True)
 
 
 def bounded_float(low: float, high: float, shown: str | None = None):
@@ -79,13 +73,6 @@ MAX_SEED = 2**32 - 1
 
 seed = bounded_int(0, MAX_SEED)
 """A seed: a whole number from 0 to 2**32 - 1."""
-
-
-def car_count(text: str) -> int:
-    """A number of roads driven at once: 1 .. ``envs.limits.MAX_CARS``."""
-    from envs.limits import MAX_CARS
-
-    return bounded_int(1, MAX_CARS)(text)
 
 
 def output_file(text: str) -> Path:

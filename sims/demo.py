@@ -2,91 +2,26 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from agents.dagger import dagger
-from agents.data import CollectConfig, collect
+from agents.data import collect, config_to_dict
 from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import aggregate, drive, env_config_for
-from agents.training import TrainConfig, train
-from envs import DEFAULT_FAMILIES, CarParams, RoadFollowConfig
+from agents.training import train
 from envs.atomic import write_text_atomically
+from sims.demo_config import (  # noqa: F401 - re-exported
+    CARS,
+    ROAD_PREVIEW,
+    SLIPPERY_FAMILIES,
+    DemoConfig,
+    demo_world,
+)
 from sims.report import format_table, write_report
 from sims.roads import split_road_list
 from sims.video import beside, dashcam_frames, drive_frames, write_gif
-
-
-@dataclass(frozen=True)
-class DemoConfig:
-    """The main job's budget."""
-
-    train_roads: int = 200
-    """Training roads the expert drives (with DART noise)."""
-    test_roads: int = 50
-    """Unseen roads for the held-out test loss."""
-    eval_roads: int = 200
-    """Roads of each split for closed-loop evaluation."""
-    epochs: int = 30
-    batch_size: int = 256
-    learning_rate: float = 2e-3
-    dagger_rounds: int = 0
-    seed: int = 0
-    observation: str = "features"
-    gif_frames: int = 400
-    """Most frames in drive.gif (every second step is drawn)."""
-    train_eval_roads: int | None = None
-    """Train roads for closed-loop evaluation (None: ``eval_roads``)."""
-    hidden: tuple[int, ...] = (256, 256)
-    """Hidden widths of the network (the CNN's head for camera frames)."""
-    frame_stride: int = 1
-    """Record every this many steps of the expert's drives."""
-    noise_std: float = 0.15
-    """DART steering noise while collecting."""
-    side_cameras: float = 0.0
-    """Camera only: side cameras this far [m] left and right (0: none)."""
-    augment_flip: bool = False
-    augment_brightness: float = 0.0
-    car: str = "kinematic"
-    """``kinematic``: the slip-free car steers at a cruise-controlled 10 m/s on dry roads;
-    ``dynamic``: the car with tyres that slip drives roads with wet and icy sections, and both
-    the expert and the learner choose its speed (throttle and brake) up to 15 m/s."""
-
-    @classmethod
-    def quick(cls, seed: int = 0, observation: str = "features") -> "DemoConfig":
-        if observation == "camera":
-            return dataclasses.replace(cls.camera(seed), train_roads=8, test_roads=3, eval_roads=6, train_eval_roads=4,
-                                       epochs=1, gif_frames=20)  # fmt: skip
-        return cls(train_roads=16, test_roads=6, eval_roads=8, epochs=4, gif_frames=40, seed=seed, observation=observation)
-
-    @classmethod
-    def camera(cls, seed: int = 0) -> "DemoConfig":
-        """The dashcam lesson, sized to finish in 10 minutes on 2 cores: every 6th frame of 200
-        roads with DART noise and side cameras 0.5 m out, a PilotNet-style CNN for 3 epochs with
-        mirrored and brightened frames, evaluated on 200 unseen roads (and 50 train roads)."""
-        return cls(train_roads=200, test_roads=20, eval_roads=200, train_eval_roads=50, epochs=3, batch_size=128,
-                   learning_rate=1e-3, seed=seed, observation="camera", hidden=(100, 50, 10), frame_stride=6,
-                   side_cameras=0.5, augment_flip=True, augment_brightness=0.2, gif_frames=300)  # fmt: skip
-
-
-SLIPPERY_FAMILIES = ("wet", "icy")
-ROAD_PREVIEW = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 75.0, 90.0, 110.0, 130.0, 150.0)
-"""[m] ahead where the dynamic demo's features report friction and curvature: as far as the
-expert's plan needs to brake from 15 m/s for a bend on ice."""
-
-
-def demo_world(config: DemoConfig) -> tuple[RoadFollowConfig, tuple[str, ...]]:
-    """The environment and road families of the demo's car."""
-    if config.car == "dynamic":
-        world = RoadFollowConfig(car=CarParams(model="dynamic"), throttle=True, target_speed=15.0,
-                                 road_preview_distances=ROAD_PREVIEW)  # fmt: skip
-        return world, SLIPPERY_FAMILIES
-    if config.car != "kinematic":
-        raise ValueError(f"car must be 'kinematic' or 'dynamic', got {config.car!r}")
-    return RoadFollowConfig(), DEFAULT_FAMILIES
 
 
 def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print, tensorboard: Path | None = None) -> dict:
@@ -109,37 +44,23 @@ def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print, te
 def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     clock = time.perf_counter()
-    world, families = demo_world(config)
+    world, families = config.world, config.world.families
     noise = "steering and throttle" if world.throttle else "steering"
 
     camera = config.observation == "camera"
     phases: dict[str, float] = {}
-    side = f", side cameras {config.side_cameras:g} m out" if config.side_cameras else ""
-    log(f"[1/5] The expert drives {config.train_roads} train roads (with DART {noise} noise{side}) ...")
-    train_cfg = CollectConfig(num_roads=config.train_roads, split="train", seed=config.seed, observation=config.observation,
-                              families=families, env=world, noise_std=config.noise_std,
-                              frame_stride=config.frame_stride, side_cameras=config.side_cameras)  # fmt: skip
+    train_cfg = config.collect
+    side = f", side cameras {train_cfg.side_cameras:g} m out" if train_cfg.side_cameras else ""
+    log(f"[1/5] The expert drives {train_cfg.num_roads} train roads (with DART {noise} noise{side}) ...")
     train_data = collect(train_cfg, progress=progress)
-    test_cfg = CollectConfig(num_roads=config.test_roads, split="unseen", seed=config.seed + 1,
-                             observation=config.observation, families=families, env=world,
-                             frame_stride=config.frame_stride)  # fmt: skip
-    test_data = collect(test_cfg, progress=progress)
-    every = f" (every {config.frame_stride}th step)" if config.frame_stride > 1 else ""
+    test_data = collect(config.test_collect(), progress=progress)
+    every = f" (every {train_cfg.frame_stride}th step)" if train_cfg.frame_stride > 1 else ""
     log(f"      {len(train_data)} training samples{every}, {len(test_data)} test samples on unseen roads; "
         f"observations {train_data.obs.nbytes / 1e6:.0f} MB as {train_data.obs.dtype}")  # fmt: skip
     phases["collect"] = time.perf_counter() - clock
 
-    log(f"[2/5] Training the {'driving' if world.throttle else 'steering'} network ({config.epochs} epochs) ...")
-    tcfg = TrainConfig(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
-        seed=config.seed,
-        print_every=1 if camera else max(1, config.epochs // 6),
-        hidden=config.hidden,
-        augment_flip=config.augment_flip,
-        augment_brightness=config.augment_brightness,
-    )
+    tcfg = config.train
+    log(f"[2/5] Training the {'driving' if world.throttle else 'steering'} network ({tcfg.epochs} epochs) ...")
     started = time.perf_counter()
     model_path = out / "model.pt"
     policy, history = train(train_data, test_data, tcfg, checkpoint=model_path, log=log,
@@ -173,8 +94,8 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     table = {"learner": {"train": metrics["train"], "unseen": metrics["unseen"]}, "expert": metrics["expert"]}
     if scalars is not None:
         for split in ("train", "unseen"):
-            scalars.evaluation(split, metrics[split], config.epochs)
-            scalars.evaluation(split, metrics["expert"][split], config.epochs, who="eval_expert")
+            scalars.evaluation(split, metrics[split], tcfg.epochs)
+            scalars.evaluation(split, metrics["expert"][split], tcfg.epochs, who="eval_expert")
     log(format_table(table))
     ratio = metrics["unseen"]["mean_abs_cte"] / max(metrics["expert"]["unseen"]["mean_abs_cte"], 1e-12)
     log(f"      unseen mean |cte|: learner/expert = {ratio:.2f}")
@@ -200,13 +121,13 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         road,
         learner_traj,
         expert_traj,
-        title=f"roadschool demo: {len(train_data)} expert {'frames' if camera else 'steps'} on {config.train_roads} train roads",
+        title=f"roadschool demo: {len(train_data)} expert {'frames' if camera else 'steps'} on {train_cfg.num_roads} train roads",
         camera_frames=dashcam,
     )
     result = {
         **metrics,
         "history": history.as_dict(),
-        "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "config": config_to_dict(config),
         "gif_road": road.name,
         "per_road": {
             f"{who}/{split}": {t.road: t.metrics() for t in trajs} for (who, split), trajs in trajectories.items()

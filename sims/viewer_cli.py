@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES, FAMILIES, OBSERVATION_TYPES, SPLITS
-from sims.arguments import non_negative_int as _non_negative_int
-from sims.arguments import positive_float as _positive_float
-from sims.arguments import positive_int as _positive_int
-from sims.arguments import bounded_float, bounded_int, car_count, output_file
+from envs import OBSERVATION_TYPES
+from envs.checks import check_types, in_range
+from sims.arguments import output_file
+from sims.commands import RoadSelection, add_policy, add_roads, driver_for
+from sims.options import Command, add_config
 
 EXIT_NO_WINDOW = 1
-
-
-
-
-
-
 
 
 def _window_size(text: str) -> tuple[int, int]:
@@ -31,83 +26,160 @@ def _window_size(text: str) -> tuple[int, int]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT in pixels, like 1280x720, got {text!r}") from None
-    if w < 320 or h < 240 or w > 8192 or h > 8192:
-        raise argparse.ArgumentTypeError(f"the window must be between 320x240 and 8192x8192, got {text}")
     return w, h
 
 
-def _add_window(p: argparse.ArgumentParser, camera: bool = True, camera_default: str | None = "follow") -> None:
-    g = p.add_argument_group("window")
-    g.add_argument("--size", type=_window_size, default=(1280, 720), metavar="WxH",
-                   help="window size in pixels (default: 1280x720)")
-    if camera:
-        g.add_argument("--camera", choices=("follow", "road"), default=camera_default,
-                       help="follow the car or show the whole road; key c switches (default: "
-                       + (camera_default or "follow, and road for a .png") + ")")
-        g.add_argument("--time-speed", type=bounded_float(1 / 8, 16, "1/8 .. 16"), default=1.0, metavar="X",
-                       help="start with time running X times real time (1/8 .. 16); keys +/- change it (default: 1)")
-    g.add_argument("--max-frames", type=_positive_int, metavar="N",
-                   help="close after N frames (for scripts and tests)")
+@dataclass(frozen=True)
+class WindowConfig:
+    """How a command's window opens."""
+
+    size: tuple[int, int] = field(default=(1280, 720), metadata={"parse": _window_size, "metavar": "WxH",
+                                                                 "format": lambda size: "x".join(map(str, size))})
+    """Window size in pixels, from 320x240 to 8192x8192."""
+    camera: str | None = field(default="follow", metadata={"choices": ("follow", "road")})
+    """Follow the car or show the whole road; key c switches."""
+    time_speed: float = field(default=1.0, metadata={"metavar": "X"})
+    """Start with time running X times real time (1/8 .. 16); keys +/- change it."""
+    max_frames: int | None = field(default=None, metadata={"metavar": "N"})
+    """Close after N frames (for scripts and tests)."""
+
+    def __post_init__(self):
+        check_types(self)
+        w, h = self.size
+        if w < 320 or h < 240 or w > 8192 or h > 8192:
+            raise ValueError(f"size: the window must be between 320x240 and 8192x8192, got {w}x{h}")
+        if not 1 / 8 <= self.time_speed <= 16:
+            raise ValueError(f"time_speed must be in 1/8 .. 16, got {self.time_speed:g}")
+        if self.max_frames is not None:
+            in_range(self, "max_frames", 1, 2**31)
 
 
-def _add_roads(p: argparse.ArgumentParser, what: str) -> None:
-    g = p.add_argument_group("roads")
-    g.add_argument("--split", choices=SPLITS, default="train", help="road split (default: %(default)s)")
-    g.add_argument("--family", choices=list(FAMILIES), action="append",
-                   help=f"road family, repeatable (default: {' '.join(DEFAULT_FAMILIES)})")
-    g.add_argument("--first-road", type=bounded_int(0, 2**31 - 1), default=0, help="index of the first road (default: 0)")
-    g.add_argument("--roads-file", type=Path, help="drive the roads of this JSON file instead of a split")
-    g.add_argument("--roads", type=car_count, metavar="N",
-                   help=f"{what} N roads and close (the N roads `roadschool evaluate --roads N` drives); "
-                   "default: endless")
+def _add_window(p: argparse.ArgumentParser, camera: bool = True, defaults: WindowConfig = WindowConfig(), helps=None):
+    only = ("size", "camera", "time_speed", "max_frames") if camera else ("size", "max_frames")
+    options = add_config(p.add_argument_group("window"), WindowConfig, only=only, defaults=defaults, helps=helps)
+    return lambda args: options.build(args, defaults)
 
 
-def _add_policy(p: argparse.ArgumentParser, required: bool) -> None:
-    p.add_argument("--policy", required=required, default=None if required else "expert", metavar="PATH|expert",
-                   help="checkpoint of the learned car, or 'expert'" + ("" if required else " (default: expert)"))
+ENDLESS = RoadSelection(num_roads=None)
+"""The roads of a window: road after road of the train split until it is closed (--roads N: N roads)."""
+WINDOW_ROADS = {"num_roads": "Drive N roads and close (the N roads `roadschool evaluate --roads N` drives); "
+                             "not given: road after road until the window closes."}  # fmt: skip
 
 
-def register(subparsers) -> dict:
-    """Add watch, play, draw and replay to ``roadschool``'s subcommands."""
-    p = subparsers.add_parser("watch", help="a window where the car drives road after road, the expert alongside")
-    _add_policy(p, required=True)
-    _add_roads(p, "drive")
-    p.add_argument("--split-view", action="store_true",
-                   help="show a train road and an unseen road side by side (key v switches)")
-    p.add_argument("--no-ghost", action="store_true", help="don't drive the expert alongside")
-    p.add_argument("--record", type=output_file, metavar="FILE",
-                   help="write what the window shows to FILE.gif (or .mp4 with the video extra), "
-                   "one frame per env step")
-    _add_window(p)
+@dataclass(frozen=True)
+class WatchConfig:
+    """What ``roadschool watch`` shows besides the learner's drive."""
 
-    p = subparsers.add_parser("play", help="drive the car yourself (arrow keys or a gamepad)")
-    _add_roads(p, "drive")
-    p.add_argument("--record", type=output_file, metavar="DATASET",
-                   help="save your driving as a dataset (.npz) that `roadschool train` learns from")
-    p.add_argument("--observation", choices=OBSERVATION_TYPES, default="features",
-                   help="observation type recorded (default: %(default)s)")
-    p.add_argument("--no-ghost", action="store_true", help="don't show the expert alongside")
-    p.add_argument("--countdown", type=bounded_float(0, 60), default=3.0, metavar="SECONDS",
-                   help="wait this long before the car moves on each road (default: 3)")
-    _add_window(p)
+    split_view: bool = False
+    """Show a train road and an unseen road side by side (key v switches)."""
+    ghost: bool = True
+    """Drive the expert alongside, as a ghost car (a learner's window only)."""
+    record: Path | None = field(default=None, metadata={"parse": output_file, "metavar": "FILE"})
+    """Write what the window shows to FILE.gif (or .mp4 with the video extra), one frame per env step."""
 
-    p = subparsers.add_parser("draw", help="draw a road with the mouse, save it, send the car down it")
-    p.add_argument("--out", type=output_file, required=True, help="roads JSON file to save to (its other roads are kept)")
-    _add_policy(p, required=False)
-    p.add_argument("--width", type=bounded_float(1, 100), default=7.0, help="road width to start with [m] (default: 7)")
-    p.add_argument("--name", help="name of the road (default: drawn/K, the first free K in the file)")
-    _add_window(p, camera=False)
 
-    p = subparsers.add_parser("replay", help="play back saved drives (from evaluate --save-episodes), or render one")
+@dataclass(frozen=True)
+class PlayConfig:
+    """How ``roadschool play`` lets you drive."""
+
+    record: Path | None = field(default=None, metadata={"parse": output_file, "metavar": "DATASET"})
+    """Save your driving as a dataset (.npz) that `roadschool train` learns from."""
+    observation: str = field(default="features", metadata={"choices": OBSERVATION_TYPES})
+    """Observation type recorded."""
+    ghost: bool = True
+    """Show the expert alongside, as a ghost car."""
+    countdown: float = field(default=3.0, metadata={"metavar": "SECONDS"})
+    """Wait this long [s] before the car moves on each road (0 .. 60)."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "countdown", 0.0, 60.0, unit="s")
+
+
+@dataclass(frozen=True)
+class DrawConfig:
+    """The road ``roadschool draw`` starts."""
+
+    out: Path = field(metadata={"parse": output_file, "metavar": "FILE"})
+    """Roads JSON file to save to (its other roads are kept)."""
+    width: float = 7.0
+    """Road width to start with [m] (1 .. 100)."""
+    name: str | None = None
+    """Name of the road (not given: drawn/K, the first free K in the file)."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "width", 1.0, 100.0, unit="m")
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """What ``roadschool replay`` plays or renders."""
+
+    out: Path | None = field(default=None, metadata={"parse": output_file, "metavar": "FILE"})
+    """Render to FILE instead of opening a window: .gif (or .mp4) one frame per step, .png one step."""
+    episode: int = field(default=0, metadata={"metavar": "K"})
+    """With --out and a folder: render its K-th episode."""
+    step: int | None = None
+    """With --out FILE.png: the step to draw (not given: the last)."""
+
+    def __post_init__(self):
+        check_types(self)
+        in_range(self, "episode", 0, 2**31)
+        if self.step is not None:
+            in_range(self, "step", 0, 2**31)
+
+
+def watch_options(p):
+    add_policy(p)
+    roads = add_roads(p, ENDLESS, helps=WINDOW_ROADS)
+    options = add_config(p, WatchConfig)
+    window = _add_window(p)
+
+    def build(args) -> None:
+        args.roads, args.window, args.config = roads.build(args, ENDLESS), window(args), options.build(args)
+        if args.config.split_view and args.roads.roads_file:
+            raise ValueError("--split-view shows a train and an unseen road; it cannot show a roads file")
+        if args.config.record is not None:
+            from sims.recording import check_video_path
+
+            check_video_path(args.config.record)
+
+    return build
+
+
+def play_options(p):
+    roads = add_roads(p, ENDLESS, helps=WINDOW_ROADS)
+    options = add_config(p, PlayConfig)
+    window = _add_window(p)
+
+    def build(args) -> None:
+        args.roads, args.window, args.config = roads.build(args, ENDLESS), window(args), options.build(args)
+
+    return build
+
+
+def draw_options(p):
+    options = add_config(p, DrawConfig)
+    add_policy(p, required=False)
+    window = _add_window(p, camera=False)
+
+    def build(args) -> None:
+        args.window, args.config = window(args), options.build(args)
+
+    return build
+
+
+def replay_options(p):
     p.add_argument("episodes", type=Path, help="an episode file (.npz) or a folder of them")
-    p.add_argument("--out", type=output_file, metavar="FILE",
-                   help="render to FILE instead of opening a window: .gif (or .mp4) one frame per step, .png one step")
-    p.add_argument("--episode", type=_non_negative_int, default=0, metavar="K",
-                   help="with --out and a folder: render its K-th episode (default: 0)")
-    p.add_argument("--step", type=_non_negative_int, help="with --out FILE.png: the step to draw (default: the last)")
-    _add_window(p, camera_default=None)
+    options = add_config(p, ReplayConfig)
+    window = _add_window(p, defaults=WindowConfig(camera=None), helps={
+        "camera": "Follow the car or show the whole road; key c switches (not given: follow, and road for a .png)."})
 
-    return {"watch": cmd_watch, "play": cmd_play, "draw": cmd_draw, "replay": cmd_replay}
+    def build(args) -> None:
+        args.window, args.config = window(args), options.build(args)
+
+    return build
 
 
 def _pace() -> bool:
@@ -116,30 +188,14 @@ def _pace() -> bool:
     return not headless()
 
 
-def _road_lists(args, split: str | None = None):
-    """The RoadList named by the arguments (``split`` overrides ``--split``)."""
+def _road_lists(roads: RoadSelection, split: str | None = None):
+    """The RoadList of ``roads`` (``split`` overrides its split, and ignores a roads file)."""
     from envs import load_roads
     from sims.viewer import RoadList
 
-    families = tuple(args.family) if args.family else DEFAULT_FAMILIES
-    if args.roads_file and split is None:
-        return RoadList(load_roads(args.roads_file))
-    return RoadList(split=split or args.split, families=families, first=args.first_road)
-
-
-def _driver(spec: str):
-    """(driver, observation, label) for ``--policy``."""
-    from agents.drivers import ExpertDriver, PolicyDriver
-
-    if spec == "expert":
-        return ExpertDriver(), "features", "expert"
-    import torch
-
-    from agents.model import SteeringPolicy
-
-    torch.set_num_threads(1)  # one observation at a time: threads only cost
-    policy = SteeringPolicy.load(spec)
-    return PolicyDriver(policy), policy.observation, f"learner ({Path(spec).name})"
+    if roads.roads_file and split is None:
+        return RoadList(load_roads(roads.roads_file))
+    return RoadList(split=split or roads.split, families=roads.families, first=roads.first_road)
 
 
 def _no_window(command: str, exc: Exception) -> int:
@@ -149,24 +205,20 @@ def _no_window(command: str, exc: Exception) -> int:
 
 
 def cmd_watch(args) -> int:
-    from agents.evaluation import env_config_for, policy_world
-    from sims.recording import check_video_path
+    from agents.evaluation import env_config_for
     from sims.viewer import WatchApp, pygame_error
 
-    if args.split_view and args.roads_file:
-        raise ValueError("--split-view shows a train and an unseen road; it cannot show a roads file")
-    if args.record is not None:
-        check_video_path(args.record)
-    driver, observation, label = _driver(args.policy)
-    roads = _road_lists(args)
-    both = None if args.roads_file else (_road_lists(args, "train"), _road_lists(args, "unseen"))
+    driving = driver_for(args.policy, threads=1)  # one observation at a time: threads only cost
+    window, selection, config = args.window, args.roads, args.config
+    roads = _road_lists(selection)
+    both = None if selection.roads_file else (_road_lists(selection, "train"), _road_lists(selection, "unseen"))
     try:
-        world = policy_world(getattr(getattr(driver, "policy", None), "metadata", None))  # its car, actions, sensors
-        app = WatchApp(driver, env_config_for(observation, world), roads, both, args.split_view, label,
-                       ghost=not args.no_ghost and args.policy != "expert", size=args.size, camera=args.camera,
-                       speed=args.time_speed, max_roads=args.roads, record=args.record)
+        world = driving.world()  # its car, actions, sensors
+        app = WatchApp(driving.driver, env_config_for(driving.observation, world), roads, both, config.split_view,
+                       driving.label, ghost=config.ghost and args.policy != "expert", size=window.size,
+                       camera=window.camera, speed=window.time_speed, max_roads=selection.num_roads, record=config.record)
         with app:
-            app.run(args.max_frames, pace=_pace())
+            app.run(window.max_frames, pace=_pace())
             recorder = app.recorder
     except pygame_error() as exc:
         return _no_window("watch", exc)
@@ -183,22 +235,21 @@ def cmd_play(args) -> int:
     from sims.play import PlayApp
     from sims.viewer import pygame_error
 
-    if args.countdown < 0:
-        raise ValueError(f"--countdown must be 0 or more seconds, got {args.countdown}")
-    roads = _road_lists(args)
+    window, config = args.window, args.config
+    roads = _road_lists(args.roads)
     try:
-        app = PlayApp(env_config_for(args.observation), roads, args.record, ghost=not args.no_ghost,
-                      size=args.size, camera=args.camera, speed=args.time_speed, max_roads=args.roads,
-                      countdown=args.countdown)
+        app = PlayApp(env_config_for(config.observation), roads, config.record, ghost=config.ghost,
+                      size=window.size, camera=window.camera, speed=window.time_speed, max_roads=args.roads.num_roads,
+                      countdown=config.countdown)
         with app:
-            app.run(args.max_frames, pace=_pace())
+            app.run(window.max_frames, pace=_pace())
     except pygame_error() as exc:
         return _no_window("play", exc)
     if app.dataset is not None:
         if len(app.dataset):
-            print(f"wrote {args.record}: {len(app.dataset)} steps of your driving on "
+            print(f"wrote {config.record}: {len(app.dataset)} steps of your driving on "
                   f"{len(app.dataset.road_names)} road(s); "
-                  f"train on it with: roadschool train --data {args.record} --out MODEL.pt")
+                  f"train on it with: roadschool train --data {config.record} --out MODEL.pt")
         else:
             print("nothing was driven, so no dataset was written")
     return 0
@@ -208,15 +259,18 @@ def cmd_draw(args) -> int:
     from sims.draw import DrawApp
     from sims.viewer import pygame_error
 
-    driver, observation, label = (None, "features", "expert") if args.policy == "expert" else _driver(args.policy)
+    driving = None if args.policy == "expert" else driver_for(args.policy, threads=1)
+    driver, observation, label = (None, "features", "expert") if driving is None else (
+        driving.driver, driving.observation, driving.label)
     try:
-        app = DrawApp(args.out, driver, observation, label, width=args.width, name=args.name, size=args.size)
+        config = args.config
+        app = DrawApp(config.out, driver, observation, label, width=config.width, name=config.name, size=args.window.size)
         with app:
-            app.run(args.max_frames, pace=_pace())
+            app.run(args.window.max_frames, pace=_pace())
     except pygame_error() as exc:
         return _no_window("draw", exc)
     if app.saved and app.road() is not None:
-        print(f"{app.name} is in {args.out}")
+        print(f"{app.name} is in {args.config.out}")
     return 0
 
 
@@ -225,16 +279,27 @@ def cmd_replay(args) -> int:
     from sims.viewer import pygame_error
 
     paths = find_episodes(args.episodes)
-    if args.out is not None:
-        if args.episode >= len(paths):
-            raise ValueError(f"--episode {args.episode}: {args.episodes} holds {len(paths)} episode(s)")
-        out, frames = render_replay(paths[args.episode], args.out, args.size, args.camera, args.step, args.max_frames)
-        print(f"wrote {out}: {frames} frame(s) of {paths[args.episode].name}")
+    config, window = args.config, args.window
+    if config.out is not None:
+        if config.episode >= len(paths):
+            raise ValueError(f"--episode {config.episode}: {args.episodes} holds {len(paths)} episode(s)")
+        out, frames = render_replay(paths[config.episode], config.out, window.size, window.camera, config.step,
+                                    window.max_frames)  # fmt: skip
+        print(f"wrote {out}: {frames} frame(s) of {paths[config.episode].name}")
         return 0
     try:
-        with ReplayApp(paths, args.size, args.camera or "follow", args.time_speed) as app:
-            app.run(args.max_frames, pace=_pace())
+        with ReplayApp(paths, args.window.size, args.window.camera or "follow", args.window.time_speed) as app:
+            app.run(args.window.max_frames, pace=_pace())
     except pygame_error() as exc:
         return _no_window("replay", exc)
     return 0
 
+
+COMMANDS = (
+    Command("watch", "a window where the car drives road after road, the expert alongside", cmd_watch, watch_options),
+    Command("play", "drive the car yourself (arrow keys or a gamepad)", cmd_play, play_options),
+    Command("draw", "draw a road with the mouse, save it, send the car down it", cmd_draw, draw_options),
+    Command("replay", "play back saved drives (from evaluate --save-episodes), or render one", cmd_replay,
+            replay_options),
+)
+"""The window commands of ``roadschool``."""

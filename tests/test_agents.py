@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from agents.data import CollectConfig, Dataset, DatasetError, collect
+from agents.data import CollectConfig, Dataset, DatasetError, collect, collect_world
 from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import Trajectory, aggregate, drive, evaluate
-from agents.model import CheckpointError, SteeringPolicy, load_checkpoint
+from agents.model import Architecture, CheckpointError, SteeringPolicy, load_checkpoint
 from agents.training import TrainConfig, train
 from sims.roads import split_road_list
 
-TINY = TrainConfig(epochs=3, batch_size=128, print_every=0, hidden=(32, 32))
+TINY = TrainConfig(epochs=3, batch_size=128, print_every=0, net=Architecture(hidden=(32, 32)))
 
 
 @pytest.fixture(scope="module")
 def small_data():
     train_data = collect(CollectConfig(num_roads=6, seed=3))
-    test_data = collect(CollectConfig(num_roads=3, split="unseen", seed=4))
+    test_data = collect(CollectConfig(num_roads=3, seed=4, env=collect_world(split="unseen")))
     return train_data, test_data
 
 
@@ -96,20 +96,20 @@ def test_dataset_save_is_atomic(tmp_path, small_data, monkeypatch):
 
 def test_training_lowers_both_losses(small_data):
     train_data, test_data = small_data
-    _, history = train(train_data, test_data, TrainConfig(epochs=8, batch_size=256, print_every=0, hidden=(64, 64)))
+    _, history = train(train_data, test_data, TrainConfig(epochs=8, batch_size=256, print_every=0, net=Architecture(hidden=(64, 64))))
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert history.test_loss[-1] < 0.5 * history.test_loss[0]
 
 
 def test_training_prints_epoch_lines(small_data):
     lines = []
-    train(small_data[0], small_data[1], TrainConfig(epochs=4, print_every=2, hidden=(16,)), log=lines.append)
+    train(small_data[0], small_data[1], TrainConfig(epochs=4, print_every=2, net=Architecture(hidden=(16,))), log=lines.append)
     assert len(lines) == 2
     assert lines[0].startswith("Epoch: 2 | Train Loss: ") and " | Test Loss: " in lines[0]
 
 
 def test_full_batch_training_works(small_data):
-    _, history = train(small_data[0], None, TrainConfig(epochs=3, batch_size=0, print_every=0, hidden=(16,)))
+    _, history = train(small_data[0], None, TrainConfig(epochs=3, batch_size=0, print_every=0, net=Architecture(hidden=(16,))))
     assert len(history.train_loss) == 3 and np.isnan(history.test_loss).all()
     assert history.train_loss[-1] < history.train_loss[0]
 
@@ -136,7 +136,7 @@ def test_save_load_gives_identical_predictions(tmp_path, small_data):
 
 
 def test_resumed_training_matches_an_uninterrupted_run(tmp_path, small_data):
-    cfg = TrainConfig(epochs=4, print_every=1, checkpoint_every=2, hidden=(16,))
+    cfg = TrainConfig(epochs=4, print_every=1, checkpoint_every=2, net=Architecture(hidden=(16,)))
     full, _ = train(small_data[0], None, cfg, log=lambda line: None)
 
     def crash_in_epoch_3(line):
@@ -275,7 +275,7 @@ def test_a_throttle_dataset_keeps_both_actions_through_its_file(tmp_path):
 
     world = envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), throttle=True, target_speed=12.0,
                                   road_preview_distances=(0.0, 40.0))  # fmt: skip
-    data = collect(CollectConfig(num_roads=2, families=("icy",), env=world, max_steps=200))
+    data = collect(CollectConfig(num_roads=2, env=collect_world(world, families=("icy",)), max_steps=200))
     assert data.action.shape[1] == 2 and np.abs(data.action[:, 1]).max() > 0  # the expert used the throttle
     data.save(tmp_path / "d.npz")
     again = Dataset.load(tmp_path / "d.npz")

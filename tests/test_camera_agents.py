@@ -5,19 +5,19 @@ import numpy as np
 import pytest
 import torch
 
-from agents.data import CollectConfig, collect
-from agents.model import NetConfig, SteeringNet, SteeringPolicy
+from agents.data import CollectConfig, collect, collect_world
+from agents.model import Architecture, NetConfig, SteeringNet, SteeringPolicy
 from agents.saliency import occlusion_saliency
 from agents.training import TrainConfig, augment, train
 from sims.cli import main
 
-SMALL = TrainConfig(epochs=2, batch_size=64, learning_rate=2e-3, print_every=0, hidden=(16,), channels=(8, 12, 16),
-                    channels_3x3=(16,))  # fmt: skip
+SMALL = TrainConfig(epochs=2, batch_size=64, learning_rate=2e-3, print_every=0, net=Architecture(hidden=(16,), channels=(8, 12, 16),
+                    channels_3x3=(16,)))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def camera_data():
-    cfg = CollectConfig(num_roads=3, observation="camera", frame_stride=4, side_cameras=0.5, max_steps=240)
+    cfg = CollectConfig(num_roads=3, env=collect_world(observation="camera"), frame_stride=4, side_cameras=0.5, max_steps=240)
     return collect(cfg)
 
 
@@ -50,7 +50,7 @@ def test_camera_data_stays_uint8_every_kth_step_with_side_cameras_labelled_towar
 
 def test_side_cameras_need_camera_observations():
     with pytest.raises(ValueError, match="camera"):
-        CollectConfig(observation="features", side_cameras=0.5)
+        CollectConfig(env=collect_world(observation="features"), side_cameras=0.5)
 
 
 def test_augmentations_are_seeded_and_a_flip_mirrors_the_frame_and_negates_the_steering():
@@ -79,7 +79,7 @@ def test_pilotnet_architecture_lives_in_the_net_config_and_the_checkpoint(camera
     assert [(c.kernel_size, c.stride, c.out_channels) for c in convs] == [
         ((5, 5), (2, 2), 8), ((5, 5), (2, 2), 12), ((5, 5), (2, 2), 16), ((3, 3), (1, 1), 16)]  # fmt: skip
     loaded = SteeringPolicy.load(path, observation="camera")
-    assert loaded.net.config == net.config == NetConfig("camera", (32, 64, 3), (16,), (8, 12, 16), (16,))
+    assert loaded.net.config == net.config == NetConfig("camera", (32, 64, 3), Architecture((16,), (8, 12, 16), (16,)))
     frames = np.random.default_rng(0).integers(0, 256, (5, 32, 64, 3), dtype=np.uint8)
     assert np.array_equal(loaded.act(frames), policy.act(frames))
     assert loaded.net.obs_mean[0, 0].tolist() == net.obs_mean[0, 0].tolist()  # per-channel normalization
@@ -122,7 +122,7 @@ def test_camera_demo_quick_writes_every_output_with_dashcam_frames(tmp_path):
     assert main(["demo", "--quick", "--observation", "camera", "--out", str(out), "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["seconds"]) == {"collect", "train", "evaluate", "pictures", "total"}
-    assert metrics["config"]["observation"] == "camera"
+    assert metrics["config"]["collect"]["env"]["observation"] == "camera"
     gif = Image.open(out / "drive.gif")
     assert gif.size[0] > gif.size[1]  # the dashcam beside the top view
     assert SteeringPolicy.load(out / "model.pt").observation == "camera"

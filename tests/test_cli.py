@@ -138,7 +138,7 @@ def test_demo_with_the_dynamic_car_learns_steering_and_throttle_on_slippery_road
     assert "throttle" in out.stdout and "unseen mean speed: learner/expert" in out.stdout
     run = tmp_path / "run"
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["config"]["car"] == "dynamic"
+    assert metrics["config"]["collect"]["env"]["car"]["model"] == "dynamic"
     assert metrics["expert"]["unseen"]["completion_rate"] == 1.0
     assert len(metrics["history"]["test_loss_by_action"][-1]) == 2  # steering and throttle, each reported
     assert any(name.split("/")[1] in ("wet", "icy") for name in metrics["per_road"]["learner/unseen"])

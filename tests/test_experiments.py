@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -47,13 +47,13 @@ def test_batching_quick_writes_one_row_per_run_from_real_training(tmp_path, caps
     assert [(r["batch_size"], r["seed"]) for r in rows] == [(b, 0) for b in config.batch_sizes]
     full = rows[0]
     assert full["batch_label"] == "full batch" and full["batch_samples"] == full["train_samples"]
-    assert full["steps_per_epoch"] == 1 and full["gradient_steps"] == config.epochs
+    assert full["steps_per_epoch"] == 1 and full["gradient_steps"] == config.setup.epochs
     for row in rows:
         assert row["gradient_steps"] == row["steps_per_epoch"] * row["epochs"]
         assert math.isfinite(row["final_test_loss"]) and row["final_train_loss"] > 0
-        assert 0 <= row["unseen_completion"] <= 1 and row["unseen_roads_driven"] == config.unseen_roads
+        assert 0 <= row["unseen_completion"] <= 1 and row["unseen_roads_driven"] == config.setup.unseen_roads
     curves = read_csv(tmp_path / "curves.csv")
-    assert len(curves) == len(rows) * config.epochs
+    assert len(curves) == len(rows) * config.setup.epochs
     # the CSV holds what a run really produces: run one again here and compare
     spec = batching.grid(config)[1]
     again = execute(batching.run, spec)["row"]
@@ -87,7 +87,7 @@ def test_overfitting_quick_trains_one_road_models_on_one_road(tmp_path):
     from agents.data import CollectConfig, collect
 
     single = overfitting.training_roads(1, 0)
-    data = collect(CollectConfig(num_roads=1, seed=0, observation="features"), roads=single)
+    data = collect(CollectConfig(num_roads=1, seed=0), roads=single)
     assert one_road[0]["dataset_samples"] == len(data) and data.road_names == [single[0].name]
     assert (tmp_path / "summary.md").read_text().count("|cte|") >= 1
     assert _png_size(tmp_path / "overfitting.png")[1] > 400
@@ -121,7 +121,7 @@ def test_road_change_quick_compares_the_methods_on_the_same_changes(tmp_path):
     row = next(r for r in rows if r["method"] == "dart" and r["change"] == "crosswind" and r["strength"] > 0)
     policy = SteeringPolicy.load(tmp_path / "models" / "dart-seed0.pt")
     spec = road_change.EvaluationRun("dart", 0, "crosswind", row["strength"], config.eval_roads,
-                                     weights={"net_config": asdict(policy.net.config),
+                                     weights={"net_config": policy.net.config.as_dict(),
                                               "state": {k: v.numpy() for k, v in policy.net.state_dict().items()}})
     again = execute(road_change.evaluate_in_changed_world, spec)["row"]
     assert {k: again[k] for k in ("completion_rate", "mean_abs_cte", "max_abs_cte")} == {
@@ -149,7 +149,7 @@ def test_each_change_changes_the_world_it_names(change):
 
 
 # ------------------------------------------------------------------ the grid
-TINY = [replace(s, epochs=2) for s in batching.grid(batching.BatchingConfig.quick())]
+TINY = [replace(s, setup=replace(s.setup, epochs=2)) for s in batching.grid(batching.BatchingConfig.quick())]
 
 
 def test_runs_repeat_exactly_in_this_process_and_in_worker_processes():
@@ -191,9 +191,9 @@ def test_ray_backend_gives_the_same_rows_as_local_processes(tmp_path):
 
 
 def test_importing_the_experiments_leaves_heavy_libraries_unloaded():
-    code = ("import argparse, sys, sims.experiments.cli as cli; "
+    code = ("import sys, sims.cli as cli; "
             "from sims.experiments import batching, figures, grid, overfitting, road_change; "
-            "cli.register(argparse.ArgumentParser().add_subparsers()); "
+            "cli.build_parser(['experiment']); "
             "print(sorted(m for m in ('torch', 'ray', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout

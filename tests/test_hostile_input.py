@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agents.data import CollectConfig, Dataset, DatasetError, collect
-from agents.model import CheckpointError, SteeringPolicy, load_checkpoint
+from agents.model import Architecture, CheckpointError, SteeringPolicy, load_checkpoint
 from agents.training import TrainConfig, TrainingDiverged, train
 from envs import Road, RoadError, limits, load_roads
 from sims.cli import main
@@ -230,13 +230,13 @@ def test_hostile_datasets_are_refused_naming_the_file(dataset, capsys):
 def test_training_that_diverges_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, capsys):
     _, data = dataset
     out = tmp_path / "m.pt"
-    train(data, None, TrainConfig(epochs=2, hidden=(16,), print_every=0, checkpoint_every=1), checkpoint=out)
+    train(data, None, TrainConfig(epochs=2, net=Architecture(hidden=(16,)), print_every=0, checkpoint_every=1), checkpoint=out)
     good = load_checkpoint(out)
     labels = data.action.copy()
     labels[0] = np.inf  # (Dataset.load refuses this; built in memory it reaches the loop)
     poisoned = dataclasses.replace(data, action=labels)
     with pytest.raises(TrainingDiverged, match=r"diverged at epoch 3 .*try a smaller learning rate.*keeps epoch 2"):
-        train(poisoned, None, TrainConfig(epochs=4, hidden=(16,), print_every=0, checkpoint_every=1),
+        train(poisoned, None, TrainConfig(epochs=4, net=Architecture(hidden=(16,)), print_every=0, checkpoint_every=1),
               checkpoint=out, resume=out)
     kept = load_checkpoint(out)
     assert kept["epoch"] == 2
@@ -263,7 +263,7 @@ def test_a_huge_learning_rate_is_a_one_line_divergence_and_no_broken_checkpoint(
 def test_no_test_loss_is_printed_without_test_data(dataset, tmp_path):
     _, data = dataset
     lines = []
-    train(data, None, TrainConfig(epochs=2, hidden=(8,), print_every=1), log=lines.append)
+    train(data, None, TrainConfig(epochs=2, net=Architecture(hidden=(8,)), print_every=1), log=lines.append)
     assert lines and all("Test Loss" not in line and "nan" not in line for line in lines)
 
 
@@ -272,7 +272,7 @@ def test_a_policy_with_non_finite_weights_is_refused_naming_its_file(dataset, tm
 
     _, data = dataset
     out = tmp_path / "m.pt"
-    policy, _ = train(data, None, TrainConfig(epochs=1, hidden=(8,), print_every=0), checkpoint=out)
+    policy, _ = train(data, None, TrainConfig(epochs=1, net=Architecture(hidden=(8,)), print_every=0), checkpoint=out)
     payload = torch.load(out, weights_only=True)
     payload["model_state"]["body.0.weight"][0, 0] = float("nan")
     torch.save(payload, out)

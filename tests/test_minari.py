@@ -6,7 +6,7 @@ import pytest
 
 minari = pytest.importorskip("minari")
 
-from agents.data import CollectConfig, collect  # noqa: E402
+from agents.data import CollectConfig, collect, collect_world  # noqa: E402
 from agents.minari_datasets import ALGORITHM_NAME, load_minari_dataset, write_minari_dataset  # noqa: E402
 from agents.model import load_checkpoint  # noqa: E402
 from envs import OBSERVATION_TYPES  # noqa: E402
@@ -21,7 +21,7 @@ def minari_home(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("observation", OBSERVATION_TYPES)
 def test_every_observation_type_round_trips_with_full_metadata(observation):
-    cfg = CollectConfig(num_roads=2, observation=observation, seed=3)
+    cfg = CollectConfig(num_roads=2, seed=3, env=collect_world(observation=observation))
     dataset_id = f"roadschool/test-{observation}-v0"
     ds = write_minari_dataset(dataset_id, cfg, author="A. Student", author_email="a@example.org",
                               code_permalink="https://example.org/roadschool")

@@ -11,8 +11,11 @@ from hypothesis import strategies as st
 
 from agents.data import CollectConfig, Dataset, DatasetError, collect
 from agents.expert import ExpertConfig
-from agents.model import CheckpointError, NetConfig, SteeringPolicy
+from agents.model import Architecture, CheckpointError, NetConfig, SteeringPolicy
 from agents.training import TrainConfig, train
+from sims.commands import RoadSelection
+from sims.explain import ExplainConfig
+from sims.viewer_cli import WindowConfig
 from envs import CarParams, Disturbances, Road, RoadError, RoadFollowConfig, RoadFollowEnv, limits, load_roads
 
 FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -95,7 +98,7 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("props")
     data = collect(CollectConfig(num_roads=1, max_steps=40))
     data.save(d / "data.npz")
-    train(data, None, TrainConfig(epochs=1, hidden=(4,), print_every=0), checkpoint=d / "m.pt")
+    train(data, None, TrainConfig(epochs=1, net=Architecture(hidden=(4,)), print_every=0), checkpoint=d / "m.pt")
     return d
 
 
@@ -134,14 +137,15 @@ def test_checkpoint_loading_on_corrupted_bytes_raises_only_checkpoint_error(file
         policy.act(np.zeros(policy.net.config.obs_shape, dtype=np.float32))
 
 
-CONFIGS = [RoadFollowConfig, Disturbances, CarParams, CollectConfig, TrainConfig, ExpertConfig]
+CONFIGS = [RoadFollowConfig, Disturbances, CarParams, CollectConfig, TrainConfig, ExpertConfig, Architecture,
+           RoadSelection, WindowConfig, ExplainConfig]  # fmt: skip
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.__name__)
 def test_every_config_constructor_raises_only_value_or_type_errors(config):
     import dataclasses
 
-    names = [f.name for f in dataclasses.fields(config) if f.name not in ("car", "disturbances", "env")]
+    names = [f.name for f in dataclasses.fields(config) if f.name not in ("car", "disturbances", "env", "net")]
     field_values = st.one_of(anything, st.lists(numbers, max_size=3), st.lists(st.text(max_size=3), max_size=2))
 
     @settings(max_examples=80, deadline=2000)
@@ -160,7 +164,7 @@ def test_every_config_constructor_raises_only_value_or_type_errors(config):
        hidden=st.lists(st.integers(-5, 10**7), max_size=4))
 def test_net_config_raises_only_value_errors(observation, shape, hidden):
     try:
-        NetConfig(observation, tuple(shape), tuple(hidden))
+        NetConfig(observation, tuple(shape), Architecture(tuple(hidden)))
     except ValueError:
         pass
 

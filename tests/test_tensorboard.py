@@ -43,7 +43,7 @@ def test_demo_writes_losses_and_closed_loop_metrics(tmp_path):
                  "--tensorboard", str(tmp_path / "tb")]) == 0
     logged = scalars(tmp_path / "tb")
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    epochs = metrics["config"]["epochs"]
+    epochs = metrics["config"]["train"]["epochs"]
     assert len(logged["losses/train"]) == epochs
     for split in ("train", "unseen"):
         for key in ("completion_rate", "mean_abs_cte", "off_road_rate"):

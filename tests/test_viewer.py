@@ -18,7 +18,7 @@ from PIL import Image
 
 from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import drive, env_config_for, evaluate
-from agents.model import NetConfig, SteeringNet, SteeringPolicy, save_checkpoint
+from agents.model import Architecture, NetConfig, SteeringNet, SteeringPolicy, save_checkpoint
 from envs import RoadFollowConfig, generate_road, load_roads, save_roads
 from envs import rendering
 from envs.observations import observation_space
@@ -96,7 +96,7 @@ def random_policy(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     shape = observation_space(RoadFollowConfig()).shape
     path = tmp_path_factory.mktemp("policy") / "random.pt"
-    save_checkpoint(path, SteeringNet(NetConfig("features", shape, hidden=(16,))))
+    save_checkpoint(path, SteeringNet(NetConfig("features", shape, Architecture(hidden=(16,)))))
     return path
 
 

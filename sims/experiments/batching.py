@@ -16,12 +16,19 @@ runs of the grid use the other cores.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 FULL_BATCH = 0
 """Batch size meaning "the whole training set" (the tutorial's loop)."""
@@ -32,14 +39,9 @@ TEST_DATA_SEED = 20_000
 
 
 @dataclass(frozen=True)
-class BatchingConfig:
-    """The grid: batch sizes x seeds, all on the same data."""
+class BatchingSetup:
+    """What every run of the grid shares: the data, the training budget and the road test."""
 
-    batch_sizes: tuple[int, ...] = (FULL_BATCH, 4096, 1024, 256, 64, 16)
-    """Minibatch sizes [samples]; 0 is full batch."""
-    seeds: int = 3
-    """Seeds per batch size (initial weights and shuffling)."""
-    first_seed: int = 0
     epochs: int = 30
     """Passes over the training data, the same for every batch size."""
     learning_rate: float = 2e-3
@@ -50,39 +52,56 @@ class BatchingConfig:
     """Unseen roads the expert drives for the test loss."""
     unseen_roads: int = 32
     """Unseen roads for closed-loop evaluation at the end."""
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    observation: str = field(default="features", metadata={"choices": ("features", "rays", "image")})
+    """Observation type of the data and the policies."""
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """The grid: batch sizes x seeds, all on the same data (``setup``)."""
+
+    batch_sizes: tuple[int, ...] = (FULL_BATCH, 4096, 1024, 256, 64, 16)
+    """Minibatch sizes [samples]; 0 is full batch."""
+    seeds: int = 3
+    """Seeds per batch size (initial weights and shuffling)."""
+    first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
+    setup: BatchingSetup = field(default_factory=BatchingSetup)
+    """What every run shares."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.batch_sizes or min(self.batch_sizes) < 0:
+            raise ValueError(f"batch_sizes must be 0 (full batch) or more samples, got {self.batch_sizes}")
 
     @classmethod
-    def quick(cls) -> "BatchingConfig":
-        return cls(batch_sizes=(FULL_BATCH, 256, 64), seeds=1, epochs=3, train_roads=3, test_roads=2, unseen_roads=2)
-
-    def with_overrides(self, seeds=None, first_seed=None, batch_sizes=None, epochs=None) -> "BatchingConfig":
-        changes = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed), ("epochs", epochs)) if v is not None}
-        if batch_sizes:
-            changes["batch_sizes"] = tuple(batch_sizes)
-        return replace(self, **changes)
+    def quick(cls) -> BatchingConfig:
+        return cls(batch_sizes=(FULL_BATCH, 256, 64), seeds=1,
+                   setup=BatchingSetup(epochs=3, train_roads=3, test_roads=2, unseen_roads=2))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class BatchingRun:
-    """One training run: a batch size and a seed."""
+    """One training run: a batch size and a seed, in the grid's shared ``setup`` (a run's name, for
+    resuming, changes with what it runs, not with the rest of the grid)."""
 
     batch_size: int
     seed: int
-    epochs: int
-    learning_rate: float
-    train_roads: int
-    test_roads: int
-    unseen_roads: int
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    setup: BatchingSetup
 
     @property
     def cost(self) -> float:
         """Rough relative run time (small batches pay a per-step overhead), to start long runs first."""
-        steps_per_epoch = 1 if self.batch_size == FULL_BATCH else math.ceil(800 * self.train_roads / self.batch_size)
-        return self.epochs * (800 * self.train_roads + 120 * steps_per_epoch)
+        roads = self.setup.train_roads
+        steps_per_epoch = 1 if self.batch_size == FULL_BATCH else math.ceil(800 * roads / self.batch_size)
+        return self.setup.epochs * (800 * roads + 120 * steps_per_epoch)
 
     @property
     def label(self) -> str:
@@ -95,8 +114,7 @@ def batch_label(batch_size: int) -> str:
 
 def grid(config: BatchingConfig) -> list[BatchingRun]:
     return [
-        BatchingRun(b, config.first_seed + k, config.epochs, config.learning_rate, config.train_roads,
-                    config.test_roads, config.unseen_roads, config.observation, tuple(config.families))
+        BatchingRun(b, config.first_seed + k, config.setup)
         for b in config.batch_sizes
         for k in range(config.seeds)
     ]
@@ -104,21 +122,21 @@ def grid(config: BatchingConfig) -> list[BatchingRun]:
 
 def run(spec: BatchingRun) -> dict:
     """Train with the spec's batch size; record the per-epoch losses and times, then drive unseen roads."""
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.drivers import PolicyDriver
     from agents.evaluation import aggregate, drive, env_config_for
     from agents.training import TrainConfig, train
     from sims.roads import split_road_list
 
-    data = collect(CollectConfig(num_roads=spec.train_roads, families=spec.families, seed=DATA_SEED,
-                                 observation=spec.observation))
-    test_data = collect(CollectConfig(num_roads=spec.test_roads, split="unseen", families=spec.families,
-                                      seed=TEST_DATA_SEED, observation=spec.observation))
-    config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
+    setup = spec.setup
+    world = collect_world(families=setup.families, observation=setup.observation)
+    data = collect(CollectConfig(num_roads=setup.train_roads, seed=DATA_SEED, env=world))
+    test_data = collect(CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=replace(world, split="unseen")))
+    config = TrainConfig(epochs=setup.epochs, batch_size=spec.batch_size, learning_rate=setup.learning_rate,
                          seed=spec.seed, print_every=0)
     policy, history = train(data, test_data, config)
-    unseen = split_road_list("unseen", spec.unseen_roads, spec.families)
-    closed_loop = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config_for(spec.observation))])
+    unseen = split_road_list("unseen", setup.unseen_roads, setup.families)
+    closed_loop = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config_for(setup.observation))])
 
     batch = len(data) if spec.batch_size == FULL_BATCH else min(spec.batch_size, len(data))
     steps_per_epoch = math.ceil(len(data) / batch)
@@ -128,10 +146,10 @@ def run(spec: BatchingRun) -> dict:
         "batch_samples": batch,
         "seed": spec.seed,
         "train_samples": len(data),
-        "epochs": spec.epochs,
+        "epochs": setup.epochs,
         "steps_per_epoch": steps_per_epoch,
-        "gradient_steps": steps_per_epoch * spec.epochs,
-        "learning_rate": spec.learning_rate,
+        "gradient_steps": steps_per_epoch * setup.epochs,
+        "learning_rate": setup.learning_rate,
         "final_train_loss": history.train_loss[-1],
         "final_test_loss": history.test_loss[-1],
         "best_test_loss": min(history.test_loss),
@@ -140,7 +158,7 @@ def run(spec: BatchingRun) -> dict:
         "unseen_mean_abs_cte": closed_loop["mean_abs_cte"],
         "unseen_roads_driven": closed_loop["episodes"],
         "train_seconds": round(history.seconds[-1], 3),
-        "seconds_per_epoch": round(history.seconds[-1] / spec.epochs, 4),
+        "seconds_per_epoch": round(history.seconds[-1] / setup.epochs, 4),
     }
     return {"row": row, "details": {"history": history.as_dict()}}
 
@@ -267,10 +285,10 @@ def summary(rows: list[dict], config: BatchingConfig, table: str) -> str:
     lines = [
         "# Batching: full batch against minibatches",
         "",
-        f"- Data: the expert's (DART) driving of {config.train_roads} train roads, {samples} samples, the same for "
-        f"every run; test loss on the expert's driving of {config.test_roads} unseen roads; closed loop on "
-        f"{config.unseen_roads} unseen roads.",
-        f"- Every run: {config.epochs} epochs, AdamW at learning rate {config.learning_rate:g}; "
+        f"- Data: the expert's (DART) driving of {config.setup.train_roads} train roads, {samples} samples, the same for "
+        f"every run; test loss on the expert's driving of {config.setup.test_roads} unseen roads; closed loop on "
+        f"{config.setup.unseen_roads} unseen roads.",
+        f"- Every run: {config.setup.epochs} epochs, AdamW at learning rate {config.setup.learning_rate:g}; "
         f"batch sizes {', '.join(batch_label(b) for b in sizes)}; {config.seeds} seed(s) each.",
         "- Times are wall-clock seconds with one CPU thread per run (they vary a little from run to run).",
         "",

@@ -20,6 +20,7 @@ import base64
 import concurrent.futures
 import concurrent.futures.process
 import csv
+import dataclasses
 import hashlib
 import json
 import math
@@ -27,7 +28,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from envs.atomic import atomic_path, write_text_atomically
@@ -38,11 +39,40 @@ TIMING_COLUMNS = frozenset({"run_seconds", "train_seconds", "seconds_per_epoch"}
 """CSV columns that are wall-clock measurements and so differ between executions."""
 
 
+MAX_SEEDS = 10_000
+"""Most seeds per grid point."""
+
+
+def check_grid(config) -> None:
+    """The checks every experiment's config shares, by field name: types; ``seeds`` 1 .. 10,000;
+    ``first_seed`` such that every seed is a valid one; every ``*_roads`` and ``*epochs`` field at
+    least 1 (roads: at most ``envs.limits.MAX_CARS``, driven at once); ``families`` known ones."""
+    from envs import FAMILIES, limits
+    from envs.checks import check_types, in_range
+    from sims.arguments import MAX_SEED
+
+    if isinstance(getattr(config, "families", None), str):
+        object.__setattr__(config, "families", (config.families,))
+    check_types(config)
+    names = {f.name for f in dataclasses.fields(config)}
+    if "seeds" in names:
+        in_range(config, "seeds", 1, MAX_SEEDS)
+    if "first_seed" in names:
+        in_range(config, "first_seed", 0, MAX_SEED - MAX_SEEDS)
+    for name in names:
+        if name.endswith("_roads") and isinstance(getattr(config, name), int):
+            in_range(config, name, 1, limits.MAX_CARS)
+        if name.endswith("epochs"):
+            in_range(config, name, 1, 1_000_000)
+    if "families" in names and (not config.families or any(f not in FAMILIES for f in config.families)):
+        raise ValueError(f"families must name road families among {', '.join(FAMILIES)}, got {config.families}")
+
+
 @dataclass(frozen=True)
 class Backend:
     """Where the runs of a grid execute."""
 
-    kind: str = "local"
+    kind: str = field(default="local", metadata={"choices": BACKENDS})
     """``local`` (a pool of worker processes on this machine) or ``ray``."""
     workers: int = 0
     """Runs at once: local worker processes, or CPUs of a local Ray instance (0: all cores).

@@ -19,9 +19,16 @@ import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 ROADS_PER_SEED = 1000
 """Seed ``s`` draws its training roads from indices ``ROADS_PER_SEED * s ...`` of the train split."""
@@ -61,7 +68,13 @@ class OverfittingConfig:
     """Unseen roads every model drives in closed loop."""
     max_train_roads_driven: int = 16
     """Closed loop on the training roads drives at most this many of them (the first ones)."""
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.arms:
+            raise ValueError("arms must name at least one observation arm")
 
     @classmethod
     def quick(cls) -> "OverfittingConfig":
@@ -131,16 +144,17 @@ def training_roads(count: int, seed: int, families=DEFAULT_FAMILIES) -> list:
 
 def run(spec: OverfittingRun) -> dict:
     """Collect on the spec's roads, train, measure losses and drive train and unseen roads."""
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.drivers import PolicyDriver
     from agents.evaluation import aggregate, drive, env_config_for
     from agents.training import TrainConfig, evaluate_loss, to_tensors, train
     from sims.roads import split_road_list
 
     roads = training_roads(spec.train_roads, spec.seed, spec.families)
-    data = collect(CollectConfig(num_roads=len(roads), seed=spec.seed, observation=spec.observation), roads=roads)
-    test_data = collect(CollectConfig(num_roads=spec.test_roads, split="unseen", families=spec.families,
-                                      seed=TEST_DATA_SEED, observation=spec.observation))
+    data = collect(CollectConfig(num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation)),
+                   roads=roads)
+    test_world = collect_world(split="unseen", families=spec.families, observation=spec.observation)
+    test_data = collect(CollectConfig(num_roads=spec.test_roads, seed=TEST_DATA_SEED, env=test_world))
     batches_per_epoch = math.ceil(len(data) / spec.batch_size)
     epochs = max(1, round(spec.gradient_steps / batches_per_epoch))
     config = TrainConfig(epochs=epochs, batch_size=spec.batch_size, seed=spec.seed, print_every=0)

@@ -20,12 +20,20 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
+from envs.checks import in_range
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 METHODS = ("bc", "ppo")
 LABELS = {"bc": "behaviour cloning (expert data)", "ppo": "PPO (Stable-Baselines3)", "expert": "expert"}
@@ -37,7 +45,9 @@ class RLConfig:
     """The comparison's budget."""
 
     seeds: int = 2
+    """Seeds per method and budget point."""
     first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
     train_roads: int = 32
     """Both methods learn on these train roads (BC's largest dataset drives all of them once)."""
     bc_roads: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
@@ -56,7 +66,17 @@ class RLConfig:
     ppo_learning_rate: float = 3e-4
     eval_roads: int = 24
     """Unseen roads every policy drives at every budget point."""
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        for name in ("ppo_steps", "ppo_envs", "ppo_n_steps", "ppo_batch_size"):
+            in_range(self, name, 1, 2**31)
+        if not self.bc_roads or min(self.bc_roads) < 1 or not self.ppo_checkpoints or min(self.ppo_checkpoints) < 1:
+            raise ValueError("bc_roads and ppo_checkpoints must be positive counts")
+        if not (self.ppo_learning_rate > 0 and math.isfinite(self.ppo_learning_rate)):
+            raise ValueError(f"ppo_learning_rate must be positive, got {self.ppo_learning_rate}")
 
     @classmethod
     def quick(cls) -> "RLConfig":
@@ -125,13 +145,13 @@ def _point(spec: RLRun, env_steps: int, seconds: float, result: dict, **extra) -
 
 
 def _run_bc(spec: RLRun) -> dict:
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.drivers import PolicyDriver
     from agents.training import TrainConfig, train
 
     config = spec.config
     clock = time.perf_counter()
-    data = collect(CollectConfig(num_roads=spec.roads, families=config.families, seed=spec.seed))
+    data = collect(CollectConfig(num_roads=spec.roads, seed=spec.seed, env=collect_world(families=config.families)))
     policy, _ = train(data, None, TrainConfig(epochs=config.bc_epochs, seed=spec.seed, print_every=0))
     seconds = time.perf_counter() - clock
     point = _point(spec, len(data), seconds, _closed_loop(PolicyDriver(policy), config), roads=spec.roads)
@@ -143,12 +163,12 @@ def _run_ppo(spec: RLRun) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.data import CollectConfig
+    from agents.data import collect_world
     from agents.sb3 import FleetVecEnv, SB3Driver
 
     config = spec.config
     # the world the expert's data comes from: the same roads, the same start offsets
-    world = CollectConfig(num_roads=config.train_roads, families=config.families).env_config()
+    world = collect_world(families=config.families)
     per_family = math.ceil(config.train_roads / len(config.families))
     world = replace(world, road_indices=tuple(range(per_family)))
     torch.manual_seed(spec.seed)

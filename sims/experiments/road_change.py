@@ -20,12 +20,20 @@ The grid has two stages: training runs (method x seed) and evaluation runs
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, FAMILIES
+from envs.checks import in_range
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import Backend, mean_and_spread, run_grid, write_csv, write_text
+from sims.experiments.grid import (
+    Backend,
+    check_grid,
+    mean_and_spread,
+    run_grid,
+    write_csv,
+    write_text,
+)
 
 METHODS = ("bc", "dart", "dagger")
 METHOD_LABELS = {"bc": "plain BC", "dart": "DART (noise-injected data)", "dagger": "DAgger", "expert": "expert"}
@@ -65,9 +73,12 @@ CHANGE_NAMES = tuple(c.name for c in CHANGES)
 class RoadChangeConfig:
     """The grid: methods x seeds trained once, then every change at every strength."""
 
-    methods: tuple[str, ...] = METHODS
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
+    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC."""
     seeds: int = 5
+    """Seeds per method (data, initial weights and shuffling)."""
     first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
     train_roads: int = 32
     """Training roads (the first of the train split), the same for every method and seed."""
     epochs: int = 20
@@ -79,8 +90,17 @@ class RoadChangeConfig:
     eval_roads: int = 48
     """Unseen roads driven at every change and strength."""
     changes: tuple[Change, ...] = CHANGES
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    observation: str = field(default="features", metadata={"choices": ("features", "rays")})
+    """Observation of the trained policies."""
+    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
+    """Road families, used in turn."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.methods or any(m not in METHODS for m in self.methods):
+            raise ValueError(f"methods must be among {', '.join(METHODS)}, got {self.methods}")
+        in_range(self, "dagger_rounds", 0, 1000)
+        in_range(self, "dart_noise", 0.0, 10.0)
 
     @classmethod
     def quick(cls) -> "RoadChangeConfig":
@@ -129,12 +149,12 @@ class TrainingRun:
 def train_policy(spec: TrainingRun) -> dict:
     """Collect, train (and for DAgger, aggregate and retrain); return the weights."""
     from agents.dagger import dagger
-    from agents.data import CollectConfig, collect
+    from agents.data import CollectConfig, collect, collect_world
     from agents.training import TrainConfig, train
 
     noise = spec.dart_noise if spec.method == "dart" else 0.0
-    collect_config = CollectConfig(num_roads=spec.train_roads, families=spec.families, noise_std=noise,
-                                   seed=spec.seed, observation=spec.observation)
+    collect_config = CollectConfig(num_roads=spec.train_roads, noise_std=noise, seed=spec.seed,
+                                   env=collect_world(families=spec.families, observation=spec.observation))
     train_config = TrainConfig(epochs=spec.epochs, seed=spec.seed, print_every=0)
     data = collect(collect_config)
     expert_samples = len(data)
@@ -159,7 +179,7 @@ def train_policy(spec: TrainingRun) -> dict:
 
         row["speed_input_scale"] = float(net.obs_std[feature_names(RoadFollowConfig()).index("speed")])
     weights = {
-        "net_config": dataclasses.asdict(net.config),
+        "net_config": net.config.as_dict(),
         "state": {k: v.detach().numpy().copy() for k, v in net.state_dict().items()},
     }
     return {"row": row, "details": weights}
@@ -262,7 +282,7 @@ def policy_from_weights(weights: dict):
 
     from agents.model import NetConfig, SteeringNet, SteeringPolicy
 
-    net = SteeringNet(NetConfig(**weights["net_config"]))
+    net = SteeringNet(NetConfig.from_dict(weights["net_config"]))
     net.load_state_dict({k: torch.from_numpy(v) for k, v in weights["state"].items()})
     return SteeringPolicy(net)
 
@@ -292,7 +312,7 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
                        store=out / ".runs" / "training", resume=resume)
     write_csv(out / "training.csv", [t["row"] for t in trained])
     for spec, result in zip(training, trained):
-        net = SteeringNet(NetConfig(**result["details"]["net_config"]))
+        net = SteeringNet(NetConfig.from_dict(result["details"]["net_config"]))
         net.load_state_dict(policy_from_weights(result["details"]).net.state_dict())
         save_checkpoint(out / "models" / f"{spec.name}.pt", net, **result["row"])
 
