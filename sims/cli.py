@@ -309,7 +309,7 @@ def cmd_evaluate(args) -> int:
     world = policy_world(getattr(getattr(driver, "policy", None), "metadata", None))  # its car, actions, sensors
     roads, label = roads_for(args)
     if args.save_episodes:
-        from sims.replay import evaluate_and_save
+        from sims.episodes import evaluate_and_save
 
         result = evaluate_and_save(driver, roads, env_config_for(observation, world), args.save_episodes,
                                    progress=not args.no_progress, policy=args.policy)
@@ -330,15 +330,15 @@ def cmd_compare(args) -> int:
 
     from agents.drivers import ExpertDriver
     from agents.evaluation import env_config_for, evaluate, policy_world
+    from envs.generation import split_roads
     from sims.report import format_table
-    from sims.roads import split_road_list
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     learner, observation = _driver(args.policy)
     world = policy_world(getattr(getattr(learner, "policy", None), "metadata", None))  # its car, actions, sensors
     table: dict = {"learner": {}, "expert": {}}
     for split in SPLITS:
-        roads = split_road_list(split, args.roads, _families(args))
+        roads = split_roads(split, args.roads, _families(args))
         table["learner"][split] = evaluate(learner, roads, env_config_for(observation, world),
                                            progress=not args.no_progress)["aggregate"]  # fmt: skip
         table["expert"][split] = evaluate(ExpertDriver(), roads, env_config_for("features", world))["aggregate"]

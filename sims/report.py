@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agents.evaluation import Trajectory  # noqa: E402
+from agents.trajectory import Trajectory  # noqa: E402
 from envs.atomic import atomic_path  # noqa: E402
 from envs.rendering import SURFACE_COLOURS  # noqa: E402
 from envs.road import Road  # noqa: E402

@@ -111,7 +111,7 @@ def register(subparsers) -> dict:
 
 
 def _pace() -> bool:
-    from sims.viewer import headless
+    from sims.windows.app import headless
 
     return not headless()
 
@@ -119,7 +119,7 @@ def _pace() -> bool:
 def _road_lists(args, split: str | None = None):
     """The RoadList named by the arguments (``split`` overrides ``--split``)."""
     from envs import load_roads
-    from sims.viewer import RoadList
+    from sims.windows.driving import RoadList
 
     families = tuple(args.family) if args.family else DEFAULT_FAMILIES
     if args.roads_file and split is None:
@@ -151,7 +151,8 @@ def _no_window(command: str, exc: Exception) -> int:
 def cmd_watch(args) -> int:
     from agents.evaluation import env_config_for, policy_world
     from sims.recording import check_video_path
-    from sims.viewer import WatchApp, pygame_error
+    from sims.windows.app import pygame_error
+    from sims.windows.watch import WatchApp
 
     if args.split_view and args.roads_file:
         raise ValueError("--split-view shows a train and an unseen road; it cannot show a roads file")
@@ -180,8 +181,8 @@ def cmd_watch(args) -> int:
 
 def cmd_play(args) -> int:
     from agents.evaluation import env_config_for
-    from sims.play import PlayApp
-    from sims.viewer import pygame_error
+    from sims.windows.play import PlayApp
+    from sims.windows.app import pygame_error
 
     if args.countdown < 0:
         raise ValueError(f"--countdown must be 0 or more seconds, got {args.countdown}")
@@ -205,8 +206,8 @@ def cmd_play(args) -> int:
 
 
 def cmd_draw(args) -> int:
-    from sims.draw import DrawApp
-    from sims.viewer import pygame_error
+    from sims.windows.draw import DrawApp
+    from sims.windows.app import pygame_error
 
     driver, observation, label = (None, "features", "expert") if args.policy == "expert" else _driver(args.policy)
     try:
@@ -221,8 +222,9 @@ def cmd_draw(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from sims.replay import ReplayApp, find_episodes, render_replay
-    from sims.viewer import pygame_error
+    from sims.episodes import find_episodes
+    from sims.windows.replay import ReplayApp, render_replay
+    from sims.windows.app import pygame_error
 
     paths = find_episodes(args.episodes)
     if args.out is not None:

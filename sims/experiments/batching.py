@@ -108,7 +108,7 @@ def run(spec: BatchingRun) -> dict:
     from agents.drivers import PolicyDriver
     from agents.evaluation import aggregate, drive, env_config_for
     from agents.training import TrainConfig, train
-    from sims.roads import split_road_list
+    from envs.generation import split_roads
 
     data = collect(CollectConfig(num_roads=spec.train_roads, families=spec.families, seed=DATA_SEED,
                                  observation=spec.observation))
@@ -117,7 +117,7 @@ def run(spec: BatchingRun) -> dict:
     config = TrainConfig(epochs=spec.epochs, batch_size=spec.batch_size, learning_rate=spec.learning_rate,
                          seed=spec.seed, print_every=0)
     policy, history = train(data, test_data, config)
-    unseen = split_road_list("unseen", spec.unseen_roads, spec.families)
+    unseen = split_roads("unseen", spec.unseen_roads, spec.families)
     closed_loop = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config_for(spec.observation))])
 
     batch = len(data) if spec.batch_size == FULL_BATCH else min(spec.batch_size, len(data))
