@@ -310,3 +310,23 @@ def test_frames_still_render_after_pygame_quit(straight_road):
     pygame.quit()
     after = RoadRenderer(camera="road").render(straight_road, CarPose(20.0, 0.0, 0.0), *NO_TRAIL, hud)
     assert np.array_equal(before, after)
+
+
+def test_the_hud_is_where_hud_box_measures_it():
+    """The windows lay out around the HUD with ``hud_box``: it must be the box the renderer draws."""
+    import pygame
+
+    for hud in ({"speed": "10.00 m/s"}, {"road": "unseen/twisty/3", "mean |cte|": "  0.12 m", "x": "y" * 40}):
+        surface = pygame.Surface((640, 400))
+        surface.fill((200, 200, 200))
+        RoadRenderer().draw_hud(surface, hud)
+        pixels = np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8).reshape(400, 640, 3)
+        ys, xs = np.nonzero(np.any(pixels != 200, axis=-1))
+        x, y, w, h = rendering.hud_box(hud)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x, y, x + w, y + h)
+    assert rendering.hud_box({}) == (0, 0, 0, 0)
+
+
+def test_one_font_cache_for_every_size_and_face():
+    assert rendering.font(14) is rendering.font(14)
+    assert rendering.font(18, mono=False, bold=True) is not rendering.font(18)

@@ -1,4 +1,4 @@
-"""Tests of the windows (watch, play, draw, replay): posted events in, state and frames out.
+"""Tests of sims/windows (watch, play, draw, replay): posted events in, state and frames out.
 
 Everything runs headless (``SDL_VIDEODRIVER=dummy``). Apps are stepped frame by
 frame with ``run(max_frames, pace=False)``, so time is deterministic: each frame
@@ -10,27 +10,27 @@ import os
 os.environ["SDL_VIDEODRIVER"] = "dummy"  # before anything imports pygame
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from agents.drivers import ExpertDriver, PolicyDriver
-from agents.evaluation import drive, env_config_for, evaluate
-from agents.model import NetConfig, SteeringNet, SteeringPolicy, save_checkpoint
+from agents.evaluation import drive, env_config_for
+from agents.model import SteeringPolicy
 from envs import RoadFollowConfig, generate_road, load_roads, save_roads
 from envs import rendering
 from envs.observations import observation_space
 from envs.road import Road
 from sims import cli
 from sims.episodes import EpisodeError, evaluate_and_save, find_episodes, load_episode
-from sims.recording import GifWriter, _known_colours, video_available
+from sims.recording import video_available
 from sims.windows.app import MIN_SIZE, STATUS_BAR_PX, pygame_module
-from sims.windows.draw import DrawApp, smooth_centreline
+from sims.windows.draw import DrawApp, RoadTrialApp, smooth_centreline
 from sims.windows.driving import HOLD_SECONDS, RoadList, RoadRun
 from sims.windows.play import HumanDataset, PlayApp
 from sims.windows.replay import ReplayApp, render_replay
+from sims.windows.keys import DRAW_KEYS, PLAY_KEYS, REPLAY_KEYS, SPLIT_VIEW, TRIAL_KEYS, WATCH_KEYS, help_lines, hints
 from sims.windows.watch import WatchApp
 
 pg = pygame_module()
@@ -74,18 +74,6 @@ def empty_event_queue():
     pygame_module().event.clear()  # (closing an app closes the display: this opens it again)
     yield
     pygame_module().event.clear()
-
-
-@pytest.fixture(scope="module")
-def random_policy(tmp_path_factory) -> Path:
-    """A checkpoint of an untrained net: it drives badly, which is all these tests need."""
-    import torch
-
-    torch.manual_seed(0)
-    shape = observation_space(RoadFollowConfig()).shape
-    path = tmp_path_factory.mktemp("policy") / "random.pt"
-    save_checkpoint(path, SteeringNet(NetConfig("features", shape, hidden=(16,))))
-    return path
 
 
 def watch(size=SMALL, **kwargs) -> WatchApp:
@@ -295,6 +283,32 @@ def test_road_leaving_the_screen():
     app.close()
 
 
+@pytest.mark.parametrize(
+    "window, table",
+    [(WatchApp, WATCH_KEYS), (PlayApp, PLAY_KEYS), (ReplayApp, REPLAY_KEYS), (DrawApp, DRAW_KEYS), (RoadTrialApp, TRIAL_KEYS)],
+)
+def test_every_binding_is_declared_once_and_calls_a_method_of_its_window(window, table):
+    assert window.keys is table
+    bound = [name for k in table if k.method is not None for name in k.keys]
+    assert len(bound) == len(set(bound)), "no key is bound twice"
+    for k in table:
+        for method in k.method if isinstance(k.method, tuple) else [k.method] * (k.method is not None):
+            assert callable(getattr(window, method, None)), f"{window.__name__} has no {method}() for {k.shown}"
+        if isinstance(k.method, tuple):
+            assert len(k.method) == len(k.keys)
+    assert [d for _, d in help_lines(table)] == [k.does for k in table], "the help box lists the table"
+
+
+def test_help_and_hints_come_from_the_bindings_that_apply():
+    app = watch(roads=RoadList(split="train"))
+    assert SPLIT_VIEW in app.active_keys() and "v split view" in hints(app.active_keys())
+    app.close()
+    app = WatchApp(ExpertDriver(), env_config_for("features"), RoadList(split="train"), size=SMALL)
+    assert SPLIT_VIEW not in app.active_keys(), "no split roads: no split-view key in the help or the hints"
+    assert hints(app.active_keys())[:3] == ["h help", "space pause", "right/left road"]
+    app.close()
+
+
 # ------------------------------------------------------------------------- recordings
 def test_recording_has_one_frame_per_env_step_at_dt(tmp_path):
     out = tmp_path / "watch.gif"
@@ -331,30 +345,6 @@ def test_recording_while_paused_and_stepping(tmp_path):
     app.close()
     gif = Image.open(out)
     assert gif.n_frames == 1 + 5 and gif.size == SMALL
-
-
-def test_gif_writer_round_trip_and_cumulative_durations(tmp_path):
-    known = _known_colours()
-    frames = []
-    for k in range(6):
-        f = np.zeros((30, 40, 3), dtype=np.uint8)
-        f[:] = known[0]
-        f[5 + k : 10 + k, 3:20] = known[4]
-        f[20:25, 25:35] = known[12 + k]
-        frames.append(f)
-    frames.append(frames[-1].copy())  # an unchanged frame still takes its time
-    writer = GifWriter(tmp_path / "a.gif", (40, 30), 1 / 30)
-    for f in frames:
-        writer.write(f)
-    writer.close()
-    gif = Image.open(tmp_path / "a.gif")
-    durations = []
-    for i, f in enumerate(frames):
-        gif.seek(i)
-        np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), f)
-        durations.append(gif.info["duration"])
-    assert durations == [30, 40, 30, 30, 40, 30, 30]  # 1/30 s in whole hundredths, no drift
-    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_mp4_needs_the_video_extra(tmp_path, capsys):
@@ -578,28 +568,6 @@ def test_smooth_centreline_goes_through_the_points():
 
 
 # ----------------------------------------------------------------------------- replay
-def test_evaluate_save_episodes_is_evaluate_plus_files(tmp_path, random_policy):
-    roads = [generate_road("unseen", "twisty", 1), generate_road("train", "gentle", 0)]
-    config = env_config_for("features")
-    learner = PolicyDriver(SteeringPolicy.load(random_policy))
-    result = evaluate_and_save(learner, roads, config, tmp_path / "eps")
-    assert result == evaluate(learner, roads, config)
-    files = find_episodes(tmp_path / "eps")
-    assert [f.name for f in files] == ["0000-unseen-twisty-1.npz", "0001-train-gentle-0.npz"]
-    evaluate_and_save(learner, roads[1:], config, tmp_path / "eps")  # again, into the same folder
-    assert [f.name for f in find_episodes(tmp_path / "eps")] == ["0000-train-gentle-0.npz"], "this run's drives only"
-    track, ghost = load_episode(files[0])  # (still there: an older drive is not deleted, only no longer listed)
-    assert track.road.name == roads[0].name and np.allclose(track.road.points, roads[0].points)
-    # the saved drive is the live one, headings included (recorded as it drove)
-    live = RoadRun(roads[0], learner, config, ghost_driver=ExpertDriver())
-    finish(live)
-    np.testing.assert_allclose(track.rows, live.trajectory.rows, atol=1e-6)
-    assert track.outcome == live.outcome and track.dt == config.dt and track.car == config.car
-    assert ghost is not None and len(ghost) > len(track) - 1
-    np.testing.assert_allclose(ghost.rows[: len(live.ghost)], live.ghost.rows, atol=1e-9)
-    assert track.metrics() == result["roads"][roads[0].name], "the file holds what evaluate measured"
-
-
 def test_replay_keys_and_rendering(tmp_path):
     roads = [Road.from_points([[0, 0], [60, 0], [90, 30]], 7.0, name="a"), generate_road("train", "gentle", 0)]
     evaluate_and_save(ExpertDriver(), roads, env_config_for("features"), tmp_path / "eps")
