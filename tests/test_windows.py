@@ -18,8 +18,7 @@ from PIL import Image
 from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import drive, env_config_for
 from agents.model import SteeringPolicy
-from envs import RoadFollowConfig, generate_road, load_roads, save_roads
-from envs import rendering
+from envs import RoadFollowConfig, generate_road, load_roads, rendering, save_roads
 from envs.observations import observation_space
 from envs.road import Road
 from sims import cli
@@ -28,9 +27,18 @@ from sims.recording import video_available
 from sims.windows.app import MIN_SIZE, STATUS_BAR_PX, pygame_module
 from sims.windows.draw import DrawApp, RoadTrialApp, smooth_centreline
 from sims.windows.driving import HOLD_SECONDS, RoadList, RoadRun
+from sims.windows.keys import (
+    DRAW_KEYS,
+    PLAY_KEYS,
+    REPLAY_KEYS,
+    SPLIT_VIEW,
+    TRIAL_KEYS,
+    WATCH_KEYS,
+    help_lines,
+    hints,
+)
 from sims.windows.play import HumanDataset, PlayApp
 from sims.windows.replay import ReplayApp, render_replay
-from sims.windows.keys import DRAW_KEYS, PLAY_KEYS, REPLAY_KEYS, SPLIT_VIEW, TRIAL_KEYS, WATCH_KEYS, help_lines, hints
 from sims.windows.watch import WatchApp
 
 pg = pygame_module()
@@ -285,7 +293,13 @@ def test_road_leaving_the_screen():
 
 @pytest.mark.parametrize(
     "window, table",
-    [(WatchApp, WATCH_KEYS), (PlayApp, PLAY_KEYS), (ReplayApp, REPLAY_KEYS), (DrawApp, DRAW_KEYS), (RoadTrialApp, TRIAL_KEYS)],
+    [
+        (WatchApp, WATCH_KEYS),
+        (PlayApp, PLAY_KEYS),
+        (ReplayApp, REPLAY_KEYS),
+        (DrawApp, DRAW_KEYS),
+        (RoadTrialApp, TRIAL_KEYS),
+    ],
 )
 def test_every_binding_is_declared_once_and_calls_a_method_of_its_window(window, table):
     assert window.keys is table

@@ -200,7 +200,9 @@ class DrivePanel:
         hud = self.hud(driver_label)
         hud.update(extra_hud or {})
         banner = (f"get ready ... {math.ceil(self.lead * self.dt)}", READY_BLUE) if self.lead > 0 else None
-        self.painter.paint(surface, track, len(track) - 1, self.run.ghost, hud, options, banner or outcome_banner(track))
+        self.painter.paint(
+            surface, track, len(track) - 1, self.run.ghost, hud, options, banner or outcome_banner(track)
+        )
 
 
 class DrivingApp(TimedApp):

@@ -134,8 +134,12 @@ DRAW_KEYS = (
     Key(("s",), "s", "save the road to the file", "save", "s save"),
     Key(("return", "enter"), "enter", "send the car down the road (esc: back)", "drive_learner", "enter drive"),
     Key(("e",), "e", "send the expert down the road", "drive_expert", "e expert"),
-    Key(("up", "down", "left", "right"), "arrows, wheel", "move the view, zoom",
-        ("pan_up", "pan_down", "pan_left", "pan_right")),
+    Key(
+        ("up", "down", "left", "right"),
+        "arrows, wheel",
+        "move the view, zoom",
+        ("pan_up", "pan_down", "pan_left", "pan_right"),
+    ),
     HELP,
     Key(("q", "escape"), "q or esc", "quit (unsaved changes are saved)", "quit", "q quit"),
 )

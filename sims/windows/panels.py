@@ -179,13 +179,16 @@ def hud_extent(hud: dict[str, str]) -> tuple[int, int]:
 def draw_banner(surface, text: str, colour: tuple[int, int, int], hud: tuple[int, int], avoid=None) -> None:
     """A coloured box with ``text``: top right of the panel, clear of the HUD (its bottom-right
     corner ``hud``) and, where it can be, of the point ``avoid`` (the car, in pixels)."""
-    label = rendering.font(18, mono=False, bold=True).render(text, True, (255, 255, 255))
-    w, h = label.get_width() + 4 * PADDING, label.get_height() + 2 * PADDING
     sw, sh = surface.get_size()
+    f = rendering.font(18, mono=False, bold=True)
+    if f.size(text)[0] + 6 * PADDING > sw and ", " in text:  # too wide for the panel: the part before the comma
+        text = text.split(", ")[0]
+    label = f.render(text, True, (255, 255, 255))
+    w, h = label.get_width() + 4 * PADDING, label.get_height() + 2 * PADDING
     places = [
         (sw - w - PADDING, PADDING),  # top right
         (PADDING, hud[1] + PADDING),  # under the HUD
-        (max(hud[0] + PADDING, (sw - w) // 2), sh // 2 + 40),  # under the middle
+        (min(max(hud[0] + PADDING, (sw - w) // 2), sw - w - PADDING), sh // 2 + 40),  # under the middle
     ]
     fits = [(x, y) for x, y in places if x >= PADDING and (x >= hud[0] + PADDING or y >= hud[1] + PADDING)] or places
     box = pygame.Rect(*fits[0], w, h)

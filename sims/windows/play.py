@@ -33,6 +33,7 @@ KEY_RETURN_RATE = 4.0  # [1/s] how fast it comes back to straight when no arrow 
 STICK_DEADZONE = 0.08  # stick deflections smaller than this count as centred
 GAUGE_SIZE = (260, 40)  # [px]
 
+
 class HumanDriver:
     """Normalized steering from the keyboard or a gamepad, as an ``agents.drivers.Driver``.
 
