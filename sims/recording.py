@@ -141,28 +141,35 @@ class GifWriter:
         self.path = Path(path)
         self._files = ExitStack()
         tmp = self._files.enter_context(atomic_path(self.path))
-        self._stream = _GifStream(self._files.enter_context(open(tmp, "wb")), size, frame_seconds)
+        self._stream: _GifStream | None = _GifStream(self._files.enter_context(open(tmp, "wb")), size, frame_seconds)
+        self._frames = 0
         self.size = self._stream.size
 
     @property
     def frames(self) -> int:
-        return self._stream.frames
+        return self._frames
 
     def write(self, frame: np.ndarray) -> None:
         """Append one ``(height, width, 3)`` uint8 frame."""
         self._stream.write(frame)
+        self._frames = self._stream.frames
 
     def close(self) -> Path:
-        """Finish the file and move it to its name; a recording of no frames writes nothing."""
+        """Finish the file and move it to its name; a recording of no frames writes nothing.
+        Closing again does nothing."""
+        if self._stream is None:
+            return self.path
         if self.frames == 0:
             self.abort()
         else:
             self._stream.finish()
+            self._stream = None
             self._files.close()
         return self.path
 
     def abort(self) -> None:
         """Leave nothing behind: the temporary file is removed."""
+        self._stream = None
         _abort(self._files)
 
 

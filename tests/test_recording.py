@@ -38,6 +38,7 @@ def test_gif_writer_round_trip_and_cumulative_durations(tmp_path):
         writer.write(f)
     assert not (tmp_path / "a.gif").exists(), "nothing under the final name before the file is complete"
     writer.close()
+    assert writer.close() == tmp_path / "a.gif", "closing again does nothing"
     gif = Image.open(tmp_path / "a.gif")
     for i, f in enumerate(frames):
         gif.seek(i)
