@@ -26,7 +26,7 @@ from agents.drivers import ExpertDriver, PolicyDriver  # noqa: E402
 from agents.evaluation import evaluate  # noqa: E402
 from agents.training import TrainConfig, train  # noqa: E402
 from envs.generation import _generate  # noqa: E402
-from sims.roads import split_road_list  # noqa: E402
+from envs.generation import split_roads  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +51,7 @@ def main() -> None:
 
     _generate.cache_clear()
     t = time.perf_counter()
-    roads = split_road_list("unseen", 200, ("gentle", "twisty"))
+    roads = split_roads("unseen", 200, ("gentle", "twisty"))
     results["generate_200_roads_s"] = time.perf_counter() - t
     for name, driver in (("learner", PolicyDriver(policy)), ("expert", ExpertDriver())):
         t = time.perf_counter()

@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.drivers import ExpertDriver  # noqa: E402
 from agents.evaluation import env_config_for  # noqa: E402
-from sims.viewer import FPS, RoadList, WatchApp  # noqa: E402
+from sims.windows.app import FPS  # noqa: E402
+from sims.windows.driving import RoadList  # noqa: E402
+from sims.windows.watch import WatchApp  # noqa: E402
 
 SIZE = (1280, 720)  # [px]
 WARMUP_TICKS = 500  # env steps driven before timing (25 s of driving: a 250 m trail)

@@ -448,14 +448,21 @@ def _no_close_pair(
     return True
 
 
-def road_plan(count: int, families, first: int = 0) -> list[tuple[str, int]]:
-    """``(family, index)`` of the ``count`` roads of a mixed list: road ``i`` is of family
-    ``families[i % F]`` with index ``first + i``. Collection and evaluation both use it, so
-    evaluating on the train split drives exactly the roads trained on."""
-    families = (families,) if isinstance(families, str) else tuple(families)
-    return [(families[i % len(families)], first + i) for i in range(count)]
+def road_key(i: int, families, first: int = 0) -> tuple[str | RoadFamily, int]:
+    """``(family, index)`` of road ``i`` of a mixed list of roads of a split: of family
+    ``families[i % F]``, with index ``first + i``. The one rule of which roads a command drives:
+    collection, evaluation and the windows all use it, so evaluating on the train split drives
+    exactly the roads trained on."""
+    families = (families,) if isinstance(families, (str, RoadFamily)) else tuple(families)
+    return families[i % len(families)], first + i
 
 
-def split_roads(split: str, count: int, family: str | RoadFamily = "twisty", start: int = 0) -> list[Road]:
-    """Roads ``start .. start + count - 1`` of a split."""
-    return [generate_road(split, family, i) for i in range(start, start + count)]
+def road_plan(count: int, families, first: int = 0) -> list[tuple[str | RoadFamily, int]]:
+    """``(family, index)`` of the ``count`` roads of a mixed list (:func:`road_key` of 0 .. count - 1)."""
+    return [road_key(i, families, first) for i in range(count)]
+
+
+def split_roads(split: str, count: int, families="twisty", first: int = 0) -> list[Road]:
+    """The ``count`` roads of ``split`` that :func:`road_plan` names: one family (a name), or a
+    mix of families taken in turn, from index ``first``."""
+    return generate_roads(split, road_plan(count, families, first))

@@ -25,8 +25,9 @@ def save_record(path, fmt: str, version: int, metadata: dict, arrays: dict[str, 
     return path
 
 
-def load_record(path, fmt: str, version: int, names, error: type[Exception], kind: str):
-    """``(metadata, arrays)`` of a record file holding at least the arrays ``names``.
+def load_record(path, fmt: str, version: int | tuple[int, ...], names, error: type[Exception], kind: str):
+    """``(metadata, arrays)`` of a record file holding at least the arrays ``names``, of format
+    ``version`` (or one of several, for a reader that knows older versions too).
 
     Raises:
         error: the file is missing, damaged, not a ``fmt`` record, or of another version;
@@ -52,6 +53,6 @@ def load_record(path, fmt: str, version: int, names, error: type[Exception], kin
         raise error(f"{path}: damaged or not {article} {kind} file ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise error(f"{path}: not a roadschool {kind}")
-    if meta.get("format_version") != version:
+    if meta.get("format_version") not in (version if isinstance(version, tuple) else (version,)):
         raise error(f"{path}: {kind} format version {meta.get('format_version')} is not supported")
     return meta, arrays

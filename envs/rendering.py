@@ -71,12 +71,15 @@ FOLLOW_TILE_PX = 512  # [px] side of one cached tile of the follow camera's road
 FOLLOW_CACHE_PX = 16_000_000  # [px] most pixels of road tiles kept at once
 HUD_FONT_SIZE = 14  # [px]
 HUD_PADDING = 6  # [px]
+GHOST_OUTLINE_PX = 2  # [px] at least: the ghost's outline, drawn over the car, shows where they overlap
+MONO_FONTS = "dejavusansmono,liberationmono,couriernew,monospace"
+SANS_FONTS = "dejavusans,liberationsans,arial,sans"
 SCALE_BAR_TARGET_PX = 110  # [px] the scale bar is the longest "nice" length below this
 CAR_MARKER_BELOW_PX = 16  # [px] a car drawn shorter than this also gets a ring around it
 CAR_MARKER_RADIUS = 10  # [px]
 
 _pygame = None  # the pygame module, once a frame has been drawn
-_fonts: dict[int, object] = {}
+_fonts: dict[tuple[int, bool, bool], object] = {}
 
 
 def import_pygame():
@@ -90,15 +93,27 @@ def import_pygame():
     return _pygame
 
 
-def _font(size: int):
-    """A monospace font (the default font if the system has none), shared by all renderers."""
+def font(size: int, mono: bool = True, bold: bool = False):
+    """A system font of ``size`` px (monospace, or sans serif; the default font if the system
+    has none), made once and shared by the renderer and every window."""
     pg = import_pygame()
     if not pg.font.get_init():  # first use, or pygame.quit() (gymnasium's play() ends with it) dropped them
         _fonts.clear()
         pg.font.init()
-    if size not in _fonts:
-        _fonts[size] = pg.font.SysFont("dejavusansmono,liberationmono,couriernew,monospace", size)
-    return _fonts[size]
+    key = (size, mono, bold)
+    if key not in _fonts:
+        _fonts[key] = pg.font.SysFont(MONO_FONTS if mono else SANS_FONTS, size, bold=bold)
+    return _fonts[key]
+
+
+def hud_box(hud: dict[str, str]) -> tuple[int, int, int, int]:
+    """``(x, y, width, height)`` [px] of the HUD panel :meth:`RoadRenderer.draw_hud` draws for
+    these lines (all 0 for no lines): the one measure of the HUD, for whoever lays out around it."""
+    if not hud:
+        return 0, 0, 0, 0
+    f = font(HUD_FONT_SIZE)
+    w = max(f.size(f"{label}: {value}")[0] for label, value in hud.items()) + 2 * HUD_PADDING
+    return HUD_PADDING, HUD_PADDING, w, f.get_linesize() * len(hud) + 2 * HUD_PADDING
 
 
 def _trail_palette(n: int) -> list[tuple[int, int, int]]:
@@ -344,7 +359,8 @@ class RoadRenderer:
     the ideal path (the centreline, dashed); the trail the car drove, coloured by
     |cross-track error| from green (0) through yellow to red (at or past the road
     edge); the ghost car, if given (translucent light blue); the car, with its
-    windscreen, headlights and front wheels turned by the steering angle; a HUD
+    windscreen, headlights and front wheels turned by the steering angle; the ghost's outline
+    (over the car, so a ghost under it shows); a HUD
     panel (top left); a scale bar (bottom right).
 
     ## Arguments
@@ -415,30 +431,18 @@ class RoadRenderer:
             trail_xy: ``(n, 2)`` positions the car drove [m], oldest first (n may be 0).
             trail_abs_cte: ``(n,)`` |cross-track error| at those positions [m].
             hud: lines of the HUD panel, shown as ``"label: value"``.
-            ghost: another car drawn translucent under the car (e.g. the expert).
+            ghost: another car (e.g. the expert), drawn translucent under the car with its
+                outline over the car, so that a ghost right under the car is still seen.
             trail_sliding: ``(n,)`` whether the tyres slid at those positions: skid marks there.
 
         Returns:
             rgb_array mode: ``(height, width, 3)`` uint8 frame (read-only). human mode: None.
         """
         pg = import_pygame()
-        trail_xy = np.asarray(trail_xy, dtype=np.float64).reshape(-1, 2)
-        trail_abs_cte = np.asarray(trail_abs_cte, dtype=np.float64).reshape(-1)
-        if len(trail_xy) != len(trail_abs_cte):
-            raise ValueError(f"trail_xy has {len(trail_xy)} points but trail_abs_cte has {len(trail_abs_cte)}")
         if self._canvas is None:
             self._canvas = pg.Surface((self.width, self.height))
         canvas = self._canvas
-
-        self._draw_background(canvas, road, car)
-        self._draw_skid_marks(canvas, trail_xy, trail_sliding, car.width)
-        self._draw_trail(canvas, trail_xy, trail_abs_cte, road.half_width)
-        if ghost is not None:
-            self._draw_ghost(canvas, ghost)
-        self._draw_car(canvas, car)
-        self._draw_hud(canvas, hud)
-        self._draw_scale_bar(canvas)
-
+        self._draw_frame(canvas, road, car, trail_xy, trail_abs_cte, hud, ghost, None, trail_sliding)
         if self.render_mode == "rgb_array":
             return np.frombuffer(pg.image.tobytes(canvas, "RGB"), dtype=np.uint8).reshape(self.height, self.width, 3)
         if self._window is None:
@@ -481,26 +485,25 @@ class RoadRenderer:
         ``centre`` (world ``(x, y)`` [m]) if given, else on the car. Afterwards
         :meth:`world_to_screen` maps onto ``surface``.
         """
-        if car is None and centre is None and self.camera == "follow":
-            raise ValueError("the follow camera needs a car or a centre to look at")
-        trail_xy = np.asarray(trail_xy, dtype=np.float64).reshape(-1, 2)
-        trail_abs_cte = np.asarray(trail_abs_cte, dtype=np.float64).reshape(-1)
-        if len(trail_xy) != len(trail_abs_cte):
-            raise ValueError(f"trail_xy has {len(trail_xy)} points but trail_abs_cte has {len(trail_abs_cte)}")
         size = (self.width, self.height)
         self.width, self.height = surface.get_size()
         try:
-            self._draw_background(surface, road, car, centre)
-            self._draw_skid_marks(surface, trail_xy, trail_sliding, car.width if car is not None else 1.8)
-            self._draw_trail(surface, trail_xy, trail_abs_cte, road.half_width)
-            if ghost is not None:
-                self._draw_ghost(surface, ghost)
-            if car is not None:
-                self._draw_car(surface, car)
-            self._draw_hud(surface, hud)
-            self._draw_scale_bar(surface)
+            self._draw_frame(surface, road, car, trail_xy, trail_abs_cte, hud, ghost, centre, trail_sliding)
         finally:
             self.width, self.height = size
+
+    def draw_hud(self, surface, hud: dict[str, str]) -> None:
+        """The HUD panel (top left of ``surface``): one ``label: value`` line per item, in the
+        box :func:`hud_box` measures."""
+        if not hud:
+            return
+        x, y, w, h = hud_box(hud)
+        lines = [self._text(f"{label}: {value}") for label, value in hud.items()]
+        line_h = font(HUD_FONT_SIZE).get_linesize()
+        surface.blit(self._panel(w, h), (x, y))
+        surface.blits(
+            [(s, (x + HUD_PADDING, y + HUD_PADDING + i * line_h)) for i, s in enumerate(lines)], doreturn=False
+        )
 
     def close(self) -> None:
         """Close the window (human mode) and drop cached pictures."""
@@ -515,6 +518,26 @@ class RoadRenderer:
         self._texts.clear()
 
     # --------------------------------------------------------------- drawing
+    def _draw_frame(self, canvas, road, car, trail_xy, trail_abs_cte, hud, ghost, centre, trail_sliding) -> None:
+        """The one draw sequence of :meth:`render` and :meth:`render_onto`, bottom to top."""
+        if car is None and centre is None and self.camera == "follow":
+            raise ValueError("the follow camera needs a car or a centre to look at")
+        trail_xy = np.asarray(trail_xy, dtype=np.float64).reshape(-1, 2)
+        trail_abs_cte = np.asarray(trail_abs_cte, dtype=np.float64).reshape(-1)
+        if len(trail_xy) != len(trail_abs_cte):
+            raise ValueError(f"trail_xy has {len(trail_xy)} points but trail_abs_cte has {len(trail_abs_cte)}")
+        self._draw_background(canvas, road, car, centre)
+        self._draw_skid_marks(canvas, trail_xy, trail_sliding, car.width if car is not None else 1.8)
+        self._draw_trail(canvas, trail_xy, trail_abs_cte, road.half_width)
+        if ghost is not None:
+            self._draw_ghost(canvas, ghost)
+        if car is not None:
+            self._draw_car(canvas, car)
+        if ghost is not None:  # over the car: a ghost right under it is still seen
+            self._draw_ghost_outline(canvas, ghost)
+        self.draw_hud(canvas, hud)
+        self._draw_scale_bar(canvas)
+
     def _draw_background(self, canvas, road: Road, car: CarPose | None, centre=None) -> None:
         size = (self.width, self.height)
         if self.camera == "road":
@@ -591,6 +614,7 @@ class RoadRenderer:
         return bool(hi[0] >= 0 and hi[1] >= 0 and lo[0] < self.width and lo[1] < self.height)
 
     def _draw_ghost(self, canvas, ghost: CarPose) -> None:
+        """The ghost's translucent body and windscreen (under the car; its outline comes over it)."""
         pg = import_pygame()
         shapes = _car_shapes(ghost)
         body = self.world_to_screen(_to_world(ghost, shapes["body"]))
@@ -601,10 +625,14 @@ class RoadRenderer:
         layer = pg.Surface((x1 - x0, y1 - y0), pg.SRCALPHA)
         pg.draw.polygon(layer, (*GHOST_COLOUR, GHOST_FILL_ALPHA), (body - [x0, y0]).tolist())
         canvas.blit(layer, (x0, y0))
-        outline = max(1, int(round(0.06 * self._view[0])))
-        pg.draw.polygon(canvas, GHOST_COLOUR, body.tolist(), outline)
         windscreen = self.world_to_screen(_to_world(ghost, shapes["windscreen"]))
         pg.draw.polygon(canvas, GHOST_COLOUR, windscreen.tolist(), 1)
+
+    def _draw_ghost_outline(self, canvas, ghost: CarPose) -> None:
+        body = self.world_to_screen(_to_world(ghost, _car_shapes(ghost)["body"]))
+        if self._on_screen(body):
+            width = max(GHOST_OUTLINE_PX, int(round(0.06 * self._view[0])))
+            import_pygame().draw.polygon(canvas, GHOST_COLOUR, body.tolist(), width)
 
     def _draw_car(self, canvas, car: CarPose) -> None:
         pg = import_pygame()
@@ -642,7 +670,7 @@ class RoadRenderer:
         if surface is None:
             if len(self._texts) > 512:
                 self._texts.clear()
-            surface = _font(HUD_FONT_SIZE).render(text, True, HUD_TEXT_COLOUR)
+            surface = font(HUD_FONT_SIZE).render(text, True, HUD_TEXT_COLOUR)
             self._texts[text] = surface
         return surface
 
@@ -656,19 +684,6 @@ class RoadRenderer:
             panel.fill(HUD_PANEL_RGBA)
             self._panels[(w, h)] = panel
         return panel
-
-    def _draw_hud(self, canvas, hud: dict[str, str]) -> None:
-        if not hud:
-            return
-        lines = [self._text(f"{label}: {value}") for label, value in hud.items()]
-        line_h = _font(HUD_FONT_SIZE).get_linesize()
-        w = max(s.get_width() for s in lines) + 2 * HUD_PADDING
-        h = line_h * len(lines) + 2 * HUD_PADDING
-        x, y = HUD_PADDING, HUD_PADDING
-        canvas.blit(self._panel(w, h), (x, y))
-        canvas.blits(
-            [(s, (x + HUD_PADDING, y + HUD_PADDING + i * line_h)) for i, s in enumerate(lines)], doreturn=False
-        )
 
     def _draw_scale_bar(self, canvas) -> None:
         pg = import_pygame()

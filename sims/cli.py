@@ -230,7 +230,7 @@ def cmd_evaluate(args) -> int:
     world = env_config_for(driving.observation, driving.world())  # its car, actions, sensors
     roads, label = args.roads.roads()
     if args.save_episodes:
-        from sims.replay import evaluate_and_save
+        from sims.episodes import evaluate_and_save
 
         result = evaluate_and_save(driving.driver, roads, world, args.save_episodes,
                                    progress=not args.no_progress, policy=args.policy)  # fmt: skip

@@ -6,7 +6,8 @@ import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES, FAMILIES, SPLITS, limits
+from envs import DEFAULT_FAMILIES, FAMILIES, SPLITS, limits, load_roads
+from envs.generation import split_roads
 from envs.checks import check_types, in_range
 from sims.options import ConfigOptions, add_config
 
@@ -41,14 +42,11 @@ class RoadSelection:
 
     def roads(self) -> tuple[list, str]:
         """The roads, and a label for tables (the split, or the file's name)."""
-        from envs import load_roads
-        from sims.roads import split_road_list
-
         if self.roads_file is not None:
             return load_roads(self.roads_file), self.roads_file.name
         if self.num_roads is None:
             raise ValueError("num_roads is needed to list the roads of a split")
-        return split_road_list(self.split, self.num_roads, self.families, self.first_road), self.split
+        return split_roads(self.split, self.num_roads, self.families, self.first_road), self.split
 
 
 ROAD_ALIASES = {"num_roads": "--roads", "families": "--family"}

@@ -12,6 +12,7 @@ from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import aggregate, drive, env_config_for
 from agents.training import train
 from envs.atomic import write_text_atomically
+from envs.generation import split_roads
 from sims.demo_config import (  # noqa: F401 - re-exported
     CARS,
     ROAD_PREVIEW,
@@ -20,8 +21,8 @@ from sims.demo_config import (  # noqa: F401 - re-exported
     demo_world,
 )
 from sims.report import format_table, write_report
-from sims.roads import split_road_list
-from sims.video import beside, dashcam_frames, drive_frames, write_gif
+from sims.recording import write_gif
+from sims.video import beside, dashcam_frames, drive_frames
 
 
 def run_demo(out: Path, config: DemoConfig, progress: bool = True, log=print, tensorboard: Path | None = None) -> dict:
@@ -82,7 +83,7 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     metrics: dict = {"expert": {}}
     trajectories = {}
     for split, count in (("train", train_eval), ("unseen", config.eval_roads)):
-        roads = split_road_list(split, count, families)
+        roads = split_roads(split, count, families)
         for who, driver in (("learner", PolicyDriver(policy)), ("expert", ExpertDriver())):
             trajs = drive(driver, roads, env_cfg if who == "learner" else expert_cfg, progress=progress)
             agg = aggregate([t.metrics() for t in trajs])
@@ -107,7 +108,7 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     # the unseen road shown in the pictures: the one where the learner drifted most (typical of its worst)
     learner_unseen = trajectories[("learner", "unseen")]
     pick = max(range(len(learner_unseen)), key=lambda i: learner_unseen[i].metrics()["mean_abs_cte"])
-    road = split_road_list("unseen", config.eval_roads, families)[pick]
+    road = split_roads("unseen", config.eval_roads, families)[pick]
     learner_traj, expert_traj = learner_unseen[pick], trajectories[("expert", "unseen")][pick]
     phases["evaluate"] = time.perf_counter() - started
     started = time.perf_counter()
@@ -130,13 +131,13 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         "config": config_to_dict(config),
         "gif_road": road.name,
         "per_road": {
-            f"{who}/{split}": {t.road: t.metrics() for t in trajs} for (who, split), trajs in trajectories.items()
+            f"{who}/{split}": {t.road.name: t.metrics() for t in trajs} for (who, split), trajs in trajectories.items()
         },
     }
     write_text_atomically(out / "metrics.json", json.dumps(result, indent=2))
 
     log(f"[5/5] Rendering drive.gif on unseen road {road.name} ...")
-    frames = [f for f, _ in drive_frames(road, learner_traj, expert_traj, car=world.car, stride=2,
+    frames = [f for f, _ in drive_frames(learner_traj, expert_traj, size=(480, 480), stride=2,
                                          max_frames=config.gif_frames)]  # fmt: skip
     if dashcam is not None:  # the dashcam beside the top view, step for step
         frames = [beside(top, dashcam[min(2 * k, len(dashcam) - 1)]) for k, top in enumerate(frames)]

@@ -55,7 +55,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from agents.model import SteeringPolicy
     from agents.saliency import occlusion_saliency, overlay
     from envs import generate_road
-    from sims.video import dashcam_frames, write_gif
+    from sims.recording import write_gif
+    from sims.video import dashcam_frames
 
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     policy = SteeringPolicy.load(args.policy, observation="camera")

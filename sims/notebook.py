@@ -15,14 +15,22 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from agents.drivers import ExpertDriver, PolicyDriver
-from agents.evaluation import Trajectory, drive, env_config_for
+from agents.evaluation import drive, env_config_for
+from agents.model import SteeringPolicy
+from agents.trajectory import Trajectory
+from envs import generate_road
+from envs.atomic import atomic_path
 from envs.road import Road
+from sims.recording import gif_bytes
+from sims.video import drive_frames
 
 
 @dataclass
@@ -58,8 +66,6 @@ class DriveAnimation:
 
     def save(self, path) -> Path:
         """Write the animation as a ``.gif`` file."""
-        from envs.atomic import atomic_path
-
         path = Path(path)
         with atomic_path(path) as tmp:
             tmp.write_bytes(self.gif)
@@ -88,10 +94,6 @@ def show_drive(
         max_frames: at most this many frames (the first ``stride * max_frames`` steps).
         size: side of the square frames [px].
     """
-    from agents.model import SteeringPolicy
-    from envs import generate_road
-    from sims.video import drive_frames, gif_bytes
-
     if stride < 1 or max_frames < 1:
         raise ValueError(f"stride and max_frames must be at least 1, got {stride} and {max_frames}")
     if isinstance(policy, (str, Path)) and str(policy) == "expert":
@@ -105,7 +107,7 @@ def show_drive(
     env_config = env_config_for(observation)
     trajectory = drive(driver, [road], env_config, max_steps=max_steps)[0]
     expert = drive(ExpertDriver(), [road], env_config_for("features"), max_steps=max_steps)[0] if ghost else None
-    frames = [f for f, _ in drive_frames(road, trajectory, expert, size=size, stride=stride, max_frames=max_frames)]
+    frames = [f for f, _ in drive_frames(trajectory, expert, size=(size, size), stride=stride, max_frames=max_frames)]
     return DriveAnimation(gif_bytes(frames, stride * env_config.dt), road.name, driver.name, trajectory.metrics(),
                           len(frames), trajectory)
 
@@ -121,10 +123,6 @@ class Frame:
         return f"<Frame {self.pixels.shape[1]}x{self.pixels.shape[0]}>"
 
     def _repr_png_(self) -> bytes:
-        import io
-
-        from PIL import Image
-
         buffer = io.BytesIO()
         Image.fromarray(np.ascontiguousarray(self.pixels)).save(buffer, format="PNG")
         return buffer.getvalue()

@@ -1,4 +1,6 @@
-"""Video files of what a window showed: animated GIF always, MP4 with the ``video`` extra.
+"""Video files: animated GIF always, MP4 with the ``video`` extra. Every GIF of roadschool
+(window recordings, ``replay --out``, the demo's drive, saliency, notebook animations) is
+written here, by one encoder with one timing rule.
 
 Frames are written as they come, so a recording of any length costs bounded
 memory. A GIF shares one 256-colour palette between all frames (the road's,
@@ -8,17 +10,23 @@ one before. Frame durations are whole hundredths of a second in a GIF, so they
 are rounded cumulatively: frame ``k`` ends at ``round((k + 1) * frame_seconds, 2)``
 and a long recording never drifts from real time.
 
-A file is written under a temporary name and renamed when closed.
+A file is written atomically (``envs.atomic``): under a temporary name, renamed when closed.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import queue
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+from PIL import GifImagePlugin, Image
+
+from envs import rendering
+from envs.atomic import atomic_path
+from envs.rendering import import_pygame
 
 VIDEO_SUFFIXES = (".gif", ".mp4")
 GIF_PALETTE_SIZE = 256
@@ -27,7 +35,7 @@ WRITE_QUEUE_FRAMES = 16  # frames waiting for the writer thread; a full queue ma
 
 def video_available() -> bool:
     """Whether MP4 can be written (the optional ``video`` extra: imageio with its ffmpeg)."""
-    try:
+    try:  # the optional extra: imported only to see whether it is there
         import imageio.v2  # noqa: F401
         import imageio_ffmpeg  # noqa: F401
     except ImportError:
@@ -50,8 +58,7 @@ def check_video_path(path) -> Path:
 
 def _known_colours() -> list[tuple[int, int, int]]:
     """Colours the pictures draw flat, which the GIF palette keeps exactly."""
-    from envs import rendering as r
-
+    r = rendering
     colours = [
         r.GRASS_COLOUR, r.ASPHALT_COLOUR, r.EDGE_COLOUR, r.CENTRELINE_COLOUR, r.CAR_COLOUR,
         r.CAR_OUTLINE_COLOUR, r.WINDSCREEN_COLOUR, r.HEADLIGHT_COLOUR, r.WHEEL_COLOUR, r.GHOST_COLOUR,
@@ -65,31 +72,20 @@ def _known_colours() -> list[tuple[int, int, int]]:
     return out
 
 
-class GifWriter:
-    """Streams RGB frames into an animated GIF that loops forever.
+class _GifStream:
+    """Encodes RGB frames, one at a time, into an animated GIF that loops forever, onto an open binary file."""
 
-    Args:
-        path: file to write (``.gif``).
-        size: ``(width, height)`` of every frame [px].
-        frame_seconds: how long each frame shows [s] (the env's time step).
-    """
-
-    def __init__(self, path, size: tuple[int, int], frame_seconds: float):
+    def __init__(self, file, size: tuple[int, int], frame_seconds: float):
         if not frame_seconds > 0:
             raise ValueError(f"frame_seconds must be positive, got {frame_seconds}")
-        self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))
         self.frame_seconds = float(frame_seconds)
         self.frames = 0
+        self._file = file
         self._palette = None  # a 1x1 "P" image holding the palette
         self._previous: np.ndarray | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.tmp")
-        self._file = open(self._tmp, "wb")
 
     def _start(self, first: np.ndarray) -> None:
-        from PIL import Image
-
         known = _known_colours()
         fitted = Image.fromarray(first).quantize(GIF_PALETTE_SIZE - len(known), method=Image.Quantize.MEDIANCUT)
         rest = fitted.getpalette()[: 3 * (GIF_PALETTE_SIZE - len(known))]
@@ -104,8 +100,6 @@ class GifWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Append one ``(height, width, 3)`` uint8 frame."""
-        from PIL import GifImagePlugin, Image
-
         frame = np.asarray(frame, dtype=np.uint8)
         if frame.shape != (self.size[1], self.size[0], 3):
             raise ValueError(f"frame has shape {frame.shape}, expected {(self.size[1], self.size[0], 3)}")
@@ -130,41 +124,108 @@ class GifWriter:
             self._file.write(chunk)
         self.frames += 1
 
-    def close(self) -> Path:
-        """Finish the file and move it to its name; a recording of no frames writes nothing."""
-        if self._file.closed:
-            return self.path
+    def finish(self) -> None:
         self._file.write(b";")
-        self._file.close()
-        if self.frames == 0:
-            os.unlink(self._tmp)
+
+
+class GifWriter:
+    """Streams RGB frames into an animated GIF file that loops forever (atomically).
+
+    Args:
+        path: file to write (``.gif``).
+        size: ``(width, height)`` of every frame [px].
+        frame_seconds: how long each frame shows [s] (the env's time step).
+    """
+
+    def __init__(self, path, size: tuple[int, int], frame_seconds: float):
+        self.path = Path(path)
+        self._files = ExitStack()
+        tmp = self._files.enter_context(atomic_path(self.path))
+        self._stream: _GifStream | None = _GifStream(self._files.enter_context(open(tmp, "wb")), size, frame_seconds)
+        self._frames = 0
+        self.size = self._stream.size
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one ``(height, width, 3)`` uint8 frame."""
+        self._stream.write(frame)
+        self._frames = self._stream.frames
+
+    def close(self) -> Path:
+        """Finish the file and move it to its name; a recording of no frames writes nothing.
+        Closing again does nothing."""
+        if self._stream is None:
             return self.path
-        os.replace(self._tmp, self.path)
+        if self.frames == 0:
+            self.abort()
+        else:
+            self._stream.finish()
+            self._stream = None
+            self._files.close()
         return self.path
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        if self._tmp.exists():
-            os.unlink(self._tmp)
+        """Leave nothing behind: the temporary file is removed."""
+        self._stream = None
+        _abort(self._files)
+
+
+def _abort(files: ExitStack) -> None:
+    """Close ``files`` (an ``atomic_path`` among them) as if an error had happened: nothing is kept."""
+    error = RuntimeError("the recording was abandoned")
+    files.__exit__(type(error), error, None)
+
+
+def write_gif(path, frames, frame_seconds: float) -> Path:
+    """Write RGB frames ``(H, W, 3)`` uint8 as an animated GIF (atomically), playing at real time."""
+    frames = iter(frames)
+    first = next(frames, None)
+    if first is None:
+        raise ValueError("no frames to write")
+    writer = GifWriter(path, (first.shape[1], first.shape[0]), frame_seconds)
+    try:
+        writer.write(first)
+        for frame in frames:
+            writer.write(frame)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def gif_bytes(frames, frame_seconds: float) -> bytes:
+    """RGB frames as the bytes of an animated GIF playing at real time (for a notebook or a web page)."""
+    frames = list(frames)
+    if not frames:
+        raise ValueError("no frames to write")
+    buffer = io.BytesIO()
+    stream = _GifStream(buffer, (frames[0].shape[1], frames[0].shape[0]), frame_seconds)
+    for frame in frames:
+        stream.write(frame)
+    stream.finish()
+    return buffer.getvalue()
 
 
 class Mp4Writer:
     """Streams RGB frames into an H.264 MP4 at ``1 / frame_seconds`` frames per second (needs the video extra)."""
 
     def __init__(self, path, size: tuple[int, int], frame_seconds: float):
-        import imageio.v2 as imageio
+        import imageio.v2 as imageio  # the optional video extra (check_video_path checked it is there)
 
         self.path = Path(path)
         self.size = (int(size[0]), int(size[1]))
         self.frames = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.stem}.tmp.mp4")
+        self._files = ExitStack()
+        tmp = self._files.enter_context(atomic_path(self.path))
         self._pad = (self.size[0] % 2, self.size[1] % 2)  # yuv420p needs even sides
         self._writer = imageio.get_writer(
-            self._tmp, format="FFMPEG", fps=1.0 / frame_seconds, codec="libx264",
+            tmp, format="FFMPEG", fps=1.0 / frame_seconds, codec="libx264",
             pixelformat="yuv420p", quality=8, macro_block_size=1,
-        )
+        )  # fmt: skip
+        self._files.callback(self._writer.close)
 
     def write(self, frame: np.ndarray) -> None:
         frame = np.asarray(frame, dtype=np.uint8)
@@ -174,24 +235,15 @@ class Mp4Writer:
         self.frames += 1
 
     def close(self) -> Path:
-        if self._writer is None:
-            return self.path
-        self._writer.close()
-        self._writer = None
+        """Finish the file and move it to its name; a recording of no frames writes nothing."""
         if self.frames == 0:
-            os.unlink(self._tmp)
+            self.abort()
         else:
-            os.replace(self._tmp, self.path)
+            self._files.close()
         return self.path
 
     def abort(self) -> None:
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            finally:
-                self._writer = None
-        if self._tmp.exists():
-            os.unlink(self._tmp)
+        _abort(self._files)
 
 
 def open_video(path, size: tuple[int, int], frame_seconds: float):
@@ -235,13 +287,12 @@ class FrameRecorder:
 
     def add(self, surface) -> None:
         """Record one frame: a pygame Surface."""
-        import pygame
-
         if self._error is not None:
             raise RuntimeError(f"recording {self.path} failed: {self._error}") from self._error
+        pg = import_pygame()  # (a window's surface: pygame is there; imported quietly)
         if surface.get_size() != self.size:
-            surface = pygame.transform.smoothscale(surface, self.size)
-        self._queue.put(pygame.image.tobytes(surface, "RGB"))
+            surface = pg.transform.smoothscale(surface, self.size)
+        self._queue.put(pg.image.tobytes(surface, "RGB"))
         self.frames += 1
 
     def close(self) -> Path:

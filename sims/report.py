@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agents.evaluation import Trajectory  # noqa: E402
+from agents.trajectory import Trajectory  # noqa: E402
 from envs.atomic import atomic_path  # noqa: E402
 from envs.rendering import SURFACE_COLOURS  # noqa: E402
 from envs.road import Road  # noqa: E402
@@ -127,7 +127,7 @@ def write_report(
     ax.plot(road.points[:, 0], road.points[:, 1], "--", color="#b59b00", lw=0.8, label="ideal path")
     sc = ax.scatter(learner.xy[:, 0], learner.xy[:, 1], c=np.abs(learner.cte), s=3, cmap="RdYlGn_r",
                     vmin=0, vmax=max(0.05, float(np.abs(learner.cte).max())), label="learner trail")
-    if learner.sliding is not None and learner.sliding.any():
+    if learner.sliding.any():
         ax.scatter(learner.xy[learner.sliding, 0], learner.xy[learner.sliding, 1], s=14, marker="x", color="k",
                    lw=0.8, label="tyres sliding")  # fmt: skip
     fig.colorbar(sc, ax=ax, label="|cte| [m]", shrink=0.8)

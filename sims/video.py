@@ -1,94 +1,64 @@
-"""Animated drives: the learned car on a road, its drift trail, the expert as a ghost."""
+"""Frames of drives, for GIFs and MP4s: the one producer every video file of a drive comes from.
+
+:func:`drive_frames` draws a :class:`agents.trajectory.Trajectory` step by step as the
+windows draw it (``sims.windows.panels.paint_drive``): the road, the trail the car really
+drove coloured by its measured |cross-track error|, the expert as a ghost at the same
+step, the HUD, the live cte plot where it fits and, at the end, how the drive ended. The
+files themselves are written by ``sims.recording`` (one GIF writer).
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
+import pygame
 
-from agents.evaluation import Trajectory
-from envs.atomic import atomic_path
-from envs.car import CarParams
+from agents.trajectory import Trajectory
+from envs import RoadFollowEnv
 from envs.road import Road
-
-
-def _heading_of(trajectory: Trajectory, road: Road) -> np.ndarray:
-    """Where the car pointed: recorded, or (older trajectories) along its motion."""
-    if trajectory.heading is not None:
-        return trajectory.heading
-    return _heading(trajectory.xy, float(road.headings[0]))
-
-
-def _heading(xy: np.ndarray, fallback: float) -> np.ndarray:
-    d = np.diff(xy, axis=0)
-    h = np.arctan2(d[:, 1], d[:, 0])
-    return np.concatenate([[fallback], h]) if len(h) else np.array([fallback])
+from sims.windows.panels import PanelPainter, ViewOptions, paint_drive
 
 
 def drive_frames(
-    road: Road,
-    learner: Trajectory,
-    expert: Trajectory | None = None,
-    car: CarParams = CarParams(),
-    size: int = 480,
-    stride: int = 2,
+    track: Trajectory,
+    ghost: Trajectory | None = None,
+    size: tuple[int, int] = (480, 480),
+    stride: int = 1,
     camera: str = "follow",
     pixels_per_metre: float = 8.0,
     max_frames: int | None = None,
+    hold_seconds: float = 0.0,
+    driver_label: str | None = None,
+    steps: list[int] | None = None,
 ):
-    """Yield ``(frame[H, W, 3] uint8, step)`` along the learner's real trajectory.
-
-    The trail is the positions the car actually drove, coloured by its measured
-    |cross-track error|; the ghost is the expert at the same step.
-    """
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    from envs.rendering import CarPose, RoadRenderer
-
-    renderer = RoadRenderer(size, size, camera=camera, pixels_per_metre=pixels_per_metre)
-    heading = _heading_of(learner, road)
-    ghost_heading = _heading_of(expert, road) if expert is not None else None
-    steps = list(range(0, len(learner.xy), stride))
-    if steps[-1] != len(learner.xy) - 1:
-        steps.append(len(learner.xy) - 1)
+    """Yield ``(frame[H, W, 3] uint8, step)``: every ``stride``-th step of ``track`` and its
+    last, then the last again for ``hold_seconds`` (at ``stride`` steps a frame), or the
+    ``steps`` given; at most ``max_frames`` frames. ``driver_label`` names the driver in the
+    HUD (default: the track's)."""
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    if steps is None:
+        steps = list(range(0, len(track), stride))
+        if steps[-1] != len(track) - 1:
+            steps.append(len(track) - 1)
+        steps += [len(track) - 1] * int(round(hold_seconds / (stride * track.dt)))
     if max_frames is not None:
         steps = steps[:max_frames]
+    painter = PanelPainter()
+    surface = pygame.Surface(size)
+    options = ViewOptions(camera=camera, pixels_per_metre=pixels_per_metre)
     try:
         for t in steps:
-            velocity = None
-            if car.model == "dynamic" and learner.lateral_speed is not None:  # where the body moves
-                c, s = np.cos(heading[t]), np.sin(heading[t])
-                vx, vy = learner.speed[t], learner.lateral_speed[t]
-                velocity = (float(c * vx - s * vy), float(s * vx + c * vy))
-            pose = CarPose(*learner.xy[t], heading[t], learner.steer[t], car.length, car.width, car.wheelbase,
-                           velocity)  # fmt: skip
-            ghost = None
-            if expert is not None:
-                g = min(t, len(expert.xy) - 1)
-                ghost = CarPose(*expert.xy[g], ghost_heading[g], expert.steer[g], car.length, car.width, car.wheelbase)
-            hud = {
-                "road": road.name,
-                "step": str(t),
-                "speed": f"{learner.speed[t]:5.2f} m/s",
-                "steer": f"{np.degrees(learner.steer[t]):+6.1f} deg",
-                "cte": f"{learner.cte[t]:+6.3f} m",
-                "progress": f"{100 * min(learner.progress_m[t] / road.length, 1):5.1f} %",
-                "ghost": "expert" if expert is not None else "-",
-            }
-            sliding = learner.sliding[: t + 1] if learner.sliding is not None else None
-            frame = renderer.render(road, pose, learner.xy[: t + 1], np.abs(learner.cte[: t + 1]), hud, ghost,
-                                    trail_sliding=sliding)  # fmt: skip
-            yield np.array(frame), t
+            paint_drive(painter, surface, track, t, ghost, options, driver_label)
+            pixels = np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8)
+            yield pixels.reshape(size[1], size[0], 3).copy(), t
     finally:
-        renderer.close()
+        painter.renderer.close()
 
 
 def dashcam_frames(policy, road: Road, env_config) -> np.ndarray:
     """``[T, H, W, 3]``: what the camera saw while ``policy`` drove ``road`` once (the evaluation's
     drive again: the same start and the same deterministic policy, so the same frames)."""
-    import torch
-
-    from envs import RoadFollowEnv
+    import torch  # heavy, and only a policy's drive needs it (not replay's frames, which come from a file)
 
     env = RoadFollowEnv(config=env_config)
     obs, _ = env.reset(seed=0, options={"road": road})
@@ -112,37 +82,3 @@ def beside(top: np.ndarray, dashcam: np.ndarray, gap: int = 8) -> np.ndarray:
     row = (height - big.shape[0]) // 2
     panel[row : row + big.shape[0], gap : gap + big.shape[1]] = big
     return np.concatenate([top, panel], axis=1)
-
-
-def write_gif(path, frames, frame_seconds: float) -> Path:
-    """Write RGB frames as an animated GIF (atomically) playing at real time."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        _save_gif(tmp, frames, frame_seconds)
-    return path
-
-
-def gif_bytes(frames, frame_seconds: float) -> bytes:
-    """RGB frames as the bytes of an animated GIF playing at real time (for a notebook or a web page)."""
-    import io
-
-    buffer = io.BytesIO()
-    _save_gif(buffer, frames, frame_seconds)
-    return buffer.getvalue()
-
-
-def _save_gif(target, frames, frame_seconds: float) -> None:
-    from PIL import Image
-
-    images = [Image.fromarray(f).quantize(colors=96, method=Image.Quantize.MEDIANCUT) for f in frames]
-    if not images:
-        raise ValueError("no frames to write")
-    images[0].save(
-        target,
-        format="GIF",
-        save_all=True,
-        append_images=images[1:],
-        duration=max(20, int(round(frame_seconds * 1000))),
-        loop=0,
-        optimize=False,
-    )

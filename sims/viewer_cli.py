@@ -183,7 +183,7 @@ def replay_options(p):
 
 
 def _pace() -> bool:
-    from sims.viewer import headless
+    from sims.windows.app import headless
 
     return not headless()
 
@@ -191,7 +191,7 @@ def _pace() -> bool:
 def _road_lists(roads: RoadSelection, split: str | None = None):
     """The RoadList of ``roads`` (``split`` overrides its split, and ignores a roads file)."""
     from envs import load_roads
-    from sims.viewer import RoadList
+    from sims.windows.driving import RoadList
 
     if roads.roads_file and split is None:
         return RoadList(load_roads(roads.roads_file))
@@ -206,7 +206,8 @@ def _no_window(command: str, exc: Exception) -> int:
 
 def cmd_watch(args) -> int:
     from agents.evaluation import env_config_for
-    from sims.viewer import WatchApp, pygame_error
+    from sims.windows.app import pygame_error
+    from sims.windows.watch import WatchApp
 
     driving = driver_for(args.policy, threads=1)  # one observation at a time: threads only cost
     window, selection, config = args.window, args.roads, args.config
@@ -232,8 +233,8 @@ def cmd_watch(args) -> int:
 
 def cmd_play(args) -> int:
     from agents.evaluation import env_config_for
-    from sims.play import PlayApp
-    from sims.viewer import pygame_error
+    from sims.windows.play import PlayApp
+    from sims.windows.app import pygame_error
 
     window, config = args.window, args.config
     roads = _road_lists(args.roads)
@@ -256,8 +257,8 @@ def cmd_play(args) -> int:
 
 
 def cmd_draw(args) -> int:
-    from sims.draw import DrawApp
-    from sims.viewer import pygame_error
+    from sims.windows.draw import DrawApp
+    from sims.windows.app import pygame_error
 
     driving = None if args.policy == "expert" else driver_for(args.policy, threads=1)
     driver, observation, label = (None, "features", "expert") if driving is None else (
@@ -275,8 +276,9 @@ def cmd_draw(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from sims.replay import ReplayApp, find_episodes, render_replay
-    from sims.viewer import pygame_error
+    from sims.episodes import find_episodes
+    from sims.windows.replay import ReplayApp, render_replay
+    from sims.windows.app import pygame_error
 
     paths = find_episodes(args.episodes)
     config, window = args.config, args.window

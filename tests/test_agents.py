@@ -10,10 +10,12 @@ import torch
 
 from agents.data import CollectConfig, Dataset, DatasetError, collect, collect_world
 from agents.drivers import ExpertDriver, PolicyDriver
-from agents.evaluation import Trajectory, aggregate, drive, evaluate
+from agents.evaluation import aggregate, drive, evaluate
 from agents.model import Architecture, CheckpointError, SteeringPolicy, load_checkpoint
+from agents.trajectory import Trajectory
 from agents.training import TrainConfig, train
-from sims.roads import split_road_list
+from envs.generation import split_roads
+from envs.road import Road
 
 TINY = TrainConfig(epochs=3, batch_size=128, print_every=0, net=Architecture(hidden=(32, 32)))
 
@@ -27,7 +29,7 @@ def small_data():
 
 @pytest.mark.parametrize("split", ["train", "unseen"])
 def test_expert_completes_every_road_of_the_default_families(split):
-    roads = split_road_list(split, 120, ("gentle", "twisty"))
+    roads = split_roads(split, 120, ("gentle", "twisty"))
     result = evaluate(ExpertDriver(), roads)
     agg = result["aggregate"]
     assert agg["episodes"] == 120
@@ -37,7 +39,7 @@ def test_expert_completes_every_road_of_the_default_families(split):
 
 
 def test_expert_completes_hairpin_roads():
-    roads = split_road_list("unseen", 20, ("hairpin",))
+    roads = split_roads("unseen", 20, ("hairpin",))
     assert evaluate(ExpertDriver(), roads)["aggregate"]["completion_rate"] == 1.0
 
 
@@ -189,15 +191,16 @@ def test_damaged_and_foreign_checkpoints_give_clear_errors(tmp_path):
 
 def test_metrics_on_a_hand_made_trajectory():
     cte = np.array([0.0, 0.1, -0.3, 0.2])
-    traj = Trajectory(
-        road="r",
+    traj = Trajectory.from_columns(
+        Road.from_points([[0, 0], [10, 0]], 7.0, name="r"),
+        dt=0.05,
+        outcome="finished",
         xy=np.zeros((4, 2)),
+        heading=np.zeros(4),
         cte=cte,
         speed=np.array([10.0, 9.0, 11.0, 10.0]),
         steer=np.zeros(4),
         progress_m=np.arange(4.0),
-        finished=True,
-        off_road=False,
     )
     m = traj.metrics()
     # the reset state (index 0) is not a driven step
@@ -212,7 +215,7 @@ def test_metrics_on_a_hand_made_trajectory():
 
 
 def test_drive_records_the_real_trajectory():
-    road = split_road_list("unseen", 1, ("twisty",))[0]
+    road = split_roads("unseen", 1, ("twisty",))[0]
     (traj,) = drive(ExpertDriver(), [road])
     assert traj.finished and not traj.off_road
     # positions are where the car was: each lies |cte| from the centreline
@@ -223,7 +226,7 @@ def test_drive_records_the_real_trajectory():
 
 def test_learner_drives_in_inference_mode(small_data):
     policy, _ = train(small_data[0], None, TINY)
-    road = split_road_list("unseen", 2, ("gentle",))
+    road = split_roads("unseen", 2, ("gentle",))
     seen = []  # every forward pass: (inference mode on, output is an inference tensor, eval mode)
     policy.net.register_forward_hook(
         lambda net, inputs, out: seen.append((torch.is_inference_mode_enabled(), out.is_inference(), not net.training)))

@@ -156,7 +156,25 @@ def test_ghost_is_drawn_and_the_car_stays_on_top(straight_road):
     with_ghost = renderer.render(straight_road, car, *NO_TRAIL, {}, ghost=CarPose(60.5, 0.5, 0.1))
     assert not np.array_equal(plain, with_ghost)
     assert len(pixels_of(with_ghost, rendering.GHOST_COLOUR)) > 20
-    assert len(pixels_of(with_ghost, rendering.CAR_COLOUR)) == len(pixels_of(plain, rendering.CAR_COLOUR))
+    # the car is drawn over the ghost's body: only the ghost's thin outline crosses it
+    car_pixels = len(pixels_of(plain, rendering.CAR_COLOUR))
+    assert len(pixels_of(with_ghost, rendering.CAR_COLOUR)) > 0.75 * car_pixels
+
+
+@pytest.mark.parametrize("camera", ["follow", "road"])
+@pytest.mark.parametrize("offset", [(0.0, 0.0, 0.0), (0.3, 0.1, 0.02)])
+def test_a_ghost_right_under_the_car_is_still_seen(straight_road, camera, offset):
+    """The expert's ghost often drives exactly where the learner does: its outline is drawn over the car."""
+    renderer = RoadRenderer(camera=camera)
+    car = CarPose(60.0, 0.0, 0.0)
+    ghost = CarPose(60.0 + offset[0], offset[1], offset[2])
+    frame = renderer.render(straight_road, car, *NO_TRAIL, {}, ghost=ghost)
+    body = pixels_of(renderer.render(straight_road, car, *NO_TRAIL, {}), *CAR_TOP_COLOURS)
+    lo, hi = body.min(axis=0) - 1, body.max(axis=0) + 1  # the car's box on screen
+    seen = pixels_of(frame, rendering.GHOST_COLOUR)
+    inside = seen[np.all((seen >= lo) & (seen <= hi), axis=1)]
+    perimeter = 2 * np.sum(hi - lo)
+    assert len(inside) > 0.5 * perimeter, f"only {len(inside)} ghost pixels show on a car of perimeter {perimeter:.0f} px"
 
 
 def test_camera_can_be_switched_between_frames(curvy_road):
@@ -292,3 +310,23 @@ def test_frames_still_render_after_pygame_quit(straight_road):
     pygame.quit()
     after = RoadRenderer(camera="road").render(straight_road, CarPose(20.0, 0.0, 0.0), *NO_TRAIL, hud)
     assert np.array_equal(before, after)
+
+
+def test_the_hud_is_where_hud_box_measures_it():
+    """The windows lay out around the HUD with ``hud_box``: it must be the box the renderer draws."""
+    import pygame
+
+    for hud in ({"speed": "10.00 m/s"}, {"road": "unseen/twisty/3", "mean |cte|": "  0.12 m", "x": "y" * 40}):
+        surface = pygame.Surface((640, 400))
+        surface.fill((200, 200, 200))
+        RoadRenderer().draw_hud(surface, hud)
+        pixels = np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8).reshape(400, 640, 3)
+        ys, xs = np.nonzero(np.any(pixels != 200, axis=-1))
+        x, y, w, h = rendering.hud_box(hud)
+        assert (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1) == (x, y, x + w, y + h)
+    assert rendering.hud_box({}) == (0, 0, 0, 0)
+
+
+def test_one_font_cache_for_every_size_and_face():
+    assert rendering.font(14) is rendering.font(14)
+    assert rendering.font(18, mono=False, bold=True) is not rendering.font(18)

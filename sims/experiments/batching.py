@@ -126,7 +126,7 @@ def run(spec: BatchingRun) -> dict:
     from agents.drivers import PolicyDriver
     from agents.evaluation import aggregate, drive, env_config_for
     from agents.training import TrainConfig, train
-    from sims.roads import split_road_list
+    from envs.generation import split_roads
 
     setup = spec.setup
     world = collect_world(families=setup.families, observation=setup.observation)
@@ -135,7 +135,7 @@ def run(spec: BatchingRun) -> dict:
     config = TrainConfig(epochs=setup.epochs, batch_size=spec.batch_size, learning_rate=setup.learning_rate,
                          seed=spec.seed, print_every=0)
     policy, history = train(data, test_data, config)
-    unseen = split_road_list("unseen", setup.unseen_roads, setup.families)
+    unseen = split_roads("unseen", setup.unseen_roads, setup.families)
     closed_loop = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config_for(setup.observation))])
 
     batch = len(data) if spec.batch_size == FULL_BATCH else min(spec.batch_size, len(data))

@@ -148,7 +148,7 @@ def run(spec: OverfittingRun) -> dict:
     from agents.drivers import PolicyDriver
     from agents.evaluation import aggregate, drive, env_config_for
     from agents.training import TrainConfig, evaluate_loss, to_tensors, train
-    from sims.roads import split_road_list
+    from envs.generation import split_roads
 
     roads = training_roads(spec.train_roads, spec.seed, spec.families)
     data = collect(CollectConfig(num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation)),
@@ -164,7 +164,7 @@ def run(spec: OverfittingRun) -> dict:
     test_loss = evaluate_loss(policy.net, *to_tensors(test_data))
     env_config = env_config_for(spec.observation)
     driven = roads[: spec.max_train_roads_driven]
-    unseen = split_road_list("unseen", spec.unseen_roads, spec.families)
+    unseen = split_roads("unseen", spec.unseen_roads, spec.families)
     on_train = aggregate([t.metrics() for t in drive(PolicyDriver(policy), driven, env_config)])
     on_unseen = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config)])
     row = {

@@ -123,9 +123,9 @@ def grid(config: RLConfig) -> list[RLRun]:
 
 
 def _unseen(config: RLConfig):
-    from sims.roads import split_road_list
+    from envs.generation import split_roads
 
-    return split_road_list("unseen", config.eval_roads, config.families)
+    return split_roads("unseen", config.eval_roads, config.families)
 
 
 def _closed_loop(driver, config: RLConfig) -> dict:

@@ -224,10 +224,10 @@ def changed_world(change: str, strength: float, eval_roads: int, observation: st
     """The roads, the environment config and a description of ``change`` at ``strength``."""
     from agents.evaluation import env_config_for
     from envs import Disturbances, generate_road
-    from sims.roads import split_road_list
+    from envs.generation import split_roads
 
     env_config = env_config_for(observation)
-    roads = split_road_list("unseen", eval_roads, families)
+    roads = split_roads("unseen", eval_roads, families)
     description = f"unseen {'+'.join(families)} roads"
     if change == "curvature":
         if abs(strength - TRAIN_CURVATURE) > 1e-9:

@@ -1,4 +1,4 @@
-"""Tests of the windows (watch, play, draw, replay): posted events in, state and frames out.
+"""Tests of sims/windows (watch, play, draw, replay): posted events in, state and frames out.
 
 Everything runs headless (``SDL_VIDEODRIVER=dummy``). Apps are stepped frame by
 frame with ``run(max_frames, pace=False)``, so time is deterministic: each frame
@@ -10,40 +10,36 @@ import os
 os.environ["SDL_VIDEODRIVER"] = "dummy"  # before anything imports pygame
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from agents.drivers import ExpertDriver, PolicyDriver
-from agents.evaluation import drive, env_config_for, evaluate
-from agents.model import Architecture, NetConfig, SteeringNet, SteeringPolicy, save_checkpoint
-from envs import RoadFollowConfig, generate_road, load_roads, save_roads
-from envs import rendering
+from agents.evaluation import drive, env_config_for
+from agents.model import SteeringPolicy
+from envs import RoadFollowConfig, generate_road, load_roads, rendering, save_roads
 from envs.observations import observation_space
 from envs.road import Road
 from sims import cli
-from sims.draw import DrawApp, smooth_centreline
-from sims.play import HumanDataset, PlayApp
-from sims.recording import GifWriter, _known_colours, video_available
-from sims.replay import (
-    EpisodeError,
-    ReplayApp,
-    evaluate_and_save,
-    find_episodes,
-    load_episode,
-    render_replay,
+from sims.episodes import EpisodeError, evaluate_and_save, find_episodes, load_episode
+from sims.recording import video_available
+from sims.windows.app import MIN_SIZE, STATUS_BAR_PX, pygame_module
+from sims.windows.draw import DrawApp, RoadTrialApp, smooth_centreline
+from sims.windows.driving import HOLD_SECONDS, RoadList, RoadRun
+from sims.windows.keys import (
+    DRAW_KEYS,
+    PLAY_KEYS,
+    REPLAY_KEYS,
+    SPLIT_VIEW,
+    TRIAL_KEYS,
+    WATCH_KEYS,
+    help_lines,
+    hints,
 )
-from sims.viewer import (
-    HOLD_SECONDS,
-    MIN_SIZE,
-    STATUS_BAR_PX,
-    RoadList,
-    RoadRun,
-    WatchApp,
-    pygame_module,
-)
+from sims.windows.play import HumanDataset, PlayApp
+from sims.windows.replay import ReplayApp, render_replay
+from sims.windows.watch import WatchApp
 
 pg = pygame_module()
 SMALL = (640, 360)
@@ -88,18 +84,6 @@ def empty_event_queue():
     pygame_module().event.clear()
 
 
-@pytest.fixture(scope="module")
-def random_policy(tmp_path_factory) -> Path:
-    """A checkpoint of an untrained net: it drives badly, which is all these tests need."""
-    import torch
-
-    torch.manual_seed(0)
-    shape = observation_space(RoadFollowConfig()).shape
-    path = tmp_path_factory.mktemp("policy") / "random.pt"
-    save_checkpoint(path, SteeringNet(NetConfig("features", shape, Architecture(hidden=(16,)))))
-    return path
-
-
 def watch(size=SMALL, **kwargs) -> WatchApp:
     roads = kwargs.pop("roads", RoadList(split="train"))
     both = (RoadList(split="train"), RoadList(split="unseen"))
@@ -121,8 +105,8 @@ def test_watch_drives_exactly_what_evaluate_measures(random_policy):
     run = RoadRun(road, ExpertDriver(), config)
     finish(run)
     [expected] = drive(ExpertDriver(), [road], config)
-    np.testing.assert_array_equal(run.track.xy, expected.xy)
-    np.testing.assert_array_equal(run.track.cte, expected.cte)
+    np.testing.assert_array_equal(run.trajectory.xy, expected.xy)
+    np.testing.assert_array_equal(run.trajectory.cte, expected.cte)
     assert run.outcome == "finished" and expected.finished
 
     # a learner with the expert alongside: the ghost is the expert's own drive, step for step
@@ -130,11 +114,11 @@ def test_watch_drives_exactly_what_evaluate_measures(random_policy):
     run = RoadRun(road, learner, config, ghost_driver=ExpertDriver())
     finish(run)
     [evaluated] = drive(learner, [road], config)
-    np.testing.assert_allclose(run.track.xy, evaluated.xy, atol=1e-6)
+    np.testing.assert_allclose(run.trajectory.xy, evaluated.xy, atol=1e-6)
     assert run.outcome == ("off road" if evaluated.off_road else "finished")
     ghost_steps = len(run.ghost)
     np.testing.assert_array_equal(run.ghost.xy, expected.xy[:ghost_steps])
-    assert ghost_steps == len(run.track)  # stepped together until the learner's drive ended
+    assert ghost_steps == len(run.trajectory)  # stepped together until the learner's drive ended
 
 
 def test_time_speed_sets_env_steps_per_frame():
@@ -162,10 +146,10 @@ def test_watch_keys(tmp_path):
     key(pg.K_SPACE)
     app.run(30, pace=False)
     assert app.paused and app.ticks == ticks, "paused: time stands still"
-    steps = len(app.panels[0].run.track)
+    steps = len(app.panels[0].run.trajectory)
     key(pg.K_PERIOD)
     app.run(1, pace=False)
-    assert app.ticks == ticks + 1 and len(app.panels[0].run.track) == steps + 1, "one step"
+    assert app.ticks == ticks + 1 and len(app.panels[0].run.trajectory) == steps + 1, "one step"
     key(pg.K_SPACE)
     app.run(3, pace=False)
     assert not app.paused and app.ticks == ticks + 2
@@ -173,7 +157,7 @@ def test_watch_keys(tmp_path):
     key(pg.K_RIGHT)
     app.run(1, pace=False)
     assert app.panels[0].index == 1 and app.panels[0].run.road.name == "train/twisty/1"
-    assert len(app.panels[0].run.track) == 1, "a new road starts at its beginning"
+    assert len(app.panels[0].run.trajectory) == 1, "a new road starts at its beginning"
     key(pg.K_LEFT)
     key(pg.K_LEFT)  # no road before the first
     app.run(1, pace=False)
@@ -182,7 +166,7 @@ def test_watch_keys(tmp_path):
     app.run(30, pace=False)
     key(pg.K_r)
     app.run(1, pace=False)
-    assert len(app.panels[0].run.track) <= 2, "restart"
+    assert len(app.panels[0].run.trajectory) <= 2, "restart"
 
     before = (app.options.show_ghost, app.options.show_trail, app.options.camera)
     for k in (pg.K_g, pg.K_t, pg.K_c):
@@ -204,7 +188,7 @@ def test_watch_keys(tmp_path):
     names = [p.run.road.name.split("/")[0] for p in app.panels]
     assert names == ["train", "unseen"], "split view: a train road and an unseen road"
     app.run(9, pace=False)
-    assert all(len(p.run.track) > 1 for p in app.panels), "both drive at once"
+    assert all(len(p.run.trajectory) > 1 for p in app.panels), "both drive at once"
     key(pg.K_v)
     app.run(1, pace=False)
     assert len(app.panels) == 1
@@ -249,7 +233,7 @@ def test_drawing_shows_car_trail_ghost_plot_and_banner(random_policy):
     inside = frame[plot.top : plot.bottom, plot.left : plot.right]
     assert has_colour(inside, rendering.TRAIL_PALETTE) > 20, "the car's cte line in the plot"
     # the trail is drawn over the road: a trail point away from the car has a trail colour
-    x, y = panel.painter.renderer.world_to_screen(panel.run.track.xy[-12]).astype(int)
+    x, y = panel.painter.renderer.world_to_screen(panel.run.trajectory.xy[-12]).astype(int)
     assert 0 <= x < 1280 and 0 <= y < 720 - STATUS_BAR_PX
     assert has_colour(frame[y - 2 : y + 3, x - 2 : x + 3], rendering.TRAIL_PALETTE) > 0
     # the banner says how the road ended (red for off road, green for finished)
@@ -300,10 +284,42 @@ def test_road_leaving_the_screen():
     app.run(200, pace=False)
     # a car that left the road and drove on is still drawn without trouble
     run = app.panels[0].run
-    run.track.append(5000.0, -5000.0, 0.0, 0.0, 10.0, 7000.0, 1.0)
+    run.trajectory.append([5000.0, -5000.0, 0.0, 10.0, 0.0, 0.0, 7000.0, 1.0, 0.0, 0.0])
     app.draw()
     app.options.camera = "road"
     app.draw()
+    app.close()
+
+
+@pytest.mark.parametrize(
+    "window, table",
+    [
+        (WatchApp, WATCH_KEYS),
+        (PlayApp, PLAY_KEYS),
+        (ReplayApp, REPLAY_KEYS),
+        (DrawApp, DRAW_KEYS),
+        (RoadTrialApp, TRIAL_KEYS),
+    ],
+)
+def test_every_binding_is_declared_once_and_calls_a_method_of_its_window(window, table):
+    assert window.keys is table
+    bound = [name for k in table if k.method is not None for name in k.keys]
+    assert len(bound) == len(set(bound)), "no key is bound twice"
+    for k in table:
+        for method in k.method if isinstance(k.method, tuple) else [k.method] * (k.method is not None):
+            assert callable(getattr(window, method, None)), f"{window.__name__} has no {method}() for {k.shown}"
+        if isinstance(k.method, tuple):
+            assert len(k.method) == len(k.keys)
+    assert [d for _, d in help_lines(table)] == [k.does for k in table], "the help box lists the table"
+
+
+def test_help_and_hints_come_from_the_bindings_that_apply():
+    app = watch(roads=RoadList(split="train"))
+    assert SPLIT_VIEW in app.active_keys() and "v split view" in hints(app.active_keys())
+    app.close()
+    app = WatchApp(ExpertDriver(), env_config_for("features"), RoadList(split="train"), size=SMALL)
+    assert SPLIT_VIEW not in app.active_keys(), "no split roads: no split-view key in the help or the hints"
+    assert hints(app.active_keys())[:3] == ["h help", "space pause", "right/left road"]
     app.close()
 
 
@@ -345,30 +361,6 @@ def test_recording_while_paused_and_stepping(tmp_path):
     assert gif.n_frames == 1 + 5 and gif.size == SMALL
 
 
-def test_gif_writer_round_trip_and_cumulative_durations(tmp_path):
-    known = _known_colours()
-    frames = []
-    for k in range(6):
-        f = np.zeros((30, 40, 3), dtype=np.uint8)
-        f[:] = known[0]
-        f[5 + k : 10 + k, 3:20] = known[4]
-        f[20:25, 25:35] = known[12 + k]
-        frames.append(f)
-    frames.append(frames[-1].copy())  # an unchanged frame still takes its time
-    writer = GifWriter(tmp_path / "a.gif", (40, 30), 1 / 30)
-    for f in frames:
-        writer.write(f)
-    writer.close()
-    gif = Image.open(tmp_path / "a.gif")
-    durations = []
-    for i, f in enumerate(frames):
-        gif.seek(i)
-        np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), f)
-        durations.append(gif.info["duration"])
-    assert durations == [30, 40, 30, 30, 40, 30, 30]  # 1/30 s in whole hundredths, no drift
-    assert not list(tmp_path.glob(".*.tmp"))
-
-
 def test_mp4_needs_the_video_extra(tmp_path, capsys):
     if video_available():
         pytest.skip("the video extra is installed")
@@ -399,11 +391,11 @@ def test_play_arrow_keys_steer_and_recording_is_a_dataset(tmp_path):
     out = tmp_path / "me.npz"
     app = PlayApp(env_config_for("features"), RoadList(split="train"), record=out, size=SMALL, countdown=0.5)
     app.run(30, pace=False)  # the countdown: the car waits
-    assert len(app.panels[0].run.track) == 1
+    assert len(app.panels[0].run.trajectory) == 1
     key(pg.K_LEFT)
     app.run(12, pace=False)  # 4 steps of 0.05 s
     assert app.human.command == pytest.approx(4 * 0.05 * 2.5), "holding left turns the wheel left, gradually"
-    assert app.panels[0].run.track.column("steer")[-1] > 0
+    assert app.panels[0].run.trajectory.steer[-1] > 0
     key_up(pg.K_LEFT)
     app.run(12, pace=False)
     assert app.human.command == 0.0, "let go: back to straight"
@@ -412,10 +404,10 @@ def test_play_arrow_keys_steer_and_recording_is_a_dataset(tmp_path):
     app.run(3, pace=False)
     assert app.human.command == -0.5 and app.human.input == "gamepad", "stick right steers right"
     pg.event.post(pg.event.Event(pg.JOYAXISMOTION, joy=0, instance_id=0, axis=0, value=0.0))
-    steps = len(app.panels[0].run.track) - 1
+    steps = len(app.panels[0].run.trajectory) - 1
     hud = app.panels[0].hud(app.driver_label())
     assert "cte" in hud and hud["driver"].startswith("you")
-    actions = app.panels[0].run.track.column("steer")
+    actions = app.panels[0].run.trajectory.steer
     app.close()
 
     data = Dataset.load(out)
@@ -451,7 +443,7 @@ def test_play_dataset_labels_are_the_executed_actions(tmp_path):
     assert not run.done
     d = data.dataset()
     np.testing.assert_allclose(d.action[:, 0], wanted.astype(np.float32))
-    np.testing.assert_allclose(d.cte, run.track.cte[:40].astype(np.float32))
+    np.testing.assert_allclose(d.cte, run.trajectory.cte[:40].astype(np.float32))
 
 
 # ------------------------------------------------------------------------------- draw
@@ -499,7 +491,7 @@ def test_draw_clicks_make_a_road_that_saves_and_drives(tmp_path, capsys):
     app.run(40, pace=False)
     assert app.drive is not None
     run = app.drive.panels[0].run
-    assert run.road.name == "drawn/0" and len(run.track) > 5
+    assert run.road.name == "drawn/0" and len(run.trajectory) > 5
     assert frame_array(app.draw()).shape == (600, 800, 3)
     key(pg.K_ESCAPE)
     app.run(1, pace=False)
@@ -571,7 +563,7 @@ def test_draw_sends_the_learner_with_the_expert_alongside(tmp_path, random_polic
     key(pg.K_RETURN)
     app.run(10, pace=False)
     run = app.drive.panels[0].run
-    assert run.driver is learner and run.ghost is not None and len(run.ghost) == len(run.track)
+    assert run.driver is learner and run.ghost is not None and len(run.ghost) == len(run.trajectory)
     key(pg.K_q)
     app.run(5, pace=False)
     assert not app.running
@@ -590,27 +582,6 @@ def test_smooth_centreline_goes_through_the_points():
 
 
 # ----------------------------------------------------------------------------- replay
-def test_evaluate_save_episodes_is_evaluate_plus_files(tmp_path, random_policy):
-    roads = [generate_road("unseen", "twisty", 1), generate_road("train", "gentle", 0)]
-    config = env_config_for("features")
-    learner = PolicyDriver(SteeringPolicy.load(random_policy))
-    result = evaluate_and_save(learner, roads, config, tmp_path / "eps")
-    assert result == evaluate(learner, roads, config)
-    files = find_episodes(tmp_path / "eps")
-    assert [f.name for f in files] == ["0000-unseen-twisty-1.npz", "0001-train-gentle-0.npz"]
-    evaluate_and_save(learner, roads[1:], config, tmp_path / "eps")  # again, into the same folder
-    assert [f.name for f in find_episodes(tmp_path / "eps")] == ["0000-train-gentle-0.npz"], "this run's drives only"
-    ep = load_episode(files[0])  # (still there: an older drive is not deleted, only no longer listed)
-    assert ep.road.name == roads[0].name and np.allclose(ep.road.points, roads[0].points)
-    # the saved drive is the live one, headings included (recovered from positions)
-    live = RoadRun(roads[0], learner, config, ghost_driver=ExpertDriver())
-    finish(live)
-    np.testing.assert_allclose(ep.track.row_array(), live.track.row_array(), atol=1e-6)
-    assert ep.ghost is not None and len(ep.ghost) > len(ep.track) - 1
-    np.testing.assert_allclose(ep.ghost.row_array()[: len(live.ghost)], live.ghost.row_array(), atol=1e-9)
-    assert ep.metadata["metrics"] == result["roads"][roads[0].name]
-
-
 def test_replay_keys_and_rendering(tmp_path):
     roads = [Road.from_points([[0, 0], [60, 0], [90, 30]], 7.0, name="a"), generate_road("train", "gentle", 0)]
     evaluate_and_save(ExpertDriver(), roads, env_config_for("features"), tmp_path / "eps")
@@ -630,10 +601,10 @@ def test_replay_keys_and_rendering(tmp_path):
     assert has_colour(frame, [(40, 170, 70)]) > 300, "the finished banner at the end"
     key(pg.K_RIGHT)
     app.run(1, pace=False)
-    assert app.index == 1 and app.t == 0 and app.episode.road.name == "train/gentle/0"
+    assert app.index == 1 and app.t == 0 and app.track.road.name == "train/gentle/0"
     key(pg.K_END)
     key(pg.K_SPACE)  # go on (a step key paused it)
-    hold = round(HOLD_SECONDS / app.episode.dt)
+    hold = round(HOLD_SECONDS / app.track.dt)
     app.run(FRAMES_PER_TICK * (hold - 1), pace=False)
     assert app.index == 1 and app.t == app.last_step, "the end is held"
     app.run(FRAMES_PER_TICK * 2, pace=False)
@@ -641,8 +612,8 @@ def test_replay_keys_and_rendering(tmp_path):
     app.close()
 
     gif, frames = render_replay(paths[0], tmp_path / "a.gif", size=(480, 270))
-    episode = load_episode(paths[0])
-    assert frames == len(episode.track) + round(HOLD_SECONDS / episode.dt)
+    track, _ = load_episode(paths[0])
+    assert frames == len(track) + round(HOLD_SECONDS / track.dt)
     image = Image.open(gif)
     assert image.n_frames == frames and image.size == (480, 270) and image.info["duration"] == 50
     png, _ = render_replay(paths[0], tmp_path / "a.png", size=(480, 270), step=3)

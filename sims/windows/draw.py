@@ -12,25 +12,22 @@ back to drawing. Closing the window saves unsaved changes.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
+import pygame
 
+from agents.drivers import ExpertDriver
+from agents.evaluation import env_config_for
+from envs import rendering
+from envs.rendering import GRASS_COLOUR, RoadRenderer
 from envs.road import Road, RoadError, load_roads, save_roads
-from sims.viewer import (
-    DEFAULT_SIZE,
-    PADDING,
-    STATUS_BAR_PX,
-    STATUS_TEXT,
-    App,
-    RoadList,
-    WatchApp,
-    draw_help,
-    draw_status_bar,
-    font,
-    key_name,
-    pygame_module,
-)
+from sims.windows.app import DEFAULT_SIZE, STATUS_BAR_PX, App
+from sims.windows.driving import RoadList
+from sims.windows.keys import BACK_TO_DRAWING, DRAW_KEYS, TRIAL_KEYS, help_lines, hints, key_name
+from sims.windows.panels import STATUS_TEXT, aligned, draw_help, draw_status_bar
+from sims.windows.watch import WatchApp
 
 DEFAULT_WIDTH = 7.0  # [m]
 WIDTH_STEP = 0.5  # [m]
@@ -47,45 +44,10 @@ POINT_OUTLINE = (20, 20, 20)
 START_COLOUR = (40, 215, 70)
 PREVIEW_COLOUR = (255, 255, 255)
 
-DRAW_BINDINGS = {
-    "backspace": "undo",
-    "z": "undo",
-    "[": "narrower",
-    "]": "wider",
-    "o": "toggle_closed",
-    "x": "clear",
-    "delete": "clear",
-    "s": "save",
-    "return": "drive_learner",
-    "enter": "drive_learner",
-    "e": "drive_expert",
-    "up": "pan_up",
-    "down": "pan_down",
-    "left": "pan_left",
-    "right": "pan_right",
-    "h": "toggle_help",
-    "f1": "toggle_help",
-}
-DRAW_HELP = [
-    ("click / drag", "place points (a drag places one every few metres)"),
-    ("right click or z", "remove the last point"),
-    ("[ and ]", "road narrower / wider"),
-    ("o", "open road / closed loop"),
-    ("x or delete", "remove all points"),
-    ("s", "save the road to the file"),
-    ("enter", "send the car down the road (esc: back)"),
-    ("e", "send the expert down the road"),
-    ("arrows, wheel", "move the view, zoom"),
-    ("h", "this help"),
-    ("q or esc", "quit (unsaved changes are saved)"),
-]
-
-
 class RoadTrialApp(WatchApp):
     """The car (and the expert's ghost) going down the drawn road, round and round."""
 
-    def hints(self) -> list[str]:
-        return ["esc back to drawing", "h help", "space pause", "r restart", "+/- time", "g ghost", "c camera"]
+    keys = TRIAL_KEYS
 
 
 def smooth_centreline(points, closed: bool, step: float = SPLINE_STEP) -> np.ndarray:
@@ -133,6 +95,7 @@ class DrawApp(App):
     """
 
     title = "roadschool draw"
+    keys = DRAW_KEYS
 
     def __init__(
         self,
@@ -168,8 +131,6 @@ class DrawApp(App):
         self._road_key = None
         self._road: Road | None = None
         self._grid = None
-        from envs.rendering import RoadRenderer
-
         self.renderer = RoadRenderer(camera="follow", pixels_per_metre=self.scale)
 
     # -- the road
@@ -210,46 +171,40 @@ class DrawApp(App):
 
     # -- events
     def handle_event(self, event) -> None:
-        pg = pygame_module()
-        if event.type in (pg.QUIT, pg.WINDOWCLOSE):
+        if event.type in (pygame.QUIT, pygame.WINDOWCLOSE):
             self.running = False
             return
-        if event.type == pg.VIDEORESIZE:
+        if event.type == pygame.VIDEORESIZE:
             super().handle_event(event)
             if self.drive is not None:
                 self.drive.handle_event(event)
             return
         if self.drive is not None:
-            if event.type == pg.KEYDOWN and key_name(event) in ("escape", "return", "enter", "backspace"):
+            if event.type == pygame.KEYDOWN and key_name(event) in BACK_TO_DRAWING:
                 self.stop_driving()
-            elif event.type == pg.KEYDOWN and key_name(event) == "q":
-                self.running = False
             else:
                 self.drive.handle_event(event)
+                self.running = self.drive.running  # q in the trial quits
             return
-        if event.type == pg.KEYDOWN:
-            name = key_name(event)
-            if name in ("escape", "q"):
-                self.running = False
-            elif name in DRAW_BINDINGS:
-                getattr(self, DRAW_BINDINGS[name])()
-        elif event.type == pg.MOUSEBUTTONDOWN:
+        if event.type == pygame.KEYDOWN:
+            super().handle_event(event)
+        elif event.type == pygame.MOUSEBUTTONDOWN:
             if event.button == 1:
                 self.add_point(event.pos)
                 self.dragging = True
             elif event.button == 3:
                 self.undo()
-        elif event.type == pg.MOUSEBUTTONUP and event.button == 1:
+        elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
             self.dragging = False
-        elif event.type == pg.MOUSEMOTION:
+        elif event.type == pygame.MOUSEMOTION:
             self.mouse = tuple(event.pos)
             if self.dragging and self.points:
                 last = self.to_screen(self.points[-1])
                 if math.hypot(event.pos[0] - last[0], event.pos[1] - last[1]) >= DRAG_SPACING_PX:
                     self.add_point(event.pos)
-        elif event.type == pg.WINDOWLEAVE:
+        elif event.type == pygame.WINDOWLEAVE:
             self.mouse = None
-        elif event.type == pg.MOUSEWHEEL and event.y:
+        elif event.type == pygame.MOUSEWHEEL and event.y:
             self.scale = min(max(self.scale * 1.25 ** (1 if event.y > 0 else -1), SCALE_RANGE[0]), SCALE_RANGE[1])
 
     def add_point(self, pos) -> None:
@@ -337,9 +292,6 @@ class DrawApp(App):
         self._start_driving(None, "expert")
 
     def _start_driving(self, driver, label: str) -> None:
-        from agents.drivers import ExpertDriver
-        from agents.evaluation import env_config_for
-
         road = self.road()
         if road is None:
             self.say("place at least two points first")
@@ -367,12 +319,9 @@ class DrawApp(App):
     def draw(self):
         if self.drive is not None:
             return self.drive.draw()
-        pg = pygame_module()
-        from envs.rendering import GRASS_COLOUR
-
         canvas = self.canvas()
         w, h = self.size
-        area = canvas.subsurface(pg.Rect(0, 0, w, h - STATUS_BAR_PX))
+        area = canvas.subsurface(pygame.Rect(0, 0, w, h - STATUS_BAR_PX))
         road = self.road()
         if road is not None:
             self.renderer.pixels_per_metre = self.scale
@@ -383,30 +332,24 @@ class DrawApp(App):
         self._draw_points(area)
         self._draw_hud(area, road)
         state = [(self.message, STATUS_TEXT)] if self._message_frames > 0 else []
-        hints = ["click/drag points", "right click undo", "[ ] width", "o loop", "s save", "enter drive",
-                 "e expert", "h help", "q quit"]
-        draw_status_bar(canvas, pg.Rect(0, h - STATUS_BAR_PX, w, STATUS_BAR_PX), hints, state)
+        draw_status_bar(canvas, pygame.Rect(0, h - STATUS_BAR_PX, w, STATUS_BAR_PX), hints(self.keys), state)
         if self.show_help:
-            draw_help(canvas, "roadschool draw", DRAW_HELP)
+            draw_help(canvas, "roadschool draw", help_lines(self.keys))
         return canvas
 
     def _grid_on_grass(self, area):
         """Faint grid lines every ``GRID_METRES`` where ``area`` shows grass (cached for the view and road)."""
-        from envs.rendering import GRASS_COLOUR
-
         size = area.get_size()
         key = (size, self.origin(), self.scale, self._road_key)
         if self._grid is None or self._grid[0] != key:
-            pg = pygame_module()
-            grass = pg.mask.from_threshold(area, (*GRASS_COLOUR, 255), (1, 1, 1, 255))
+            grass = pygame.mask.from_threshold(area, (*GRASS_COLOUR, 255), (1, 1, 1, 255))
             layer = grass.to_surface(setsurface=self._grid_lines(size), unsetcolor=(0, 0, 0, 0))
             self._grid = (key, layer)
         return self._grid[1]
 
     def _grid_lines(self, size):
         """A transparent layer of the grid lines of the view."""
-        pg = pygame_module()
-        layer = pg.Surface(size, pg.SRCALPHA)
+        layer = pygame.Surface(size, pygame.SRCALPHA)
         w, h = size
         ox, oy = self.origin()
         spacing = GRID_METRES
@@ -417,38 +360,34 @@ class DrawApp(App):
         for i in range(first_x, last_x + 1):
             x = round(i * spacing * self.scale - ox)
             alpha = 60 if i % 5 == 0 else 28
-            pg.draw.line(layer, (255, 255, 255, alpha), (x, 0), (x, h))
+            pygame.draw.line(layer, (255, 255, 255, alpha), (x, 0), (x, h))
         first_y = math.ceil(-(oy + h) / self.scale / spacing)
         last_y = math.floor(-oy / self.scale / spacing)
         for j in range(first_y, last_y + 1):
             y = round(-j * spacing * self.scale - oy)
             alpha = 60 if j % 5 == 0 else 28
-            pg.draw.line(layer, (255, 255, 255, alpha), (0, y), (w, y))
+            pygame.draw.line(layer, (255, 255, 255, alpha), (0, y), (w, y))
         return layer
 
     def _draw_points(self, surface) -> None:
-        pg = pygame_module()
         if not self.points:
             return
         pts = self.to_screen(self.points)
         # keep far-away points drawable: pygame wants coordinates of moderate size
         pts = np.clip(pts, -10_000, 10_000).tolist()
         if len(pts) > 1:
-            pg.draw.lines(surface, POINT_COLOUR, self.closed and len(pts) >= 3, pts, 1)
+            pygame.draw.lines(surface, POINT_COLOUR, self.closed and len(pts) >= 3, pts, 1)
         if self.mouse is not None and not self.dragging and self.mouse[1] < surface.get_height():
             _dashed_line(surface, PREVIEW_COLOUR, pts[-1], self.mouse)
         for p in pts[1:]:
-            pg.draw.circle(surface, POINT_OUTLINE, p, 5)
-            pg.draw.circle(surface, POINT_COLOUR, p, 3)
-        pg.draw.circle(surface, POINT_OUTLINE, pts[0], 7)
-        pg.draw.circle(surface, START_COLOUR, pts[0], 5)
-        label = font(12).render("start", True, (255, 255, 255))
+            pygame.draw.circle(surface, POINT_OUTLINE, p, 5)
+            pygame.draw.circle(surface, POINT_COLOUR, p, 3)
+        pygame.draw.circle(surface, POINT_OUTLINE, pts[0], 7)
+        pygame.draw.circle(surface, START_COLOUR, pts[0], 5)
+        label = rendering.font(12).render("start", True, (255, 255, 255))
         surface.blit(label, (pts[0][0] + 9, pts[0][1] - label.get_height() - 2))
 
     def _draw_hud(self, surface, road: Road | None) -> None:
-        from envs import rendering
-
-        pg = pygame_module()
         lines = {
             "road": self.name,
             "points": str(len(self.points)),
@@ -459,17 +398,7 @@ class DrawApp(App):
         }
         if not self.points:
             lines["start"] = "click to place the first point"
-        f = font(14)
-        label_w = max(len(k) for k in lines)
-        texts = [f.render(f"{k}:{' ' * (label_w - len(k) + 1)}{v}", True, rendering.HUD_TEXT_COLOUR)
-                 for k, v in lines.items()]
-        w = max(t.get_width() for t in texts) + 2 * PADDING
-        h = f.get_linesize() * len(texts) + 2 * PADDING
-        panel = pg.Surface((w, h), pg.SRCALPHA)
-        panel.fill(rendering.HUD_PANEL_RGBA)
-        surface.blit(panel, (PADDING, PADDING))
-        for i, t in enumerate(texts):
-            surface.blit(t, (2 * PADDING, 2 * PADDING + i * f.get_linesize()))
+        self.renderer.draw_hud(surface, aligned(lines))
 
     def close(self) -> None:
         """Save unsaved changes, then close."""
@@ -477,8 +406,6 @@ class DrawApp(App):
             if not self.saved and self.road() is not None:
                 self.save()
             elif not self.saved and getattr(self, "_road_error", ""):
-                import sys
-
                 print(f"roadschool draw: {self.name} not saved: {self._road_error}", file=sys.stderr)
         finally:
             self.stop_driving()
@@ -494,7 +421,6 @@ def _free_name(taken: set[str]) -> str:
 
 
 def _dashed_line(surface, colour, a, b, dash: int = 6) -> None:
-    pg = pygame_module()
     (x0, y0), (x1, y1) = a, b
     length = math.hypot(x1 - x0, y1 - y0)
     if length < 1:
@@ -503,4 +429,4 @@ def _dashed_line(surface, colour, a, b, dash: int = 6) -> None:
     for i in range(0, n, 2):
         f0, f1 = i / n, min((i + 1) / n, 1.0)
         start = (x0 + f0 * (x1 - x0), y0 + f0 * (y1 - y0))
-        pg.draw.line(surface, colour, start, (x0 + f1 * (x1 - x0), y0 + f1 * (y1 - y0)))
+        pygame.draw.line(surface, colour, start, (x0 + f1 * (x1 - x0), y0 + f1 * (y1 - y0)))

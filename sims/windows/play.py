@@ -14,38 +14,24 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pygame
 
+from agents.data import Dataset, config_to_dict, package_version
+from agents.drivers import ExpertDriver
+from envs import rendering
 from envs.config import RoadFollowConfig
+from envs.observations import observation_space
 from envs.road import Road
-from sims.viewer import (
-    DEFAULT_SIZE,
-    DRIVING_KEYS,
-    PADDING,
-    DrivePanel,
-    DrivingApp,
-    Key,
-    RoadList,
-    RoadRun,
-    font,
-    pygame_module,
-)
+from sims.windows.app import DEFAULT_SIZE
+from sims.windows.driving import DrivePanel, DrivingApp, RoadList, RoadRun
+from sims.windows.keys import PLAY_KEYS
+from sims.windows.plot import PADDING
 
 COUNTDOWN_SECONDS = 3.0  # [s] before the car moves on each road
 KEY_STEER_RATE = 2.5  # [1/s] how fast a held arrow moves the normalized steering
 KEY_RETURN_RATE = 4.0  # [1/s] how fast it comes back to straight when no arrow is held
 STICK_DEADZONE = 0.08  # stick deflections smaller than this count as centred
 GAUGE_SIZE = (260, 40)  # [px]
-
-# the arrows (and A / D) steer, so roads change with n / p, and a step is "." only
-PLAY_KEYS = (
-    Key(("space",), "space", "pause / go on", "toggle_pause"),
-    Key((".",), ".", "one step (pauses)", "step_once"),
-    Key(("n", "page down"), "n", "next road", "next_road"),
-    Key(("p", "page up"), "p", "previous road", "previous_road"),
-    *(k for k in DRIVING_KEYS if k.method in ("restart", "toggle_ghost", "toggle_trail", "toggle_camera")),
-    *(k for k in DRIVING_KEYS if k.method in ("faster", "slower", "toggle_help")),
-)
-STEER_HELP = [("left / right", "steer (or A / D, or a gamepad)")]
 
 
 class HumanDriver:
@@ -69,29 +55,28 @@ class HumanDriver:
 
     def handle_event(self, event) -> bool:
         """Take a key / gamepad event; True if it was a steering event."""
-        pg = pygame_module()
-        if event.type in (pg.KEYDOWN, pg.KEYUP):
-            down = event.type == pg.KEYDOWN
-            if event.key in (pg.K_LEFT, pg.K_a):
+        if event.type in (pygame.KEYDOWN, pygame.KEYUP):
+            down = event.type == pygame.KEYDOWN
+            if event.key in (pygame.K_LEFT, pygame.K_a):
                 self.left, self.input = down, "keyboard"
                 return True
-            if event.key in (pg.K_RIGHT, pg.K_d):
+            if event.key in (pygame.K_RIGHT, pygame.K_d):
                 self.right, self.input = down, "keyboard"
                 return True
-        elif event.type == pg.WINDOWFOCUSLOST:
+        elif event.type == pygame.WINDOWFOCUSLOST:
             self.left = self.right = False
-        elif event.type == pg.JOYAXISMOTION and event.axis == 0:
+        elif event.type == pygame.JOYAXISMOTION and event.axis == 0:
             self.stick = float(event.value) if abs(event.value) > STICK_DEADZONE else 0.0
             self.input = "gamepad"
             return True
-        elif event.type == pg.JOYHATMOTION:
+        elif event.type == pygame.JOYHATMOTION:
             self.hat = int(event.value[0])
             self.input = "gamepad"
             return True
-        elif event.type == pg.JOYDEVICEADDED:
-            pad = pg.joystick.Joystick(event.device_index)
+        elif event.type == pygame.JOYDEVICEADDED:
+            pad = pygame.joystick.Joystick(event.device_index)
             self._joysticks[pad.get_instance_id()] = pad
-        elif event.type == pg.JOYDEVICEREMOVED:
+        elif event.type == pygame.JOYDEVICEREMOVED:
             self._joysticks.pop(event.instance_id, None)
             self.stick, self.hat = 0.0, 0
         return False
@@ -146,10 +131,7 @@ class HumanDataset:
         self.rows["step"].append(step)
         self.rows["cte"].append(np.float32(cte))
 
-    def dataset(self):
-        from agents.data import Dataset, config_to_dict, package_version
-        from envs.observations import observation_space
-
+    def dataset(self) -> Dataset:
         shape = observation_space(self.config).shape
         split = self.roads.split if self.roads.roads is None else "custom"
         meta = {
@@ -212,8 +194,6 @@ class PlayApp(DrivingApp):
         max_roads: int | None = None,
         countdown: float = COUNTDOWN_SECONDS,
     ):
-        from agents.drivers import ExpertDriver
-
         self.env_config = env_config
         self.human = HumanDriver(env_config.dt)
         self.dataset = HumanDataset(record, env_config, roads) if record is not None else None
@@ -227,14 +207,13 @@ class PlayApp(DrivingApp):
                 self.dataset.begin(road, index)
                 on_step = self.dataset.add
             self.human.command = 0.0
-            return RoadRun(road, self.human, env_config, ghost_driver, on_step=on_step)
+            return RoadRun(road, self.human, env_config, ghost_driver, on_step=on_step, driver_label="human")
 
         panel = DrivePanel(roads, start, env_config.dt, lead_seconds=countdown)
         self._panel_ref.append(panel)
         super().__init__([panel], env_config.dt, env_config.car, size, camera, speed, max_roads)
-        pg = pygame_module()
-        if not pg.joystick.get_init():
-            pg.joystick.init()
+        if not pygame.joystick.get_init():
+            pygame.joystick.init()
 
     def handle_event(self, event) -> None:
         if self.human.handle_event(event):
@@ -258,7 +237,6 @@ class PlayApp(DrivingApp):
 
     def draw_panel_extras(self, surface, panel: DrivePanel) -> None:
         """A steering gauge: where your wheel command is, from full left to full right."""
-        pg = pygame_module()
         gw, gh = GAUGE_SIZE
         w, h = surface.get_size()
         x, y = (w - gw) // 2, h - gh - PADDING
@@ -267,31 +245,25 @@ class PlayApp(DrivingApp):
             x = plot.right + PADDING
         if x + gw > w - 140:  # keep clear of the scale bar
             return
-        box = pg.Surface((gw, gh), pg.SRCALPHA)
+        box = pygame.Surface((gw, gh), pygame.SRCALPHA)
         box.fill((0, 0, 0, 160))
         surface.blit(box, (x, y))
-        small = font(12)
+        small = rendering.font(12)
         for text, left in (("L", True), ("R", False)):
             label = small.render(text, True, (255, 255, 255))
             surface.blit(label, (x + PADDING if left else x + gw - PADDING - label.get_width(), y + gh // 2 - 7))
         x0, x1 = x + 24, x + gw - 24
         cy = y + gh // 2
-        pg.draw.line(surface, (150, 150, 150), (x0, cy), (x1, cy), 2)
+        pygame.draw.line(surface, (150, 150, 150), (x0, cy), (x1, cy), 2)
         mid = (x0 + x1) // 2
-        pg.draw.line(surface, (150, 150, 150), (mid, cy - 8), (mid, cy + 8), 1)
+        pygame.draw.line(surface, (150, 150, 150), (mid, cy - 8), (mid, cy + 8), 1)
         # left is positive steering, drawn to the left
         px = mid - self.human.command * 0.5 * (x1 - x0)
-        pg.draw.line(surface, (30, 96, 235), (mid, cy), (px, cy), 6)
-        pg.draw.circle(surface, (255, 255, 255), (int(px), cy), 6)
-        wheel = math.degrees(panel.run.track.column("steer")[-1])
+        pygame.draw.line(surface, (30, 96, 235), (mid, cy), (px, cy), 6)
+        pygame.draw.circle(surface, (255, 255, 255), (int(px), cy), 6)
+        wheel = math.degrees(panel.run.trajectory.steer[-1])
         label = small.render(f"wheel {wheel:+5.1f} deg", True, (220, 220, 220))
         surface.blit(label, (x + (gw - label.get_width()) // 2, y + 1))
-
-    def help_lines(self) -> list[tuple[str, str]]:
-        return STEER_HELP + super().help_lines()
-
-    def hints(self) -> list[str]:
-        return ["left/right steer", "h help", "space pause", "n/p road", "r restart", "+/- time", "g ghost", "q quit"]
 
     def close(self) -> None:
         try:
