@@ -120,7 +120,7 @@ def test_road_change_quick_compares_the_methods_on_the_same_changes(tmp_path):
     # a saved policy, driven again in one changed world, gives the CSV's numbers
     row = next(r for r in rows if r["method"] == "dart" and r["change"] == "crosswind" and r["strength"] > 0)
     policy = SteeringPolicy.load(tmp_path / "models" / "dart-seed0.pt")
-    spec = road_change.EvaluationRun("dart", 0, "crosswind", row["strength"], config.eval_roads,
+    spec = road_change.EvaluationRun("dart", 0, "crosswind", row["strength"], config.setup,
                                      weights={"net_config": policy.net.config.as_dict(),
                                               "state": {k: v.numpy() for k, v in policy.net.state_dict().items()}})
     again = execute(road_change.evaluate_in_changed_world, spec)["row"]

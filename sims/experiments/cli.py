@@ -65,7 +65,7 @@ def _overfitting_options(p):
     from sims.experiments.overfitting import OverfittingConfig
 
     g = p.add_argument_group(GRID)
-    options = add_config(g, OverfittingConfig, aliases=GRID_ALIASES)
+    options = add_config(g, OverfittingConfig, nested={"setup": {"aliases": GRID_ALIASES}})
     g.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per number of roads (default: 3, quick: 1 or 2)")
     g.add_argument("--observation", choices=("features", "image"), action="append", dest="observations",
                    help="observation arm, repeatable (default: both)")  # fmt: skip
@@ -81,7 +81,7 @@ def _road_change_options(p):
     from sims.experiments.road_change import CHANGE_NAMES, RoadChangeConfig
 
     g = p.add_argument_group(GRID)
-    options = add_config(g, RoadChangeConfig, aliases={**GRID_ALIASES, "methods": "--method"})
+    options = add_config(g, RoadChangeConfig, aliases={"methods": "--method"}, nested={"setup": {"aliases": GRID_ALIASES}})
     g.add_argument("--change", choices=CHANGE_NAMES, action="append", dest="change_names",
                    help="change of the world, repeatable (default: all)")  # fmt: skip
 

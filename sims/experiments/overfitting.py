@@ -37,15 +37,11 @@ TEST_DATA_SEED = 20_000
 
 
 @dataclass(frozen=True)
-class ObservationArm:
-    """One observation type's part of the grid."""
+class ArmTraining:
+    """How every model of one observation arm trains."""
 
     observation: str
     """``features`` (MLP) or ``image`` (CNN)."""
-    road_counts: tuple[int, ...]
-    """Numbers of training roads."""
-    seeds: int
-    """Seeds (models) per number of roads."""
     gradient_steps: int
     """Optimizer steps of every model, whatever its number of roads."""
     batch_size: int
@@ -53,15 +49,24 @@ class ObservationArm:
 
 
 @dataclass(frozen=True)
-class OverfittingConfig:
-    """The grid: observation arms x numbers of training roads x seeds."""
+class ObservationArm:
+    """One observation type's part of the grid: how its models train, and how many there are."""
 
-    arms: tuple[ObservationArm, ...] = (
-        ObservationArm("features", (1, 2, 4, 8, 16, 32, 64), seeds=3, gradient_steps=2000, batch_size=256),
-        ObservationArm("image", (1, 2, 4, 8, 16, 32, 64), seeds=3, gradient_steps=500, batch_size=64),
-    )
-    first_seed: int = 0
-    """Seeds are ``first_seed, first_seed + 1, ...``."""
+    training: ArmTraining
+    road_counts: tuple[int, ...]
+    """Numbers of training roads."""
+    seeds: int
+    """Seeds (models) per number of roads."""
+
+    @property
+    def observation(self) -> str:
+        return self.training.observation
+
+
+@dataclass(frozen=True)
+class OverfittingSetup:
+    """What every run of the grid shares: the roads it is tested on."""
+
     test_roads: int = 8
     """Unseen roads the expert drives for the test loss (the same data for every model)."""
     unseen_roads: int = 24
@@ -73,6 +78,23 @@ class OverfittingConfig:
 
     def __post_init__(self):
         check_grid(self)
+
+
+@dataclass(frozen=True)
+class OverfittingConfig:
+    """The grid: observation arms x numbers of training roads x seeds, in the shared ``setup``."""
+
+    arms: tuple[ObservationArm, ...] = (
+        ObservationArm(ArmTraining("features", gradient_steps=2000, batch_size=256), (1, 2, 4, 8, 16, 32, 64), seeds=3),
+        ObservationArm(ArmTraining("image", gradient_steps=500, batch_size=64), (1, 2, 4, 8, 16, 32, 64), seeds=3),
+    )
+    first_seed: int = 0
+    """Seeds are ``first_seed, first_seed + 1, ...``."""
+    setup: OverfittingSetup = field(default_factory=OverfittingSetup)
+    """What every run shares."""
+
+    def __post_init__(self):
+        check_grid(self)
         if not self.arms:
             raise ValueError("arms must name at least one observation arm")
 
@@ -80,12 +102,10 @@ class OverfittingConfig:
     def quick(cls) -> "OverfittingConfig":
         return cls(
             arms=(
-                ObservationArm("features", (1, 2, 4), seeds=2, gradient_steps=60, batch_size=64),
-                ObservationArm("image", (1, 2), seeds=1, gradient_steps=8, batch_size=32),
+                ObservationArm(ArmTraining("features", gradient_steps=60, batch_size=64), (1, 2, 4), seeds=2),
+                ObservationArm(ArmTraining("image", gradient_steps=8, batch_size=32), (1, 2), seeds=1),
             ),
-            test_roads=2,
-            unseen_roads=2,
-            max_train_roads_driven=2,
+            setup=OverfittingSetup(test_roads=2, unseen_roads=2, max_train_roads_driven=2),
         )
 
     def with_seeds(self, seeds: int | None = None, first_seed: int | None = None,
@@ -100,23 +120,22 @@ class OverfittingConfig:
 
 @dataclass(frozen=True)
 class OverfittingRun:
-    """One model: ``train_roads`` roads, one seed."""
+    """One model: ``train_roads`` roads, one seed, trained as its arm's models train."""
 
-    observation: str
     train_roads: int
     seed: int
-    gradient_steps: int
-    batch_size: int
-    test_roads: int
-    unseen_roads: int
-    max_train_roads_driven: int
-    families: tuple[str, ...] = field(default=DEFAULT_FAMILIES)
+    training: ArmTraining
+    setup: OverfittingSetup
+
+    @property
+    def observation(self) -> str:
+        return self.training.observation
 
     @property
     def cost(self) -> float:
         """Rough relative run time, to start the long runs first."""
         per_sample = 40.0 if self.observation == "image" else 1.0
-        return per_sample * (self.gradient_steps * self.batch_size + 3000 * self.train_roads)
+        return per_sample * (self.training.gradient_steps * self.training.batch_size + 3000 * self.train_roads)
 
     @property
     def name(self) -> str:
@@ -125,8 +144,7 @@ class OverfittingRun:
 
 def grid(config: OverfittingConfig) -> list[OverfittingRun]:
     return [
-        OverfittingRun(arm.observation, n, config.first_seed + k, arm.gradient_steps, arm.batch_size,
-                       config.test_roads, config.unseen_roads, config.max_train_roads_driven, tuple(config.families))
+        OverfittingRun(n, config.first_seed + k, arm.training, config.setup)
         for arm in config.arms
         for n in arm.road_counts
         for k in range(arm.seeds)
@@ -150,21 +168,22 @@ def run(spec: OverfittingRun) -> dict:
     from agents.training import TrainConfig, evaluate_loss, to_tensors, train
     from envs.generation import split_roads
 
-    roads = training_roads(spec.train_roads, spec.seed, spec.families)
+    setup, training = spec.setup, spec.training
+    roads = training_roads(spec.train_roads, spec.seed, setup.families)
     data = collect(CollectConfig(num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation)),
                    roads=roads)
-    test_world = collect_world(split="unseen", families=spec.families, observation=spec.observation)
-    test_data = collect(CollectConfig(num_roads=spec.test_roads, seed=TEST_DATA_SEED, env=test_world))
-    batches_per_epoch = math.ceil(len(data) / spec.batch_size)
-    epochs = max(1, round(spec.gradient_steps / batches_per_epoch))
-    config = TrainConfig(epochs=epochs, batch_size=spec.batch_size, seed=spec.seed, print_every=0)
+    test_world = collect_world(split="unseen", families=setup.families, observation=spec.observation)
+    test_data = collect(CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=test_world))
+    batches_per_epoch = math.ceil(len(data) / training.batch_size)
+    epochs = max(1, round(training.gradient_steps / batches_per_epoch))
+    config = TrainConfig(epochs=epochs, batch_size=training.batch_size, seed=spec.seed, print_every=0)
     policy, _ = train(data, None, config)
 
     train_loss = evaluate_loss(policy.net, *to_tensors(data))
     test_loss = evaluate_loss(policy.net, *to_tensors(test_data))
     env_config = env_config_for(spec.observation)
-    driven = roads[: spec.max_train_roads_driven]
-    unseen = split_roads("unseen", spec.unseen_roads, spec.families)
+    driven = roads[: setup.max_train_roads_driven]
+    unseen = split_roads("unseen", setup.unseen_roads, setup.families)
     on_train = aggregate([t.metrics() for t in drive(PolicyDriver(policy), driven, env_config)])
     on_unseen = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config)])
     row = {
@@ -175,7 +194,7 @@ def run(spec: OverfittingRun) -> dict:
         "dataset_samples": len(data),
         "model_train_roads": policy.metadata["train_data"]["roads"],
         "epochs": epochs,
-        "batch_size": spec.batch_size,
+        "batch_size": training.batch_size,
         "gradient_steps": epochs * batches_per_epoch,
         "train_loss": train_loss,
         "test_loss": test_loss,
@@ -309,11 +328,11 @@ def summary(rows: list[dict], config: OverfittingConfig, table: str) -> str:
     for arm in config.arms:
         steps = [int(r["gradient_steps"]) for r in rows if r["observation"] == arm.observation]
         lines.append(f"- `{arm.observation}`: {len(arm.road_counts)} road counts x {arm.seeds} seeds; every model "
-                     f"trains for the whole number of epochs nearest to {arm.gradient_steps} gradient steps of "
-                     f"{arm.batch_size} samples (at least one epoch): {min(steps)} to {max(steps)} steps.")
+                     f"trains for the whole number of epochs nearest to {arm.training.gradient_steps} gradient steps of "
+                     f"{arm.training.batch_size} samples (at least one epoch): {min(steps)} to {max(steps)} steps.")
     lines += [
-        f"- Test loss: the expert's (DART) driving of {config.test_roads} unseen roads; closed loop on "
-        f"{config.unseen_roads} unseen roads and on up to {config.max_train_roads_driven} of each model's "
+        f"- Test loss: the expert's (DART) driving of {config.setup.test_roads} unseen roads; closed loop on "
+        f"{config.setup.unseen_roads} unseen roads and on up to {config.setup.max_train_roads_driven} of each model's "
         "training roads. Every model is tested on the same unseen roads.",
         "",
         "Means over seeds (`results.csv` has one row per model; `runs/*.json` the roads each model trained on):",

@@ -25,21 +25,9 @@ from pathlib import Path
 
 from envs import DEFAULT_FAMILIES, FAMILIES
 from envs.checks import in_range
-from sims.experiments.figures import plot_with_spread, pyplot, save_figure
-from sims.experiments.grid import (
-    Backend,
-    check_grid,
-    mean_and_spread,
-    run_grid,
-    write_csv,
-    write_text,
-)
+from sims.experiments.grid import Backend, check_grid, run_grid, write_csv, write_text
+from sims.experiments.road_change_report import METHODS, format_table, plot, summary
 
-METHODS = ("bc", "dart", "dagger")
-METHOD_LABELS = {"bc": "plain BC", "dart": "DART (noise-injected data)", "dagger": "DAgger", "expert": "expert"}
-METHOD_COLOURS = {"bc": "#d7301f", "dart": "#1f5fd6", "dagger": "#1a9850", "expert": "#555555"}
-METHOD_STYLES = {"bc": ("o", "-", 3.2), "dart": ("^", "-", 2.2), "dagger": ("v", "-", 1.3), "expert": ("s", "--", 1.3)}
-"""Marker, line style and width: the lines drawn first are wider, so lines that coincide stay visible."""
 EVAL_SEED = 0
 """Seeds every evaluation episode (crosswind direction, gusts, sensor noise): the same world for every driver."""
 TRAIN_CURVATURE = 1 / 22
@@ -70,15 +58,9 @@ CHANGE_NAMES = tuple(c.name for c in CHANGES)
 
 
 @dataclass(frozen=True)
-class RoadChangeConfig:
-    """The grid: methods x seeds trained once, then every change at every strength."""
+class RoadChangeSetup:
+    """What every run of the grid shares: how each policy trains and what it is tested on."""
 
-    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
-    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC."""
-    seeds: int = 5
-    """Seeds per method (data, initial weights and shuffling)."""
-    first_seed: int = 0
-    """Seeds are first_seed, first_seed + 1, ..."""
     train_roads: int = 32
     """Training roads (the first of the train split), the same for every method and seed."""
     epochs: int = 20
@@ -89,7 +71,6 @@ class RoadChangeConfig:
     """DART steering noise std (normalized steering)."""
     eval_roads: int = 48
     """Unseen roads driven at every change and strength."""
-    changes: tuple[Change, ...] = CHANGES
     observation: str = field(default="features", metadata={"choices": ("features", "rays")})
     """Observation of the trained policies."""
     families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
@@ -97,19 +78,38 @@ class RoadChangeConfig:
 
     def __post_init__(self):
         check_grid(self)
-        if not self.methods or any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods must be among {', '.join(METHODS)}, got {self.methods}")
         in_range(self, "dagger_rounds", 0, 1000)
         in_range(self, "dart_noise", 0.0, 10.0)
 
+
+@dataclass(frozen=True)
+class RoadChangeConfig:
+    """The grid: methods x seeds trained once (``setup``), then every change at every strength."""
+
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
+    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC."""
+    seeds: int = 5
+    """Seeds per method (data, initial weights and shuffling)."""
+    first_seed: int = 0
+    """Seeds are first_seed, first_seed + 1, ..."""
+    changes: tuple[Change, ...] = CHANGES
+    setup: RoadChangeSetup = field(default_factory=RoadChangeSetup)
+    """What every run shares."""
+
+    def __post_init__(self):
+        check_grid(self)
+        if not self.methods or any(m not in METHODS for m in self.methods):
+            raise ValueError(f"methods must be among {', '.join(METHODS)}, got {self.methods}")
+
     @classmethod
     def quick(cls) -> "RoadChangeConfig":
-        return cls(seeds=1, train_roads=3, epochs=2, dagger_rounds=1, eval_roads=2,
-                   changes=tuple(replace(c, strengths=c.strengths[::3]) for c in CHANGES))
+        return cls(seeds=1, changes=tuple(replace(c, strengths=c.strengths[::3]) for c in CHANGES),
+                   setup=RoadChangeSetup(train_roads=3, epochs=2, dagger_rounds=1, eval_roads=2))
 
     def with_overrides(self, seeds=None, first_seed=None, methods=None, changes=None, observation=None):
-        kw = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed), ("observation", observation))
-              if v is not None}
+        kw = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed)) if v is not None}
+        if observation is not None:
+            kw["setup"] = replace(self.setup, observation=observation)
         if methods:
             unknown = set(methods) - set(METHODS)
             if unknown:
@@ -126,20 +126,16 @@ class RoadChangeConfig:
 # ------------------------------------------------------------------ stage 1: training
 @dataclass(frozen=True)
 class TrainingRun:
-    """One policy to train: a method (``bc``, ``dart``, ``dagger``) and a seed."""
+    """One policy to train: a method (``bc``, ``dart``, ``dagger``) and a seed, in the grid's ``setup``."""
 
     method: str
     seed: int
-    train_roads: int
-    epochs: int
-    dagger_rounds: int
-    dart_noise: float
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    setup: RoadChangeSetup
 
     @property
     def cost(self) -> float:
-        return float((self.dagger_rounds + 2) * (self.dagger_rounds + 1) // 2 if self.method == "dagger" else 1)
+        rounds = self.setup.dagger_rounds
+        return float((rounds + 2) * (rounds + 1) // 2 if self.method == "dagger" else 1)
 
     @property
     def name(self) -> str:
@@ -152,27 +148,28 @@ def train_policy(spec: TrainingRun) -> dict:
     from agents.data import CollectConfig, collect, collect_world
     from agents.training import TrainConfig, train
 
-    noise = spec.dart_noise if spec.method == "dart" else 0.0
-    collect_config = CollectConfig(num_roads=spec.train_roads, noise_std=noise, seed=spec.seed,
-                                   env=collect_world(families=spec.families, observation=spec.observation))
-    train_config = TrainConfig(epochs=spec.epochs, seed=spec.seed, print_every=0)
+    setup = spec.setup
+    noise = setup.dart_noise if spec.method == "dart" else 0.0
+    collect_config = CollectConfig(num_roads=setup.train_roads, noise_std=noise, seed=spec.seed,
+                                   env=collect_world(families=setup.families, observation=setup.observation))
+    train_config = TrainConfig(epochs=setup.epochs, seed=spec.seed, print_every=0)
     data = collect(collect_config)
     expert_samples = len(data)
     policy, _ = train(data, None, train_config)
     if spec.method == "dagger":
-        policy, data, _ = dagger(policy, data, None, spec.dagger_rounds, collect_config, train_config, log=_quiet)
+        policy, data, _ = dagger(policy, data, None, setup.dagger_rounds, collect_config, train_config, log=_quiet)
     net = policy.net
     row = {
         "method": spec.method,
         "seed": spec.seed,
-        "train_roads": spec.train_roads,
+        "train_roads": setup.train_roads,
         "collect_noise_std": noise,
-        "dagger_rounds": spec.dagger_rounds if spec.method == "dagger" else 0,
+        "dagger_rounds": setup.dagger_rounds if spec.method == "dagger" else 0,
         "expert_driven_samples": expert_samples,
         "train_samples": len(data),
-        "epochs": spec.epochs,
+        "epochs": setup.epochs,
     }
-    if spec.observation == "features":
+    if setup.observation == "features":
         # what the net divides the speed input by: its spread in the training data, or 1 if it never varied
         from envs import RoadFollowConfig
         from envs.observations import feature_names
@@ -198,9 +195,7 @@ class EvaluationRun:
     seed: int | None
     change: str
     strength: float
-    eval_roads: int
-    observation: str = "features"
-    families: tuple[str, ...] = DEFAULT_FAMILIES
+    setup: RoadChangeSetup
     weights: dict | None = dataclasses.field(default=None, compare=False, repr=False)
     """``net_config`` and ``state`` of the trained net; None for the expert."""
 
@@ -255,8 +250,9 @@ def evaluate_in_changed_world(spec: EvaluationRun) -> dict:
     from agents.drivers import ExpertDriver, PolicyDriver
     from agents.evaluation import aggregate, drive
 
-    roads, env_config, description = changed_world(spec.change, spec.strength, spec.eval_roads, spec.observation,
-                                                   spec.families)
+    setup = spec.setup
+    roads, env_config, description = changed_world(spec.change, spec.strength, setup.eval_roads, setup.observation,
+                                                   setup.families)
     if spec.weights is None:
         driver = ExpertDriver()
     else:
@@ -304,9 +300,8 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    training = [TrainingRun(m, config.first_seed + k, config.train_roads, config.epochs, config.dagger_rounds,
-                            config.dart_noise, config.observation, tuple(config.families))
-                for m in config.methods for k in range(config.seeds)]
+    setup = config.setup
+    training = [TrainingRun(m, config.first_seed + k, setup) for m in config.methods for k in range(config.seeds)]
     log(f"road-change, stage 1: {len(training)} training runs on {backend.describe()}")
     trained = run_grid(train_policy, training, backend, describe_training, log,
                        store=out / ".runs" / "training", resume=resume)
@@ -317,11 +312,9 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
         save_checkpoint(out / "models" / f"{spec.name}.pt", net, **result["row"])
 
     evaluations = [
-        EvaluationRun("expert", None, c.name, s, config.eval_roads, config.observation, tuple(config.families))
-        for c in config.changes for s in c.strengths
+        EvaluationRun("expert", None, c.name, s, setup) for c in config.changes for s in c.strengths
     ] + [
-        EvaluationRun(spec.method, spec.seed, c.name, s, config.eval_roads, config.observation,
-                      tuple(config.families), result["details"])
+        EvaluationRun(spec.method, spec.seed, c.name, s, setup, result["details"])
         for spec, result in zip(training, trained) for c in config.changes for s in c.strengths
     ]
     log(f"road-change, stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
@@ -332,147 +325,9 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
     for row in rows:
         row["train_samples"] = train_samples.get((row["method"], row["seed"]), "")
     write_csv(out / "results.csv", rows)
-    plot(rows, config.changes, out / "road_change.png", config.observation, config.families)
+    plot(rows, config.changes, out / "road_change.png", setup.observation, setup.families)
     table = format_table(rows, config.changes)
     write_text(out / "summary.md", summary(rows, [t["row"] for t in trained], config, table))
     log(table)
     log(f"wrote {out}/training.csv, results.csv, models/, road_change.png, summary.md")
     return rows
-
-
-# ------------------------------------------------------------------ reporting
-def _drivers(rows) -> list[str]:
-    present = set(r["method"] for r in rows)
-    return [m for m in (*METHODS, "expert") if m in present]
-
-
-def _values(rows, method, change, strength, key) -> list[float]:
-    return [float(r[key]) for r in rows
-            if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12]
-
-
-def format_table(rows: list[dict], changes) -> str:
-    """Completion and mean |cte| (means over seeds), one line per change and strength."""
-    drivers = _drivers(rows)
-    lines = [f"{'change':<15}{'strength':>12}" + "".join(f"{m:>20}" for m in drivers),
-             f"{'':<15}{'':>12}" + "".join(f"{'completion |cte| m':>20}" for _ in drivers)]
-    for change in changes:
-        for s in change.strengths:
-            cells = []
-            for m in drivers:
-                comp = mean_and_spread(_values(rows, m, change.name, s, "completion_rate"))[0]
-                cte = mean_and_spread(_values(rows, m, change.name, s, "mean_abs_cte"))[0]
-                cells.append(f"{100 * comp:>11.0f}% {cte:>6.3f}")
-            lines.append(f"{change.name:<15}{s:>8.3g} {change.unit:<3}" + "".join(f"{c:>20}" for c in cells))
-    return "\n".join(lines)
-
-
-NOTES = {
-    ("features", "width"): "the features do not include the\nroad's width: the drive is the same,\nonly the margin shrinks",
-    ("features", "speed"): "every training sample was at\nexactly 10 m/s: the net has never\nseen its speed input change",
-}
-"""Notes drawn on a panel where the reason for the curves is not in the picture."""
-
-
-def _width_range(families) -> str:
-    from envs.generation import get_family
-
-    lo = min(get_family(f).width_range[0] for f in families)
-    hi = max(get_family(f).width_range[1] for f in families)
-    return f"{lo:g}-{hi:g} m"
-
-
-def plot(rows: list[dict], changes, path, observation: str = "features", families=DEFAULT_FAMILIES) -> Path:
-    """Completion (top) and mean |cte| (bottom) against the strength of each change."""
-    plt = pyplot()
-    fig, axes = plt.subplots(2, len(changes), figsize=(max(3.3 * len(changes) + 1, 10), 7.6), squeeze=False)
-    for col, change in enumerate(changes):
-        x = list(change.strengths)
-        for method in _drivers(rows):
-            marker, linestyle, width = METHOD_STYLES[method]
-            for row_index, key, scale in ((0, "completion_rate", 100.0), (1, "mean_abs_cte", 1.0)):
-                values = [[scale * v for v in _values(rows, method, change.name, s, key)] for s in x]
-                plot_with_spread(axes[row_index, col], x, values, METHOD_COLOURS[method], METHOD_LABELS[method],
-                                 marker=marker, linestyle=linestyle, linewidth=width)
-        top, bottom = axes[0, col], axes[1, col]
-        top.set_title(f"{change.label}", fontsize=10)
-        top.set_ylim(-5, 105)
-        bottom.set_yscale("log")
-        for ax in (top, bottom):
-            ax.grid(alpha=0.3, which="both")
-            if change.harder_when_lower:
-                ax.invert_xaxis()
-            ax.set_xlabel(f"{change.label.split(': ')[-1]} [{change.unit}]" + (" (narrower: right)"
-                                                                               if change.harder_when_lower else ""))
-        if change.name == "curvature":
-            for ax in (top, bottom):
-                ax.set_xticks(x, [f"1/{1 / s:.3g}" for s in x], fontsize=8)
-        note = NOTES.get((observation, change.name))
-        if note:
-            top.text(0.5, 0.5, note, transform=top.transAxes, ha="center", va="center", fontsize=8,
-                     bbox=dict(boxstyle="round", facecolor="white", edgecolor="#999999", alpha=0.9))
-        if col == 0:
-            top.set_ylabel("completion rate [%]")
-            bottom.set_ylabel("mean |cross-track error| [m]")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
-    roads = int(rows[0]["roads"])
-    width_note = (f"; width: the training roads are {_width_range(families)} wide"
-                  if any(c.name == "width" for c in changes) else "")
-    fig.suptitle(f"Road change: trained on ordinary roads, driven on {roads} unseen changed roads per point\n"
-                 f"leftmost point: as in training{width_note}; line: mean over seeds; band: lowest to highest seed",
-                 fontsize=10.5)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return save_figure(fig, path)
-
-
-def _off_road_margin() -> float:
-    from envs import RoadFollowConfig
-
-    return RoadFollowConfig().off_road_margin
-
-
-def summary(rows: list[dict], training_rows: list[dict], config: RoadChangeConfig, table: str) -> str:
-    samples = {m: mean_and_spread([float(t["train_samples"]) for t in training_rows if t["method"] == m])[0]
-               for m in config.methods}
-    lines = [
-        "# Road change: behaviour cloning, DART and DAgger in a changed world",
-        "",
-        f"- Training: the first {config.train_roads} train roads ({'+'.join(config.families)}) at 10 m/s, "
-        f"{config.epochs} epochs, `{config.observation}` observation, {config.seeds} seed(s) per method. "
-        + "; ".join(f"{METHOD_LABELS[m]}: {samples[m]:.0f} training samples" for m in config.methods)
-        + (f" (DAgger: {config.dagger_rounds} rounds of learner-driven, expert-labelled data on top of plain BC's)."
-           if "dagger" in config.methods else "."),
-        f"- Evaluation: {config.eval_roads} unseen roads per change and strength, the same roads and evaluation "
-        "seed for every driver; the expert is shown for reference.",
-        "",
-        "Completion and mean |cte| in metres (means over seeds; `results.csv` has one row per driver, seed, change "
-        "and strength; `training.csv` one row per trained policy; `models/` the trained checkpoints):",
-        "",
-        "```",
-        table,
-        "```",
-        "",
-    ]
-    drivers = [m for m in _drivers(rows) if m != "expert"]
-    for change in config.changes:
-        hardest = change.strengths[-1]
-        parts = []
-        for m in drivers:
-            comp = mean_and_spread(_values(rows, m, change.name, hardest, "completion_rate"))[0]
-            cte = mean_and_spread(_values(rows, m, change.name, hardest, "mean_abs_cte"))[0]
-            parts.append(f"{METHOD_LABELS[m]} {100 * comp:.0f}% ({cte:.3f} m)")
-        lines.append(f"- {change.label} at {hardest:.3g} {change.unit}: " + ", ".join(parts) + ".")
-    divisors = [float(t["speed_input_scale"]) for t in training_rows if "speed_input_scale" in t]
-    if divisors and all(d == 1.0 for d in divisors) and any(c.name == "speed" for c in config.changes):
-        lines += ["", "Why the learners drift at other speeds: the `features` include the car's speed, and in "
-                  "training it never changed (10 m/s in every sample). An input that never varied is only "
-                  "centred, so the speed input was 0 in every training sample and the weights that read it were "
-                  "never trained; at another speed it is no longer 0 (0.5 m/s more reaches the net as 0.5) and "
-                  "those untrained weights shift the steering."]
-    if config.observation == "features" and any(c.name == "width" for c in config.changes):
-        lines += ["", "Why a narrower road changes nothing here: the `features` do not include the road's width, "
-                  "so the car drives exactly as before; the road only leaves less margin (the car is off the "
-                  f"road once |cte| exceeds half the width plus {_off_road_margin():g} m). "
-                  "Try `--observation rays`, whose sensors see the road's edges."]
-    return "\n".join(lines) + "\n"
