@@ -10,13 +10,14 @@ action as the label, so ``roadschool train --data DATASET`` learns to drive like
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pygame
 
-from agents.data import Dataset, config_to_dict, package_version
+from agents.data import CollectConfig, Dataset, dataset_metadata
 from agents.drivers import ExpertDriver
 from envs import rendering
 from envs.config import RoadFollowConfig
@@ -133,24 +134,15 @@ class HumanDataset:
 
     def dataset(self) -> Dataset:
         shape = observation_space(self.config).shape
-        split = self.roads.split if self.roads.roads is None else "custom"
-        meta = {
-            "observation": self.config.observation,
-            "obs_shape": list(shape),
-            "split": split,
-            "families": list(self.roads.families),
-            "first_road": self.roads.first,
-            "num_roads": max(self._indices, default=0) + 1,
-            "noise_std": 0.0,
-            "noise_correlation": 0.0,
-            "start_lateral_offset": self.config.start_lateral_offset,
-            "start_heading_offset": self.config.start_heading_offset,
-            "seed": 0,
-            "source": "human",
-            "env": config_to_dict(self.config),
-            "roads": list(self.road_names),
-            "package_version": package_version(),
-        }
+        on_split = self.roads.roads is None
+        world = self.config
+        if on_split:
+            world = dataclasses.replace(world, split=self.roads.split, families=tuple(self.roads.families))
+        # the human drives without injected noise; the road indices are those of the window's list
+        played = CollectConfig(num_roads=max(self._indices, default=0) + 1, first_road=self.roads.first,
+                               noise_std=0.0, noise_correlation=0.0, seed=0, env=world)
+        meta = dataset_metadata(played, shape, self.road_names, source="human", on_split=on_split)
+        meta["num_roads"] = played.num_roads
         obs = np.stack(self.rows["obs"]) if self.rows["obs"] else np.zeros((0, *shape), dtype=np.float32)
         return Dataset(
             obs=obs,
