@@ -150,6 +150,7 @@ def _no_window(command: str, exc: Exception) -> int:
 
 def cmd_watch(args) -> int:
     from agents.evaluation import env_config_for, policy_world
+    from sims.memory import check_watch
     from sims.recording import check_video_path
     from sims.viewer import WatchApp, pygame_error
 
@@ -159,6 +160,7 @@ def cmd_watch(args) -> int:
         check_video_path(args.record)
     driver, observation, label = _driver(args.policy)
     roads = _road_lists(args)
+    check_watch(args, roads.roads)
     both = None if args.roads_file else (_road_lists(args, "train"), _road_lists(args, "unseen"))
     try:
         world = policy_world(getattr(getattr(driver, "policy", None), "metadata", None))  # its car, actions, sensors
@@ -180,12 +182,14 @@ def cmd_watch(args) -> int:
 
 def cmd_play(args) -> int:
     from agents.evaluation import env_config_for
+    from sims.memory import check_play
     from sims.play import PlayApp
     from sims.viewer import pygame_error
 
     if args.countdown < 0:
         raise ValueError(f"--countdown must be 0 or more seconds, got {args.countdown}")
     roads = _road_lists(args)
+    check_play(args, env_config_for(args.observation), roads.roads)
     try:
         app = PlayApp(env_config_for(args.observation), roads, args.record, ghost=not args.no_ghost,
                       size=args.size, camera=args.camera, speed=args.time_speed, max_roads=args.roads,
@@ -221,10 +225,13 @@ def cmd_draw(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    from sims.memory import check_replay
     from sims.replay import ReplayApp, find_episodes, render_replay
     from sims.viewer import pygame_error
 
     paths = find_episodes(args.episodes)
+    if args.out is None or args.episode < len(paths):
+        check_replay(args, paths)
     if args.out is not None:
         if args.episode >= len(paths):
             raise ValueError(f"--episode {args.episode}: {args.episodes} holds {len(paths)} episode(s)")
