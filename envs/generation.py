@@ -155,11 +155,11 @@ def generate_road(split: str, family: str | RoadFamily = "twisty", index: int = 
     return generate_roads(split, [(family, index)])[0]
 
 
-ROAD_CACHE_BYTES = 8 * 2**20
+ROAD_CACHE_BYTES = 16 * 2**20
 """[bytes] most road samples :func:`generate_roads` keeps (points, headings and curvatures, about
-25 kB a default road, so some 330 roads); the least recently asked for go first. Drawing a road
-again costs about 0.4 ms, so the budget bounds memory, not speed: an env meeting road after road
-of a large pool keeps at most this much of them."""
+25 kB a default road, so some 650 roads); the least recently asked for go first. Drawing a road
+again costs about 0.4 ms, a few steps' worth: the budget holds the few hundred roads of the demo
+and the benchmarks, and an env meeting road after road of a large pool keeps no more than this."""
 _CACHE: dict[tuple[str, RoadFamily, int], Road] = {}
 _cache_bytes = 0
 
