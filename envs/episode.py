@@ -15,6 +15,10 @@ from envs.generation import generate_roads
 from envs.road import Road
 
 OPTION_KEYS = ("road", "family", "road_index", "start_offset")
+ROADS_KEPT = 8192
+"""Most roads the caller's ``roads`` dict of :func:`draw_episodes` holds before it is emptied
+(the vector env's: about 25 kB a default road, so at most some 200 MB; the default pool of 2,000
+roads fits, so autoresets on it never draw a road twice)."""
 
 
 def draw_episodes(
@@ -70,7 +74,7 @@ def draw_episodes(
             picks[k] = (opts.get("family", picks[k][0]), opts.get("road_index", picks[k][1]))
     if roads is None:
         roads = {}
-    elif len(roads) > 8192:  # as many as generate_road's own cache keeps
+    elif len(roads) > ROADS_KEPT:
         roads.clear()
     chosen = [given.get(k) or roads.get(key) for k, key in enumerate(picks)]
     if any(road is None for road in chosen):  # roads not drawn before: seeded and drawn together

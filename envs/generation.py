@@ -17,7 +17,6 @@ numpy ``Generator`` calls of the plain-numpy generator did, so every road is the
 
 from __future__ import annotations
 
-import functools
 import math
 import zlib
 from dataclasses import dataclass
@@ -156,13 +155,30 @@ def generate_road(split: str, family: str | RoadFamily = "twisty", index: int = 
     return generate_roads(split, [(family, index)])[0]
 
 
-_CACHE_SIZE = 8192  # roads kept by generate_roads (the least recently asked for go first)
+ROAD_CACHE_BYTES = 16 * 2**20
+"""[bytes] most road samples :func:`generate_roads` keeps (points, headings and curvatures, about
+25 kB a default road, so some 650 roads); the least recently asked for go first. Drawing a road
+again costs about 0.4 ms, a few steps' worth: the budget holds the few hundred roads of the demo
+and the benchmarks, and an env meeting road after road of a large pool keeps no more than this."""
 _CACHE: dict[tuple[str, RoadFamily, int], Road] = {}
+_cache_bytes = 0
+
+
+def road_bytes(road: Road) -> int:
+    """Bytes of ``road``'s sample arrays (points, headings, curvatures)."""
+    return road.points.nbytes + road.headings.nbytes + road.curvatures.nbytes
+
+
+def cached_road_bytes() -> int:
+    """Bytes of the roads :func:`generate_roads` keeps now (at most :data:`ROAD_CACHE_BYTES`)."""
+    return _cache_bytes
 
 
 def generate_roads(split: str, keys) -> list[Road]:
     """Roads ``(family, index)`` of ``split``, one per key: those not cached are seeded together
-    (one vectorized SeedSequence, ``envs.seeding``) and drawn; all are cached."""
+    (one vectorized SeedSequence, ``envs.seeding``) and drawn; the cache keeps the most recently
+    asked for within :data:`ROAD_CACHE_BYTES`."""
+    global _cache_bytes
     wanted = [(split, get_family(family), int(index)) for family, index in keys]
     missing = list(dict.fromkeys(key for key in wanted if key not in _CACHE))
     drawn = {}
@@ -171,11 +187,15 @@ def generate_roads(split: str, keys) -> list[Road]:
             drawn[key] = _draw(split, key[1], key[2], bits)
     out = []
     for key in wanted:
-        road = drawn[key] if key in drawn else _CACHE.pop(key)
+        if key in drawn:
+            road = drawn.pop(key)
+            _cache_bytes += road_bytes(road)
+        else:
+            road = _CACHE.pop(key)
         _CACHE[key] = road  # asked for again: to the back of the queue
         out.append(road)
-    while len(_CACHE) > _CACHE_SIZE:
-        del _CACHE[next(iter(_CACHE))]
+    while _cache_bytes > ROAD_CACHE_BYTES and _CACHE:
+        _cache_bytes -= road_bytes(_CACHE.pop(next(iter(_CACHE))))
     return out
 
 
@@ -272,7 +292,6 @@ _RANGES = np.dtype(
 passed as an array of one, which numba unboxes ~20x faster than a namedtuple (~0.4 us vs 7 us)."""
 
 
-@functools.lru_cache(maxsize=None)
 def _draw_surfaces(rng: np.random.Generator, family: RoadFamily, length: float) -> list[tuple[float, float, str]]:
     """Sections ``(s_start, s_end, surface)`` along a road of ``length`` [m]: after the lead-in,
     a dry stretch then a section, each of a length drawn from ``section_length_range``."""

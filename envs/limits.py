@@ -106,4 +106,4 @@ def check_memory(what: str, needed_bytes: float) -> None:
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB" if n < 2**50 else f"{n / 2**40:.3g} TiB"
+    return f"{n / 2**30:.1f} GiB" if n < 2**40 else f"{n / 2**40:.3g} TiB"

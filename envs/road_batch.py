@@ -43,6 +43,15 @@ PX, PY, VX, VY = range(4)  # columns of the atlas
 DX, DY = 2, 3  # columns of the lookup table (its PX, PY are the atlas's)
 PROJECTION_ROUNDS = 2  # search rounds per step: each moves by floor(t) segments, at most max_move
 _BIG = 1 << 40  # an index bound no road reaches
+ROW_BYTES = 72  # [bytes] one row of the five tables: atlas 32, headings 8, curvatures 8, lookup 16, friction 8
+DEAD_ROWS_BYTES = 4 * 2**20
+"""[bytes] rows of roads no slot drives any more that the tables keep (so that a road driven
+again costs one record copy) beyond three times the rows of the roads in use; past that, the
+tables are rebuilt from the roads in use when they next fill. A single env meeting road after
+road (about 60 kB of rows each) thus keeps some 70 dead roads (up to twice that as the tables
+fill), not every road it met; a fleet keeps at least three times its live roads' rows, so one
+that drives a quarter of its road pool at once (1,024 cars on the default 2,000 roads) never
+rebuilds."""
 
 ROAD_RECORD = np.dtype(
     [
@@ -306,7 +315,7 @@ class RoadBatch:
         index = self._atlas_index
         live = {id(r): r for r in self.roads if r is not None and id(r) in index and index[id(r)][1] is r}
         live_rows = sum(int(self._records[index[k][0]]["num_rows"]) for k in live)
-        if self._used > 4 * live_rows + (1 << 20):
+        if self._used > 4 * live_rows + DEAD_ROWS_BYTES // ROW_BYTES:
             old_tables, old_records, old_index = self._table_list(), self._records.copy(), index
             self._atlas_index, self._used, self._num_records = {}, 0, 0
             self._tables(max(1024, 2 * (live_rows + need)))

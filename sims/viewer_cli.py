@@ -206,12 +206,14 @@ def _no_window(command: str, exc: Exception) -> int:
 
 def cmd_watch(args) -> int:
     from agents.evaluation import env_config_for
+    from sims.memory import check_watch
     from sims.windows.app import pygame_error
     from sims.windows.watch import WatchApp
 
     driving = driver_for(args.policy, threads=1)  # one observation at a time: threads only cost
     window, selection, config = args.window, args.roads, args.config
     roads = _road_lists(selection)
+    check_watch(window.size, config.record, selection.roads_file, roads.roads)
     both = None if selection.roads_file else (_road_lists(selection, "train"), _road_lists(selection, "unseen"))
     try:
         world = driving.world()  # its car, actions, sensors
@@ -233,11 +235,14 @@ def cmd_watch(args) -> int:
 
 def cmd_play(args) -> int:
     from agents.evaluation import env_config_for
-    from sims.windows.play import PlayApp
+    from sims.memory import check_play
     from sims.windows.app import pygame_error
+    from sims.windows.play import PlayApp
 
     window, config = args.window, args.config
     roads = _road_lists(args.roads)
+    check_play(window.size, env_config_for(config.observation), config.record, args.roads.num_roads,
+               args.roads.roads_file, roads.roads)
     try:
         app = PlayApp(env_config_for(config.observation), roads, config.record, ghost=config.ghost,
                       size=window.size, camera=window.camera, speed=window.time_speed, max_roads=args.roads.num_roads,
@@ -277,16 +282,19 @@ def cmd_draw(args) -> int:
 
 def cmd_replay(args) -> int:
     from sims.episodes import find_episodes
-    from sims.windows.replay import ReplayApp, render_replay
+    from sims.memory import check_replay
     from sims.windows.app import pygame_error
+    from sims.windows.replay import ReplayApp, render_replay
 
     paths = find_episodes(args.episodes)
     config, window = args.config, args.window
+    if config.out is None or config.episode < len(paths):
+        check_replay(window.size, paths, config.out, config.episode)
     if config.out is not None:
         if config.episode >= len(paths):
             raise ValueError(f"--episode {config.episode}: {args.episodes} holds {len(paths)} episode(s)")
         out, frames = render_replay(paths[config.episode], config.out, window.size, window.camera, config.step,
-                                    window.max_frames)  # fmt: skip
+                                    window.max_frames)
         print(f"wrote {out}: {frames} frame(s) of {paths[config.episode].name}")
         return 0
     try:

@@ -78,14 +78,24 @@ def test_collect_killed_leaves_no_file(tmp_path):
 
 @pytest.mark.slow
 def test_soak_short_version_keeps_resident_memory_flat(tmp_path):
-    """``benchmarks/soak.py --quick``: 200,000 car-steps with autoresets and 2,000 rendered steps."""
+    """``benchmarks/soak.py --quick``: 200,000 car-steps with autoresets, and 4,000 rendered steps in
+    episodes of 4 steps, which meet some 800 roads of the default pool. Before the road caches were
+    bounded the single env kept every road it met (about 140 kB a road) and this grew by 79 MB."""
     import json
+
+    from envs.generation import ROAD_CACHE_BYTES
+    from envs.road_batch import DEAD_ROWS_BYTES, ROW_BYTES
 
     out = tmp_path / "soak.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--quick", "--json", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(out.read_text())
+    vector, single = figures["results"]
     for result in figures["results"]:
         assert result["max_growth_mb"] <= figures["limit_mb"], result
         assert result["episodes_ended"] > 0  # the autoresets and resets were exercised
+    assert single["roads_met"] >= 600, single  # many more roads than the caches keep
+    assert single["road_cache_bytes"] <= ROAD_CACHE_BYTES, single
+    # the dead roads' budget plus four times the road in use (about 1,000 rows), up to twice that as the tables fill
+    assert single["road_table_rows_used"] <= 2 * (DEAD_ROWS_BYTES // ROW_BYTES) + 8 * 2000, single

@@ -26,6 +26,22 @@ def test_notebook_shows_the_loop_cell_by_cell():
         assert line in source, line
 
 
+def test_the_experiment_cells_build_their_full_settings(tmp_path, monkeypatch):
+    """The suite runs the notebook at quick settings; the full settings of its experiment cells must
+    still build valid configs (they broke once when the configs were composed)."""
+    from sims.experiments import batching, overfitting, road_change
+
+    ran = []
+    for module in (batching, overfitting, road_change):
+        monkeypatch.setattr(module, "run_experiment", lambda out, config, backend, **kw: ran.append(config))
+    nb = json.loads(NOTEBOOK.read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and ".run_experiment(" in "".join(c["source"])]
+    for source in cells:
+        exec(source, {"QUICK": False, "OUT": tmp_path, "backend": None, "show_result": lambda *a: None})
+    assert [type(c) for c in ran] == [batching.BatchingConfig, overfitting.OverfittingConfig, road_change.RoadChangeConfig]
+    assert all(c != type(c).quick() for c in ran)
+
+
 @pytest.mark.slow
 def test_notebook_runs_headless_at_quick_settings(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
