@@ -92,7 +92,21 @@ class DemoConfig:
         if quick:
             return cls(CollectConfig(num_roads=16, seed=seed, env=world), TrainConfig(epochs=4, seed=seed, print_every=1),
                        test_roads=6, eval_roads=8, gif_frames=40)  # fmt: skip
+        if car == "dynamic":
+            return cls.dynamic(seed, world)
         return cls(CollectConfig(seed=seed, env=world), TrainConfig(seed=seed, print_every=5))
+
+    @classmethod
+    def dynamic(cls, seed: int = 0, world: RoadFollowConfig | None = None) -> DemoConfig:
+        """The lesson of tyres that slip: 600 wet and icy train roads with DART noise on steering
+        and throttle, 6 epochs, then one DAgger round (the learner drives the train roads, the
+        expert labels its speed and steering there) and 6 epochs on everything. Braking in time
+        for ice is learned from many roads and from the learner's own mistakes: with the kinematic
+        demo's 200 roads and 30 epochs it completed 74% of 100 unseen roads, with 1,000 roads and
+        6 epochs 88%, with this 100%."""
+        world = world or demo_world("dynamic")
+        return cls(CollectConfig(num_roads=600, seed=seed, env=world), TrainConfig(epochs=6, seed=seed, print_every=1),
+                   dagger_rounds=1)
 
     @classmethod
     def camera(cls, seed: int = 0, world: RoadFollowConfig | None = None) -> DemoConfig:
