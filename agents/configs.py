@@ -87,7 +87,9 @@ class NetConfig:
         if self.outputs not in (1, 2):
             raise ValueError(f"outputs must be 1 (steering) or 2 (steering and throttle), got {self.outputs!r}")
         if self.observation not in OBSERVATION_TYPES:
-            raise ValueError(f"unknown observation {str(self.observation)[:40]!r}; choose from {', '.join(OBSERVATION_TYPES)}")
+            raise ValueError(
+                f"unknown observation {str(self.observation)[:40]!r}; choose from {', '.join(OBSERVATION_TYPES)}"
+            )
         if self.observation == "image":
             if len(self.obs_shape) != 3 or self.obs_shape[0] != self.obs_shape[1] or not 1 <= self.obs_shape[2] <= 4:
                 raise ValueError(f"an image observation has shape (size, size, channels), got {self.obs_shape}")

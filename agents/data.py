@@ -1,8 +1,8 @@
 """Trajectories as training data: the expert drives, every step is recorded.
 
 A dataset is one ``.npz`` file holding arrays ``obs``, ``action`` (the clean
-expert label, normalized: ``[M, 1]`` steering, or ``[M, 2]`` steering and throttle), ``road`` (index into the metadata's road
-names), ``episode``, ``step`` and ``cte`` [m], plus a JSON ``metadata`` string
+expert label, normalized: ``[M, 1]`` steering, or ``[M, 2]`` steering and throttle), ``road``
+(index into the metadata's road names), ``episode``, ``step`` and ``cte`` [m], plus a JSON ``metadata`` string
 (observation type, environment configuration, seeds, split, noise, package
 version). It is written to a temporary file and renamed, so a crash never
 leaves a half-written dataset under the final name.
@@ -32,13 +32,12 @@ import numpy as np
 
 from agents.drivers import Driver, ExpertDriver
 from agents.expert import PathExpert
-from envs import SPLITS, RoadFollowConfig, RoadFollowVectorEnv
-from envs.generation import road_plan
-from envs import limits
-from envs.checks import check_types, in_range
-from envs.config import OBSERVATION_TYPES, Disturbances
+from envs import SPLITS, RoadFollowConfig, RoadFollowVectorEnv, limits
 from envs.appearance import Appearance
 from envs.car import CarParams
+from envs.checks import check_types, in_range
+from envs.config import OBSERVATION_TYPES, Disturbances
+from envs.generation import road_plan
 from envs.records import load_record, save_record
 from envs.road import Road
 
@@ -103,8 +102,9 @@ class CollectConfig:
         if self.num_roads < 1:
             raise ValueError(f"num_roads must be at least 1, got {self.num_roads}")
         if self.num_roads > limits.MAX_CARS:
-            raise limits.RequestTooLarge(f"num_roads must be at most {limits.MAX_CARS} (cars driven at once), "
-                                         f"got {self.num_roads}")
+            raise limits.RequestTooLarge(
+                f"num_roads must be at most {limits.MAX_CARS} (cars driven at once), got {self.num_roads}"
+            )
         in_range(self, "noise_std", 0.0, 10.0)
         if not 0 <= self.noise_correlation < 1:
             raise ValueError(f"noise_correlation must be in [0, 1), got {self.noise_correlation}")
@@ -179,7 +179,7 @@ class Dataset:
     def road_names(self) -> list[str]:
         return self.metadata["roads"]
 
-    def concatenate(self, other: "Dataset") -> "Dataset":
+    def concatenate(self, other: Dataset) -> Dataset:
         """This dataset followed by ``other`` (road and episode ids are renumbered)."""
         if other.observation != self.observation or other.obs.shape[1:] != self.obs.shape[1:]:
             raise DatasetError("cannot join datasets of different observation types")
@@ -206,7 +206,7 @@ class Dataset:
         return save_record(path, FORMAT, FORMAT_VERSION, self.metadata, {k: getattr(self, k) for k in _ARRAYS})
 
     @classmethod
-    def load(cls, path, observation: str | None = None) -> "Dataset":
+    def load(cls, path, observation: str | None = None) -> Dataset:
         """Read a dataset; ``observation`` (if given) must match its observation type.
 
         Raises:
@@ -237,8 +237,10 @@ def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, 
     """
     observation = meta.get("observation")
     if not isinstance(observation, str) or observation not in OBSERVATION_TYPES:
-        raise DatasetError(f"{path}: metadata names an unknown observation type {str(observation)[:40]!r}; "
-                           f"expected one of {', '.join(OBSERVATION_TYPES)}")
+        raise DatasetError(
+            f"{path}: metadata names an unknown observation type {str(observation)[:40]!r}; "
+            f"expected one of {', '.join(OBSERVATION_TYPES)}"
+        )
     roads = meta.get("roads")
     if not isinstance(roads, list) or not all(isinstance(r, str) for r in roads):
         raise DatasetError(f"{path}: metadata 'roads' must be a list of road names")
@@ -253,22 +255,28 @@ def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, 
     if obs.dtype.kind not in "uif" or obs.dtype.kind == "b":
         raise DatasetError(f"{path}: obs must hold numbers, not {obs.dtype}")
     if obs.shape[1:] != expected:
-        raise DatasetError(f"{path}: obs has rows of shape {obs.shape[1:]}, but {observation} observations of its "
-                           f"environment have shape {expected}" + (" (a 1-D obs array has no rows)" if obs.ndim == 1 else ""))
+        raise DatasetError(
+            f"{path}: obs has rows of shape {obs.shape[1:]}, but {observation} observations of its "
+            f"environment have shape {expected}" + (" (a 1-D obs array has no rows)" if obs.ndim == 1 else "")
+        )
     action = arrays["action"]
     if action.ndim == 1:
         action = action.reshape(-1, 1)
     columns = env.action_size  # steering, and throttle when the environment took it
     what = "steering and throttle" if columns == 2 else "steering"
     if action.dtype.kind not in "if" or action.ndim != 2 or action.shape[1] != columns:
-        raise DatasetError(f"{path}: action must be {'one column' if columns == 1 else 'two columns'} of {what} numbers, "
-                           f"got {action.dtype} of shape {action.shape}")  # fmt: skip
+        raise DatasetError(
+            f"{path}: action must be {'one column' if columns == 1 else 'two columns'} of {what} numbers, "
+            f"got {action.dtype} of shape {action.shape}"
+        )
     arrays = dict(arrays, action=action)
     n = len(action)
     for name, a in arrays.items():
         if a.ndim == 0 or len(a) != n:
-            raise DatasetError(f"{path}: damaged dataset (arrays of different lengths: {name} has "
-                               f"{a.shape[0] if a.ndim else 0} rows, action {n})")
+            raise DatasetError(
+                f"{path}: damaged dataset (arrays of different lengths: {name} has "
+                f"{a.shape[0] if a.ndim else 0} rows, action {n})"
+            )
     for name in ("road", "episode", "step"):
         a = arrays[name]
         if a.dtype.kind not in "iu" or a.ndim != 1:
@@ -301,8 +309,9 @@ def env_config_from_dict(env: dict | None, observation: str) -> RoadFollowConfig
             raise TypeError("car is not an object")
         fields["car"] = CarParams(**fields["car"])
     if isinstance(fields.get("appearance"), dict):  # the camera's look, as config_to_dict wrote it
-        fields["appearance"] = Appearance(**{k: tuple(v) if isinstance(v, list) else v
-                                             for k, v in fields["appearance"].items()})  # fmt: skip
+        fields["appearance"] = Appearance(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in fields["appearance"].items()}
+        )
     if "disturbances" in fields:
         if not isinstance(fields["disturbances"], dict):
             raise TypeError("disturbances is not an object")
@@ -337,8 +346,10 @@ def collect(
     driver = driver or ExpertDriver(labeler)
     env_cfg = config.env_config()
     n = len(roads) if roads is not None else config.num_roads
-    limits.check_memory(f"collecting {n} roads of {config.observation} observations",
-                        collect_memory(env_cfg, config.max_steps, roads, n, config.families))
+    limits.check_memory(
+        f"collecting {n} roads of {config.observation} observations",
+        collect_memory(env_cfg, config.max_steps, roads, n, config.families),
+    )
     env = RoadFollowVectorEnv(n, config=env_cfg, max_episode_steps=config.max_steps)
     options = {"road": list(roads)} if roads is not None else config.road_options()
     obs, _ = env.reset(seed=config.seed, options=options)

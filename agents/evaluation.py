@@ -22,8 +22,17 @@ from agents.trajectory import COLUMNS, Trajectory, step_rows
 from envs import RoadFollowConfig, RoadFollowVectorEnv, limits
 from envs.road import Road
 
-METRICS = ("completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes", "lap_time",
-           "peak_lateral_accel", "sliding_time")  # fmt: skip
+METRICS = (
+    "completion_rate",
+    "off_road_rate",
+    "mean_abs_cte",
+    "max_abs_cte",
+    "mean_speed",
+    "episodes",
+    "lap_time",
+    "peak_lateral_accel",
+    "sliding_time",
+)
 
 
 def aggregate(per_road: list[dict]) -> dict:
@@ -64,8 +73,9 @@ def drive(
         raise ValueError("no roads to drive")
     n = len(roads)
     # the record: a row of COLUMNS a car a step, stacked at the end (so twice), up to the time limit
-    steps = np.minimum(np.array([r.length for r in roads]) / (max(env_config.target_speed, 1.0) * env_config.dt) * 1.2
-                       + 10, max_steps)
+    steps = np.minimum(
+        np.array([r.length for r in roads]) / (max(env_config.target_speed, 1.0) * env_config.dt) * 1.2 + 10, max_steps
+    )
     limits.check_memory(f"driving {n} roads", 2 * len(COLUMNS) * 8 * n * float(steps.max()))
     env = RoadFollowVectorEnv(n, config=env_config, max_episode_steps=max_steps)
     obs, info = env.reset(seed=seed, options={"road": list(roads)})
@@ -97,8 +107,10 @@ def drive(
     rows = np.stack(record, axis=1)  # [N, T, len(COLUMNS)]
     label = getattr(driver, "name", "driver")
     outcomes = np.where(finished, "finished", np.where(off_road, "off road", "time limit")).tolist()
-    return [Trajectory(road, env_config.dt, env_config.car, label, rows[i, : length[i] + 1], outcomes[i])
-            for i, road in enumerate(roads)]  # fmt: skip
+    return [
+        Trajectory(road, env_config.dt, env_config.car, label, rows[i, : length[i] + 1], outcomes[i])
+        for i, road in enumerate(roads)
+    ]
 
 
 def evaluate(
@@ -117,8 +129,16 @@ def evaluate(
 
 # what a policy's world keeps of the environment it was trained in: its car, actions and sensors
 # (not the road pool, the start offsets or the disturbances of the training data)
-_POLICY_WORLD_SKIPS = ("observation", "split", "families", "num_roads", "road_indices", "disturbances",
-                       "start_lateral_offset", "start_heading_offset")  # fmt: skip
+_POLICY_WORLD_SKIPS = (
+    "observation",
+    "split",
+    "families",
+    "num_roads",
+    "road_indices",
+    "disturbances",
+    "start_lateral_offset",
+    "start_heading_offset",
+)
 
 
 def policy_world(metadata: dict | None) -> RoadFollowConfig:

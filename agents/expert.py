@@ -93,8 +93,9 @@ class PathExpert:
         s = fleet.s[:, None] + ahead
         mu = fleet.roads.friction_at(s)
         kappa = np.abs(fleet.roads.curvature_at(s))
-        return ahead, speed_profile(ahead, kappa, mu, fleet.state[:, SPEED], top, fleet.params.max_accel,
-                                    cfg.lateral_grip, cfg.braking_grip)  # fmt: skip
+        return ahead, speed_profile(
+            ahead, kappa, mu, fleet.state[:, SPEED], top, fleet.params.max_accel, cfg.lateral_grip, cfg.braking_grip
+        )
 
     def throttle(self, fleet: Fleet) -> np.ndarray:
         """Normalized throttle (+) and brake (-) ``[N]`` in [-1, 1]: the acceleration that reaches

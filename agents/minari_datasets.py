@@ -147,8 +147,10 @@ def write_minari_dataset(
 
     kwargs = env_kwargs(config.env_config())
     if config.frame_stride != 1 or config.side_cameras > 0:
-        raise ValueError("a Minari dataset holds every step of each episode from the car itself: "
-                         "frame_stride must be 1 and side_cameras 0")
+        raise ValueError(
+            "a Minari dataset holds every step of each episode from the car itself: "
+            "frame_stride must be 1 and side_cameras 0"
+        )
     if dataset_id in minari.list_local_datasets():
         raise ValueError(f"Minari dataset {dataset_id!r} exists already (minari delete {dataset_id}, or another id)")
     n = config.num_roads
@@ -156,23 +158,28 @@ def write_minari_dataset(
     options = config.road_options()
     buffers = []
     for i in range(n):
-        buffers.append(EpisodeBuffer(
-            id=i,
-            seed=config.seed + i,
-            options={"family": options["family"][i], "road_index": int(options["road_index"][i])},
-            observations=np.concatenate([episodes["obs"][i], final_obs[i][None]]),
-            actions=episodes["executed"][i][:, None],
-            rewards=episodes["reward"][i].tolist(),
-            terminations=episodes["terminated"][i].tolist(),
-            truncations=episodes["truncated"][i].tolist(),
-            infos={
-                "expert_action": np.concatenate([episodes["label"][i], [final_label[i]]]).astype(np.float32),
-                "cte": np.concatenate([episodes["cte"][i], [final_cte[i]]]).astype(np.float32),
-            },
-        ))
+        buffers.append(
+            EpisodeBuffer(
+                id=i,
+                seed=config.seed + i,
+                options={"family": options["family"][i], "road_index": int(options["road_index"][i])},
+                observations=np.concatenate([episodes["obs"][i], final_obs[i][None]]),
+                actions=episodes["executed"][i][:, None],
+                rewards=episodes["reward"][i].tolist(),
+                terminations=episodes["terminated"][i].tolist(),
+                truncations=episodes["truncated"][i].tolist(),
+                infos={
+                    "expert_action": np.concatenate([episodes["label"][i], [final_label[i]]]).astype(np.float32),
+                    "cte": np.concatenate([episodes["cte"][i], [final_cte[i]]]).astype(np.float32),
+                },
+            )
+        )
     env = gym.make(ENV_ID, max_episode_steps=config.max_steps, **kwargs)
-    eval_env = gym.make(ENV_ID, max_episode_steps=config.max_steps,
-                        **{**kwargs, "split": "unseen", "start_lateral_offset": 0.0, "start_heading_offset": 0.0})
+    eval_env = gym.make(
+        ENV_ID,
+        max_episode_steps=config.max_steps,
+        **{**kwargs, "split": "unseen", "start_lateral_offset": 0.0, "start_heading_offset": 0.0},
+    )
     ref_min, ref_max = _mean_return(config, n, "random"), _mean_return(config, n, "expert")
     meta = dataset_metadata(config, final_obs[0].shape, road_names, "expert")
     description = description or (
@@ -227,9 +234,15 @@ def load_minari_dataset(dataset_id: str, observation: str | None = None) -> Data
         if spec is None or spec.entry_point not in ("envs.road_follow:RoadFollowEnv",) and spec.id != ENV_ID:
             raise DatasetError(f"minari:{dataset_id}: not a dataset of {ENV_ID} (env: {getattr(spec, 'id', None)})")
         kwargs = dict(spec.kwargs)
-        meta = {"observation": kwargs.get("observation", "features"), "split": kwargs.get("split", "custom"),
-                "env": config_to_dict(RoadFollowConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                                          for k, v in kwargs.items() if k in SPEC_FIELDS}))}
+        meta = {
+            "observation": kwargs.get("observation", "features"),
+            "split": kwargs.get("split", "custom"),
+            "env": config_to_dict(
+                RoadFollowConfig(
+                    **{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items() if k in SPEC_FIELDS}
+                )
+            ),
+        }
     meta = {**meta, "source": f"minari:{dataset_id}"}
     obs, action, road, episode, step, cte = [], [], [], [], [], []
     names = list(meta.get("roads", []))
@@ -250,7 +263,15 @@ def load_minari_dataset(dataset_id: str, observation: str | None = None) -> Data
     meta["roads"] = names
     meta.setdefault("obs_shape", list(obs[0].shape[1:]))
     if observation is not None and meta["observation"] != observation:
-        raise DatasetError(f"minari:{dataset_id}: holds {meta['observation']!r} observations, "
-                           f"but {observation!r} are needed")
-    return Dataset(np.concatenate(obs), np.concatenate(action), np.concatenate(road), np.concatenate(episode),
-                   np.concatenate(step), np.concatenate(cte), meta)
+        raise DatasetError(
+            f"minari:{dataset_id}: holds {meta['observation']!r} observations, but {observation!r} are needed"
+        )
+    return Dataset(
+        np.concatenate(obs),
+        np.concatenate(action),
+        np.concatenate(road),
+        np.concatenate(episode),
+        np.concatenate(step),
+        np.concatenate(cte),
+        meta,
+    )

@@ -157,7 +157,7 @@ class SteeringPolicy:
         return self.net.config.observation
 
     @classmethod
-    def load(cls, path, observation: str | None = None) -> "SteeringPolicy":
+    def load(cls, path, observation: str | None = None) -> SteeringPolicy:
         """Rebuild a policy from a checkpoint file alone."""
         payload = load_checkpoint(path)
         net = net_from_checkpoint(payload, path)
@@ -175,12 +175,16 @@ class SteeringPolicy:
         single = obs.shape == self.net.config.obs_shape
         batch = obs[None] if single else obs
         if batch.shape[1:] != self.net.config.obs_shape:
-            raise ValueError(f"{self.source}: the policy reads observations of shape {self.net.config.obs_shape}, "
-                             f"got {batch.shape[1:]}")
+            raise ValueError(
+                f"{self.source}: the policy reads observations of shape {self.net.config.obs_shape}, "
+                f"got {batch.shape[1:]}"
+            )
         with torch.inference_mode():
             out = self.net(torch.as_tensor(batch)).numpy()
         if not np.all(np.isfinite(out)):
-            raise ValueError(f"{self.source}: the policy's actions are NaN or infinite for "
-                             f"{int((~np.isfinite(out)).any(axis=-1).sum())} of {len(out)} observations")
+            raise ValueError(
+                f"{self.source}: the policy's actions are NaN or infinite for "
+                f"{int((~np.isfinite(out)).any(axis=-1).sum())} of {len(out)} observations"
+            )
         out = np.clip(out, -1.0, 1.0)
         return out[0] if single else out

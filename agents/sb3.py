@@ -41,8 +41,9 @@ class FleetVecEnv(VecEnv):
         seed: seeds car ``i`` with ``seed + i`` at the first reset (``None``: fresh entropy).
     """
 
-    def __init__(self, num_envs: int, config: RoadFollowConfig | None = None, max_episode_steps: int = 3000,
-                 seed: int | None = 0):
+    def __init__(
+        self, num_envs: int, config: RoadFollowConfig | None = None, max_episode_steps: int = 3000, seed: int | None = 0
+    ):
         self.vector_env = RoadFollowVectorEnv(num_envs, config=config, max_episode_steps=max_episode_steps)
         super().__init__(num_envs, self.vector_env.single_observation_space, self.vector_env.single_action_space)
         self._first_seed = seed

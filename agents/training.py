@@ -135,17 +135,23 @@ def train(
         payload = load_checkpoint(resume)
         model = net_from_checkpoint(payload, resume)
         if model.config.observation != train_data.observation:
-            raise CheckpointError(f"{resume}: was trained on {model.config.observation!r}, not {train_data.observation!r}")
+            raise CheckpointError(
+                f"{resume}: was trained on {model.config.observation!r}, not {train_data.observation!r}"
+            )
         if model.config.obs_shape != tuple(obs.shape[1:]):
-            raise CheckpointError(f"{resume}: reads observations of shape {model.config.obs_shape}, "
-                                  f"the dataset holds {tuple(obs.shape[1:])}")
+            raise CheckpointError(
+                f"{resume}: reads observations of shape {model.config.obs_shape}, "
+                f"the dataset holds {tuple(obs.shape[1:])}"
+            )
         start_epoch = int(payload.get("epoch", 0))
         history = History(**payload.get("history", {}))
     else:
         net_config = NetConfig(train_data.observation, tuple(obs.shape[1:]), config.net, outputs=labels.shape[1])
         model = SteeringNet(net_config)
         sample = 4096 if train_data.observation == "camera" else 50_000  # camera frames are big as floats
-        model.set_normalization(obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:sample]])
+        model.set_normalization(
+            obs[torch.randperm(len(obs), generator=torch.Generator().manual_seed(config.seed))[:sample]]
+        )
 
     # the mechanic: an optimizer, and a schedule that calms it down towards the end
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -197,8 +203,11 @@ def train(
         # --- testing: drive, observe, no changes
         model.eval()
         with torch.inference_mode():
-            test_by_action = (evaluate_loss_by_action(model, test_obs, test_labels) if test_obs is not None
-                              else np.full(labels.shape[1], np.nan))  # fmt: skip
+            test_by_action = (
+                evaluate_loss_by_action(model, test_obs, test_labels)
+                if test_obs is not None
+                else np.full(labels.shape[1], np.nan)
+            )
             test_loss = float(test_by_action.mean())
         if not math.isfinite(running / seen) or (test_obs is not None and not math.isfinite(test_loss)):
             _diverged(epoch + 1, checkpoint, history)
@@ -241,7 +250,9 @@ def _diverged(epoch: int, checkpoint, history: History) -> None:
             kept = ""
     if not kept:
         kept = "; no checkpoint was written"
-    raise TrainingDiverged(f"diverged at epoch {epoch} (the loss is NaN or infinite); try a smaller learning rate{kept}")
+    raise TrainingDiverged(
+        f"diverged at epoch {epoch} (the loss is NaN or infinite); try a smaller learning rate{kept}"
+    )
 
 
 def _save(path, model, optimizer, epoch, history, meta) -> None:

@@ -75,8 +75,15 @@ class Trajectory:
             self._rows, self.n = rows, len(rows)
 
     @classmethod
-    def from_columns(cls, road: Road, dt: float, car: CarParams = CarParams(), driver: str = "driver",
-                     outcome: str | None = None, **columns: np.ndarray) -> Trajectory:  # fmt: skip
+    def from_columns(
+        cls,
+        road: Road,
+        dt: float,
+        car: CarParams = CarParams(),
+        driver: str = "driver",
+        outcome: str | None = None,
+        **columns: np.ndarray,
+    ) -> Trajectory:
         """A trajectory of named ``(T,)`` columns (``xy`` ``(T, 2)`` may stand for x and y;
         :data:`OPTIONAL_COLUMNS` left out are zeros)."""
         if "xy" in columns:

@@ -52,8 +52,13 @@ def breakdown(env: envs.RoadFollowVectorEnv, steps: int) -> dict:
         t3 = time.perf_counter()
         parts += (t1 - t0, t2 - t1, t3 - t2)
     us = parts / steps * 1e6
-    return {"check_and_resets_us": us[0], "step_kernel_us": us[1], "info_us": us[2], "total_us": us.sum(),
-            "resets_per_step": resets / steps}  # fmt: skip
+    return {
+        "check_and_resets_us": us[0],
+        "step_kernel_us": us[1],
+        "info_us": us[2],
+        "total_us": us.sum(),
+        "resets_per_step": resets / steps,
+    }
 
 
 def bytes_per_car_step(env: envs.RoadFollowVectorEnv) -> dict:
@@ -109,15 +114,19 @@ def main() -> None:
     for label, parallel_from in (("thread pool", envs.jit.PARALLEL_FROM), ("one thread", 1 << 40)):
         env.fleet.parallel_from = parallel_from
         row = breakdown(env, args.steps)
-        print(f"{label:>12}: {row['total_us']:6.0f} us a step = {N / row['total_us']:.2f} M car-steps/s: "
-              f"check + {row['resets_per_step']:.0f} resets {row['check_and_resets_us']:.0f} us, "
-              f"step kernel {row['step_kernel_us']:.0f} us, info {row['info_us']:.0f} us")  # fmt: skip
+        print(
+            f"{label:>12}: {row['total_us']:6.0f} us a step = {N / row['total_us']:.2f} M car-steps/s: "
+            f"check + {row['resets_per_step']:.0f} resets {row['check_and_resets_us']:.0f} us, "
+            f"step kernel {row['step_kernel_us']:.0f} us, info {row['info_us']:.0f} us"
+        )
     env.fleet.parallel_from = envs.jit.PARALLEL_FROM
     touched = bytes_per_car_step(env)
     rate = copy_rate()
     floor_us = N * touched["total_with_write_allocate"] / (rate * 1e9) * 1e6
-    print(f"bytes a car-step touches: ~{touched['total_with_write_allocate']:.0f} (read {touched['read']}, "
-          f"written {touched['written']}, writes counted twice for write-allocate)")  # fmt: skip
+    print(
+        f"bytes a car-step touches: ~{touched['total_with_write_allocate']:.0f} (read {touched['read']}, "
+        f"written {touched['written']}, writes counted twice for write-allocate)"
+    )
     print(f"copy rate {rate:.1f} GB/s: moving those bytes for {N} cars takes {floor_us:.0f} us a step")
 
 

@@ -128,8 +128,12 @@ def main() -> int:
     args = parser.parse_args()
     runs: dict[str, list[float]] = {"carracing": [], "camera-single": [], "camera-256": [], "cnn-train": []}
     for round_ in range(args.repeat):
-        for name, measure in (("carracing", carracing), ("camera-single", camera_single), ("camera-256", camera_vector),
-                              ("cnn-train", cnn_train)):  # fmt: skip
+        for name, measure in (
+            ("carracing", carracing),
+            ("camera-single", camera_single),
+            ("camera-256", camera_vector),
+            ("cnn-train", cnn_train),
+        ):
             value = measure(args.seconds)
             if value is not None:
                 runs[name].append(value)

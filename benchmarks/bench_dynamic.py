@@ -30,8 +30,14 @@ def measure(model: str, num_envs: int, steps: int) -> float:
     for family in FAMILIES:
         for index in range(200):
             envs.generate_road("train", family, index)
-    env = gym.make_vec(envs.ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", families=FAMILIES,
-                       num_roads=200, car=envs.CarParams(model=model))  # fmt: skip
+    env = gym.make_vec(
+        envs.ENV_ID,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        families=FAMILIES,
+        num_roads=200,
+        car=envs.CarParams(model=model),
+    )
     actions = np.zeros((num_envs, 1), dtype=np.float32)
     env.reset(seed=0)
     for _ in range(50):
@@ -56,13 +62,29 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for _ in range(args.repeat):
         for model in results:  # alternately, each in a fresh process
-            out = subprocess.run([sys.executable, __file__, "--worker", model, "--num-envs", str(args.num_envs),
-                                  "--steps", str(args.steps)], capture_output=True, text=True, check=True, env=env)  # fmt: skip
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    model,
+                    "--num-envs",
+                    str(args.num_envs),
+                    "--steps",
+                    str(args.steps),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            )
             results[model].append(float(out.stdout.strip().splitlines()[-1]))
     kinematic, dynamic = (statistics.median(results[m]) for m in ("kinematic", "dynamic"))
     for model, values in results.items():
-        print(f"{model:9s} N={args.num_envs}: {statistics.median(values):.3e} car-steps/s "
-              f"(runs: {', '.join(f'{v:.3e}' for v in values)})")  # fmt: skip
+        print(
+            f"{model:9s} N={args.num_envs}: {statistics.median(values):.3e} car-steps/s "
+            f"(runs: {', '.join(f'{v:.3e}' for v in values)})"
+        )
     print(f"the dynamic car's step costs {kinematic / dynamic:.2f}x the kinematic car's")
 
 

@@ -41,8 +41,17 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 FAMILIES = ("gentle", "twisty")  # the default families
 NUM_ROADS = 200  # road pool per family, generated before timing
-MEASUREMENTS = ("single", "vector-256", "vector-1024", "vector-4096", "rays-256", "image-256",
-                "collect", "evaluate", "first-reset")  # fmt: skip
+MEASUREMENTS = (
+    "single",
+    "vector-256",
+    "vector-1024",
+    "vector-4096",
+    "rays-256",
+    "image-256",
+    "collect",
+    "evaluate",
+    "first-reset",
+)
 UNITS = {"single": "steps/s", "collect": "s", "evaluate": "s", "first-reset": "s"}
 
 
@@ -86,8 +95,14 @@ def measure_vector(num_envs: int, observation: str, scale: float) -> float:
     from envs import ENV_ID
 
     _pregenerate()
-    env = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", families=FAMILIES,
-                       num_roads=NUM_ROADS, observation=observation)  # fmt: skip
+    env = gym.make_vec(
+        ENV_ID,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        families=FAMILIES,
+        num_roads=NUM_ROADS,
+        observation=observation,
+    )
     actions = np.zeros((num_envs, 1), dtype=np.float32)
     env.reset(seed=0)
     for _ in range(max(2, int(100 * scale))):
@@ -153,8 +168,12 @@ def run_worker(checkout: Path, name: str, scale: float) -> float:
     env = {**os.environ, "PYTHONPATH": str(checkout), "SDL_VIDEODRIVER": "dummy", "MPLBACKEND": "Agg"}
     out = subprocess.run(
         [sys.executable, str(HERE / "bench_env.py"), "--worker", name, "--scale", str(scale)],
-        cwd=checkout, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{name} on {checkout} failed:\n{out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
@@ -163,8 +182,10 @@ def run_worker(checkout: Path, name: str, scale: float) -> float:
 def run_anchor(python: str, scale: float) -> float:
     out = subprocess.run(
         [python, str(HERE / "anchor_highway.py"), "--steps", str(max(200, int(4000 * scale)))],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(json.loads(out.stdout.strip().splitlines()[-1])["steps_per_s"])
 
 
@@ -201,15 +222,22 @@ def main() -> None:
     import numpy
 
     results: dict = {
-        "machine": {"python": platform.python_version(), "numpy": numpy.__version__, "cpus": os.cpu_count(),
-                    "platform": platform.platform()},  # fmt: skip
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "checkouts": {k: str(v) for k, v in checkouts.items()},
         "measurements": {},
     }
-    for label, checkout in checkouts.items():  # compile (or load) every kernel once, untimed
+    for checkout in checkouts.values():  # compile (or load) every kernel once, untimed
         run_worker(checkout, "single", 0.01)
-    print(f"{'measurement':<12} {'unit':<12} " + " ".join(f"{k + ' (median, range)':>34}" for k in checkouts)
-          + ("   ratio" if len(checkouts) > 1 else ""))  # fmt: skip
+    print(
+        f"{'measurement':<12} {'unit':<12} "
+        + " ".join(f"{k + ' (median, range)':>34}" for k in checkouts)
+        + ("   ratio" if len(checkouts) > 1 else "")
+    )
     for name in names:
         values: dict[str, list[float]] = {k: [] for k in checkouts}
         anchor: list[float] = []
@@ -233,8 +261,11 @@ def main() -> None:
             lane = summary(anchor)
             lane["single_over_anchor"] = row["this"]["median"] / lane["median"]
             results["anchor"] = {"env": "highway-env lane-keeping-v0", **lane}
-            print(f"{'lane-keeping':<12} {'steps/s':<12} {lane['median']:>14.4g} ({lane['range'][0]:.4g}-"
-                  f"{lane['range'][1]:.4g})   single env / lane-keeping-v0: {lane['single_over_anchor']:.0f}x", flush=True)
+            print(
+                f"{'lane-keeping':<12} {'steps/s':<12} {lane['median']:>14.4g} ({lane['range'][0]:.4g}-"
+                f"{lane['range'][1]:.4g})   single env / lane-keeping-v0: {lane['single_over_anchor']:.0f}x",
+                flush=True,
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
         print(f"wrote {args.json}")

@@ -25,8 +25,10 @@ from agents.data import CollectConfig, collect  # noqa: E402
 from agents.drivers import ExpertDriver, PolicyDriver  # noqa: E402
 from agents.evaluation import evaluate  # noqa: E402
 from agents.training import TrainConfig, train  # noqa: E402
-from envs.generation import _generate  # noqa: E402
-from envs.generation import split_roads  # noqa: E402
+from envs.generation import (
+    _generate,  # noqa: E402
+    split_roads,  # noqa: E402
+)
 
 
 def main() -> None:

@@ -82,7 +82,9 @@ def bench(camera: str, road: Road) -> tuple[float, float]:
 
 def main() -> None:
     road = curvy_road()
-    print(f"road {road.name}: {road.length:.0f} m, width {road.width} m; frame {SIZE}x{SIZE}, trail {TRAIL_POINTS} points")
+    print(
+        f"road {road.name}: {road.length:.0f} m, width {road.width} m; frame {SIZE}x{SIZE}, trail {TRAIL_POINTS} points"
+    )
     print(f"{'camera':<8} {'frames':>7} {'frames/s':>9} {'ms/frame':>9}")
     for camera in ("follow", "road"):
         fps, ms = bench(camera, road)

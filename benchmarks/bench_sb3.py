@@ -67,8 +67,11 @@ def main() -> None:
             for name, venv in venvs.items():  # alternately, so both see the same machine
                 results[name].append(steps_per_second(venv, args.steps))
         for name, values in results.items():
-            print(f"  N = {n:>4}  {name:<12} {statistics.median(values):>12,.0f}  ({min(values):,.0f}-{max(values):,.0f})")
-        print(f"  N = {n:>4}  ratio        {statistics.median(results['FleetVecEnv']) / statistics.median(results['DummyVecEnv']):.1f}x")
+            print(
+                f"  N = {n:>4}  {name:<12} {statistics.median(values):>12,.0f}  ({min(values):,.0f}-{max(values):,.0f})"
+            )
+        ratio = statistics.median(results["FleetVecEnv"]) / statistics.median(results["DummyVecEnv"])
+        print(f"  N = {n:>4}  ratio        {ratio:.1f}x")
     if args.ppo_steps:
         n = 16
         print(f"PPO learning (MlpPolicy, N = {n}, n_steps 256, batch 512, 5 epochs), env steps per second:")

@@ -60,8 +60,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             first = run(FIRST_RUN, cache)
             cached = run(CACHED_START, cache)
-        print(f"first run after install (compiles what the demo uses): {first:.1f} s; "
-              f"cached start (import envs + reset + step): {cached:.2f} s")  # fmt: skip
+        print(
+            f"first run after install (compiles what the demo uses): {first:.1f} s; "
+            f"cached start (import envs + reset + step): {cached:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,17 @@ def bench(camera: str, split_view: bool, loop: bool = False, record: Path | None
     """Return (frames per second, milliseconds per frame) of update + draw (or of the whole loop)."""
     roads = RoadList(split="unseen", families=("twisty",))
     both = (RoadList(split="train", families=("twisty",)), RoadList(split="unseen", families=("twisty",)))
-    app = WatchApp(ExpertDriver(), env_config_for("features"), roads, both, split_view=split_view,
-                   driver_label="expert", size=SIZE, camera=camera, record=record)
+    app = WatchApp(
+        ExpertDriver(),
+        env_config_for("features"),
+        roads,
+        both,
+        split_view=split_view,
+        driver_label="expert",
+        size=SIZE,
+        camera=camera,
+        record=record,
+    )
     for _ in range(WARMUP_TICKS):
         app.tick()
     for _ in range(30):

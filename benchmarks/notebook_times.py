@@ -45,8 +45,7 @@ def main(argv=None) -> int:
     rows, start = [], {}
 
     with tempfile.TemporaryDirectory() as tmp:
-        client = nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
-                                         resources={"metadata": {"path": tmp}})  # fmt: skip
+        client = nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": tmp}})
 
         def pid() -> int:
             return client.km.provisioner.process.pid
@@ -56,10 +55,18 @@ def main(argv=None) -> int:
 
         def on_done(cell, cell_index, **_):
             first = "".join(cell.source).strip().splitlines()[0][:60] if cell.source.strip() else ""
-            rows.append({"cell": cell_index, "first_line": first, "wall_s": round(time.perf_counter() - start["wall"], 1),
-                         "cpu_s": round(cpu_seconds(pid()) - start["cpu"], 1)})  # fmt: skip
-            print(f"cell {cell_index:2d}: {rows[-1]['wall_s']:7.1f} s wall, {rows[-1]['cpu_s']:7.1f} s CPU  {first}",
-                  flush=True)
+            rows.append(
+                {
+                    "cell": cell_index,
+                    "first_line": first,
+                    "wall_s": round(time.perf_counter() - start["wall"], 1),
+                    "cpu_s": round(cpu_seconds(pid()) - start["cpu"], 1),
+                }
+            )
+            print(
+                f"cell {cell_index:2d}: {rows[-1]['wall_s']:7.1f} s wall, {rows[-1]['cpu_s']:7.1f} s CPU  {first}",
+                flush=True,
+            )
 
         client.on_cell_execute = on_start
         client.on_cell_executed = on_done
@@ -69,11 +76,15 @@ def main(argv=None) -> int:
     if args.executed:
         nbformat.write(nb, args.executed)
     cpu = sum(r["cpu_s"] for r in rows)
-    print(f"{'quick' if args.quick else 'full'} settings: {total:.0f} s wall in all (kernel start included), "
-          f"{sum(r['wall_s'] for r in rows):.0f} s in the cells, {cpu:.0f} s of CPU in the cells; "
-          f"load average {os.getloadavg()[0]:.1f} at the end")
+    print(
+        f"{'quick' if args.quick else 'full'} settings: {total:.0f} s wall in all (kernel start included), "
+        f"{sum(r['wall_s'] for r in rows):.0f} s in the cells, {cpu:.0f} s of CPU in the cells; "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"quick": args.quick, "total_wall_s": round(total, 1), "cells": rows}, indent=2))
+        args.json.write_text(
+            json.dumps({"quick": args.quick, "total_wall_s": round(total, 1), "cells": rows}, indent=2)
+        )
     return 0
 
 

@@ -132,8 +132,12 @@ def _caches(batch) -> dict:
     from envs import generation
 
     kept = sum(r.points.nbytes + r.headings.nbytes + r.curvatures.nbytes for r in generation._CACHE.values())
-    return {"road_cache_mb": round(kept / 1e6, 1), "road_cache_bytes": kept,
-            "road_table_rows": int(len(batch.atlas)), "road_table_rows_used": int(batch._used)}  # fmt: skip
+    return {
+        "road_cache_mb": round(kept / 1e6, 1),
+        "road_cache_bytes": kept,
+        "road_table_rows": int(len(batch.atlas)),
+        "road_table_rows_used": int(batch._used),
+    }
 
 
 def main(argv=None) -> int:
@@ -144,8 +148,11 @@ def main(argv=None) -> int:
     parser.add_argument("--episode-steps", type=int, help="single env: reset after this many steps at the latest")
     parser.add_argument("--pool", type=int, help="roads per family cars draw from (default: the config's 1000)")
     parser.add_argument("--limit-mb", type=float, default=50.0)
-    parser.add_argument("--quick", action="store_true",
-                        help="200,000 car-steps on a 50-road pool; 4,000 rendered steps in episodes of 4 steps")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="200,000 car-steps on a 50-road pool; 4,000 rendered steps in episodes of 4 steps",
+    )
     parser.add_argument("--only", choices=("vector", "single"), help="run one of the two soaks")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -162,11 +169,13 @@ def main(argv=None) -> int:
     for r in results:
         flat = r["max_growth_mb"] <= args.limit_mb
         ok &= flat
-        print(f"{r['what']}: {r['units']:,} steps in {r['seconds']} s; resident memory {r['rss_after_warmup_mb']} MB "
-              f"after warm-up, {r['rss_end_mb']} MB at the end, largest growth {r['max_growth_mb']} MB "
-              f"({'flat' if flat else 'GROWS'}: limit {args.limit_mb:g} MB); {r['episodes_ended']:,} episodes ended, "
-              f"{r['roads_met']:,} roads met; at the end the road cache holds {r['road_cache_mb']} MB and the road "
-              f"tables {r['road_table_rows_used']:,} of {r['road_table_rows']:,} rows")
+        print(
+            f"{r['what']}: {r['units']:,} steps in {r['seconds']} s; resident memory {r['rss_after_warmup_mb']} MB "
+            f"after warm-up, {r['rss_end_mb']} MB at the end, largest growth {r['max_growth_mb']} MB "
+            f"({'flat' if flat else 'GROWS'}: limit {args.limit_mb:g} MB); {r['episodes_ended']:,} episodes ended, "
+            f"{r['roads_met']:,} roads met; at the end the road cache holds {r['road_cache_mb']} MB and the road "
+            f"tables {r['road_table_rows_used']:,} of {r['road_table_rows']:,} rows"
+        )
     if args.json:
         args.json.write_text(json.dumps({"limit_mb": args.limit_mb, "results": results}, indent=2))
     return 0 if ok else 1

@@ -86,7 +86,7 @@ class Appearance:
         row[TEXTURE] = min(1.0, row[TEXTURE] * (1.0 + strength * 0.5 * (2.0 * u[22] - 1.0)))
         return row
 
-    def replace(self, **changes) -> "Appearance":
+    def replace(self, **changes) -> Appearance:
         return dataclasses.replace(self, **changes)
 
 

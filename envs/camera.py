@@ -59,7 +59,7 @@ from envs.appearance import (
 from envs.car import HEADING, X, Y
 from envs.config import RoadFollowConfig
 from envs.jit import njit, prange
-from envs.road_batch import S, RoadBatch, edge_centre, edge_start
+from envs.road_batch import RoadBatch, S, edge_centre, edge_start
 
 VERGE_WIDTH = 1.2  # [m] gravel strip beyond each edge of the asphalt
 EDGE_LINE_WIDTH = 0.15  # [m]
@@ -223,7 +223,13 @@ def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nea
                 for col in range(width):
                     out[i, r, col, ch] = value
             continue
-        ahead, lateral0, step, depth, haze = rows[r, AHEAD], rows[r, LATERAL0], rows[r, LATERAL_STEP], rows[r, DEPTH_STEP], rows[r, HAZE]  # fmt: skip
+        ahead, lateral0, step, depth, haze = (
+            rows[r, AHEAD],
+            rows[r, LATERAL0],
+            rows[r, LATERAL_STEP],
+            rows[r, DEPTH_STEP],
+            rows[r, HAZE],
+        )
         for col in range(width):
             best[0, col] = reach
             best_chord[col] = -1
@@ -272,7 +278,9 @@ def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nea
                     verge = _cover(half, half + VERGE_WIDTH, p, across) + _cover(-half - VERGE_WIDTH, -half, p, across)
                     if edge_lines:
                         outer = half - EDGE_LINE_INSET
-                        edge = _cover(outer - EDGE_LINE_WIDTH, outer, p, across) + _cover(-outer, -outer + EDGE_LINE_WIDTH, p, across)  # fmt: skip
+                        edge = _cover(outer - EDGE_LINE_WIDTH, outer, p, across) + _cover(
+                            -outer, -outer + EDGE_LINE_WIDTH, p, across
+                        )
                     if centre_style < 2.0:
                         centre = _cover(-mid, mid, p, across)
                         if centre_style == 0.0 and centre > 0.0:  # dashed: the painted fraction along the road
@@ -346,8 +354,19 @@ class CameraSensor:
         nearest_chord = np.empty((n, width), dtype=np.int64)
         # a frame costs about as much as 100 steps of a car: threads pay from a few cars on
         kernel = _camera_parallel if n * PER_FRAME_CARS >= parallel_from else _camera
-        kernel(state, track, roads.kernel_slots, roads.atlas, self.rows, self._rows_for(n), self.texture, chords,
-               nearest, nearest_chord, out)  # fmt: skip
+        kernel(
+            state,
+            track,
+            roads.kernel_slots,
+            roads.atlas,
+            self.rows,
+            self._rows_for(n),
+            self.texture,
+            chords,
+            nearest,
+            nearest_chord,
+            out,
+        )
         return out
 
     def noise_scale(self) -> float:

@@ -124,11 +124,13 @@ class CarParams:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise ValueError(f"CarParams.{name} must be a positive number, got {value!r}")
         if not (0 < self.cg_to_front < self.wheelbase):
-            raise ValueError(f"CarParams.cg_to_front must lie between the axles (0, {self.wheelbase}) m, "
-                             f"got {self.cg_to_front}")  # fmt: skip
+            raise ValueError(
+                f"CarParams.cg_to_front must lie between the axles (0, {self.wheelbase}) m, got {self.cg_to_front}"
+            )
         if not self.kinematic_below < self.max_speed:
-            raise ValueError(f"CarParams.kinematic_below must be under max_speed ({self.max_speed} m/s), "
-                             f"got {self.kinematic_below}")  # fmt: skip
+            raise ValueError(
+                f"CarParams.kinematic_below must be under max_speed ({self.max_speed} m/s), got {self.kinematic_below}"
+            )
         if not (isinstance(self.substeps, int) and 1 <= self.substeps <= 100):
             raise ValueError(f"CarParams.substeps must be an integer in [1, 100], got {self.substeps!r}")
 
@@ -209,8 +211,23 @@ def bicycle_step(x, y, heading, speed, steer, steer_command, accel, car, dt, ste
 
 
 @njit(cache=True)
-def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_command, accel, car, dt, steering_bias,
-                      push_x, push_y, friction):  # fmt: skip
+def single_track_step(
+    x,
+    y,
+    heading,
+    speed,
+    lateral,
+    yaw_rate,
+    steer,
+    steer_command,
+    accel,
+    car,
+    dt,
+    steering_bias,
+    push_x,
+    push_y,
+    friction,
+):
     """Advance one dynamic car by ``dt`` [s] on a road of friction coefficient ``friction``;
     returns the new ``(x, y, heading, speed, lateral, yaw_rate, steer)``, the ``(cos, sin)`` of
     the new heading, the lateral acceleration [m/s^2] averaged over the step and whether a tyre
@@ -274,8 +291,10 @@ def single_track_step(x, y, heading, speed, lateral, yaw_rate, steer, steer_comm
         slip_rear = -math.atan((vy - lr * r) / vx)
         fy_front = min(max(stiff_front * slip_front, -cap_front), cap_front)
         fy_rear = min(max(stiff_rear * slip_rear, -cap_rear), cap_rear)
-        slid = slid or (abs(stiff_front * slip_front) > SLIDING_UTILISATION * cap_front
-                        or abs(stiff_rear * slip_rear) > SLIDING_UTILISATION * cap_rear)  # fmt: skip
+        slid = slid or (
+            abs(stiff_front * slip_front) > SLIDING_UTILISATION * cap_front
+            or abs(stiff_rear * slip_rear) > SLIDING_UTILISATION * cap_rear
+        )
         side_front = fx_front * sin_w + fy_front * cos_w  # the front tyre's force across the body
         ay = (side_front + fy_rear) / mass  # [m/s^2] = dvy/dt + vx r
         dvx = (fx_front * cos_w - fy_front * sin_w + fx_rear) / mass + vy * r
@@ -318,15 +337,37 @@ def _step_cars(state, steer_command, accel, car, dt, steering_bias, push, fricti
 def _step_car(i, state, steer_command, accel, car, dt, steering_bias, push, friction, out):
     if car[0].dynamic:
         x, y, heading, speed, lateral, yaw_rate, steer, _, _, _, _ = single_track_step(
-            state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, LATERAL], state[i, YAW_RATE],
-            state[i, STEER], steer_command[i], accel[i], car[0], dt, steering_bias[i], push[i, 0], push[i, 1],
+            state[i, X],
+            state[i, Y],
+            state[i, HEADING],
+            state[i, SPEED],
+            state[i, LATERAL],
+            state[i, YAW_RATE],
+            state[i, STEER],
+            steer_command[i],
+            accel[i],
+            car[0],
+            dt,
+            steering_bias[i],
+            push[i, 0],
+            push[i, 1],
             friction[i],
-        )  # fmt: skip
+        )
     else:
         x, y, heading, speed, steer, _, _ = bicycle_step(
-            state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
-            steer_command[i], accel[i], car[0], dt, steering_bias[i], push[i, 0], push[i, 1],
-        )  # fmt: skip
+            state[i, X],
+            state[i, Y],
+            state[i, HEADING],
+            state[i, SPEED],
+            state[i, STEER],
+            steer_command[i],
+            accel[i],
+            car[0],
+            dt,
+            steering_bias[i],
+            push[i, 0],
+            push[i, 1],
+        )
         lateral = yaw_rate = 0.0
     out[i, X], out[i, Y], out[i, HEADING], out[i, SPEED], out[i, STEER] = x, y, heading, speed, steer
     out[i, LATERAL], out[i, YAW_RATE] = lateral, yaw_rate
@@ -363,6 +404,5 @@ def step(
     push = np.zeros((n, 2)) if push is None else np.asarray(push, dtype=np.float64)
     out = np.empty_like(state)
     car = records_for_kernels(params.record())
-    _step_cars(state, as_n(steer_command), as_n(accel), car, float(dt), as_n(steering_bias), push, as_n(friction),
-               out)  # fmt: skip
+    _step_cars(state, as_n(steer_command), as_n(accel), car, float(dt), as_n(steering_bias), push, as_n(friction), out)
     return out

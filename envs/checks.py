@@ -13,7 +13,7 @@ import dataclasses
 import math
 import types
 import typing
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def is_int(value) -> bool:
     return isinstance(value, _INT) and not isinstance(value, (bool, np.bool_))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hints(cls) -> dict:
     return typing.get_type_hints(cls)
 
@@ -102,11 +102,16 @@ def _conform(value, hint, what: str):
 def in_range(config, field: str, low: float, high: float, *, low_open: bool = False, unit: str = "") -> None:
     """ValueError unless ``low <= config.field <= high`` (``low <`` if ``low_open``), finite."""
     value = getattr(config, field)
-    ok = (isinstance(value, int) or math.isfinite(value)) and (value > low if low_open else value >= low) and value <= high
+    ok = (
+        (isinstance(value, int) or math.isfinite(value))
+        and (value > low if low_open else value >= low)
+        and value <= high
+    )
     if not ok:
         left = "(" if low_open else "["
         raise ValueError(
-            f"{type(config).__name__}.{field} must be in {left}{low:g}, {high:g}]{' ' + unit if unit else ''}, got {value}"
+            f"{type(config).__name__}.{field} must be in {left}{low:g}, {high:g}]{' ' + unit if unit else ''}, "
+            f"got {value}"
         )
 
 

@@ -149,8 +149,13 @@ class RoadFollowConfig:
         in_range(self, "off_road_margin", 0.0, 0.5 * limits.MAX_ROAD_WIDTH, unit="m")
         if not self.lookahead_distances or min(self.lookahead_distances) <= 0:
             raise ValueError("lookahead_distances must be positive distances in metres")
-        if len(self.lookahead_distances) > limits.MAX_SENSORS or not max(self.lookahead_distances) <= limits.MAX_SENSOR_RANGE:
-            raise ValueError(f"lookahead_distances: at most {limits.MAX_SENSORS}, each at most {limits.MAX_SENSOR_RANGE:g} m")
+        if (
+            len(self.lookahead_distances) > limits.MAX_SENSORS
+            or not max(self.lookahead_distances) <= limits.MAX_SENSOR_RANGE
+        ):
+            raise ValueError(
+                f"lookahead_distances: at most {limits.MAX_SENSORS}, each at most {limits.MAX_SENSOR_RANGE:g} m"
+            )
         object.__setattr__(self, "road_preview_distances", tuple(float(d) for d in self.road_preview_distances))
         if any(not (0 <= d <= 1000) for d in self.road_preview_distances):
             raise ValueError(f"road_preview_distances must lie in [0, 1000] m, got {self.road_preview_distances}")

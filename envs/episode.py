@@ -89,4 +89,3 @@ def _start_offset(value) -> tuple[float, float]:
     if not (math.isfinite(lateral) and math.isfinite(heading)):
         raise ValueError(f"start_offset must be finite, got {value}")
     return lateral, heading
-

@@ -42,7 +42,7 @@ from envs.config import RoadFollowConfig
 from envs.jit import PARALLEL_FROM, njit, prange, records_for_kernels
 from envs.observations import FeatureSensor, _features_car, make_sensor
 from envs.road import Road
-from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, S, RoadBatch, project_car, segment_foot
+from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, project_car, segment_foot
 
 INFO_KEYS = (
     "cte",
@@ -107,8 +107,15 @@ def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarra
         rec[name] = car[name]
     rec.steering_bias = config.disturbances.steering_bias
     rec.max_steps = max_steps or 0
-    for name in ("dt", "target_speed", "throttle", "off_road_margin", "progress_reward", "centering_penalty",
-                 "off_road_penalty"):  # fmt: skip
+    for name in (
+        "dt",
+        "target_speed",
+        "throttle",
+        "off_road_margin",
+        "progress_reward",
+        "centering_penalty",
+        "off_road_penalty",
+    ):
         rec[name] = getattr(config, name)
     return rec
 
@@ -134,15 +141,38 @@ def _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, par
             accel = cruise_accel(state[i, SPEED], world.target_speed, car)
         if car.dynamic:
             x, y, heading, speed, lateral, yaw_rate, steer, cos_h, sin_h, lateral_accel, slid = single_track_step(
-                state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, LATERAL], state[i, YAW_RATE],
-                state[i, STEER], steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1], mu,
-            )  # fmt: skip
+                state[i, X],
+                state[i, Y],
+                state[i, HEADING],
+                state[i, SPEED],
+                state[i, LATERAL],
+                state[i, YAW_RATE],
+                state[i, STEER],
+                steer_command,
+                accel,
+                car,
+                world.dt,
+                world.steering_bias,
+                push[i, 0],
+                push[i, 1],
+                mu,
+            )
             state[i, LATERAL], state[i, YAW_RATE] = lateral, yaw_rate
         else:
             x, y, heading, speed, steer, cos_h, sin_h = bicycle_step(
-                state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER],
-                steer_command, accel, car, world.dt, world.steering_bias, push[i, 0], push[i, 1],
-            )  # fmt: skip
+                state[i, X],
+                state[i, Y],
+                state[i, HEADING],
+                state[i, SPEED],
+                state[i, STEER],
+                steer_command,
+                accel,
+                car,
+                world.dt,
+                world.steering_bias,
+                push[i, 0],
+                push[i, 1],
+            )
         seg[i], s, cte, seg_heading = project_car(atlas, headings, road, x, y, seg[i])
         progress = s - track[i, S]
         if road.closed:  # across the start line of a loop
@@ -194,30 +224,100 @@ def _finite(actions) -> bool:
 # returns False, having changed nothing, if an action is NaN or infinite; with a non-empty
 # ``lookahead`` it writes each car's ``features`` observation in the same pass.
 @njit(cache=True)
-def _step_cars(state, track, seg, steps, slots, atlas, headings, curvatures, friction, params, actions, push, frozen,
-               table, lookup, lookahead, cte_limit, reach, preview, features):  # fmt: skip
+def _step_cars(
+    state,
+    track,
+    seg,
+    steps,
+    slots,
+    atlas,
+    headings,
+    curvatures,
+    friction,
+    params,
+    actions,
+    push,
+    frozen,
+    table,
+    lookup,
+    lookahead,
+    cte_limit,
+    reach,
+    preview,
+    features,
+):
     if not _finite(actions):
         return False
     for i in range(state.shape[0]):
-        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions,
-                                 push, frozen, table)  # fmt: skip
+        cos_h, sin_h = _step_car(
+            i, state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table
+        )
         if len(lookahead) > 0:
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
-                          features, cos_h, sin_h)  # fmt: skip
+            _features_car(
+                i,
+                state,
+                track,
+                slots,
+                lookup,
+                lookahead,
+                cte_limit,
+                reach,
+                preview,
+                curvatures,
+                friction,
+                features,
+                cos_h,
+                sin_h,
+            )
     return True
 
 
 @njit(cache=True, parallel=True)
-def _step_cars_parallel(state, track, seg, steps, slots, atlas, headings, curvatures, friction, params, actions, push,
-                        frozen, table, lookup, lookahead, cte_limit, reach, preview, features):  # fmt: skip
+def _step_cars_parallel(
+    state,
+    track,
+    seg,
+    steps,
+    slots,
+    atlas,
+    headings,
+    curvatures,
+    friction,
+    params,
+    actions,
+    push,
+    frozen,
+    table,
+    lookup,
+    lookahead,
+    cte_limit,
+    reach,
+    preview,
+    features,
+):
     if not _finite(actions):
         return False
     for i in prange(state.shape[0]):
-        cos_h, sin_h = _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions,
-                                 push, frozen, table)  # fmt: skip
+        cos_h, sin_h = _step_car(
+            i, state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table
+        )
         if len(lookahead) > 0:
-            _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
-                          features, cos_h, sin_h)  # fmt: skip
+            _features_car(
+                i,
+                state,
+                track,
+                slots,
+                lookup,
+                lookahead,
+                cte_limit,
+                reach,
+                preview,
+                curvatures,
+                friction,
+                features,
+                cos_h,
+                sin_h,
+            )
     return True
 
 
@@ -350,9 +450,19 @@ class Fleet:
                 sign = 1.0 if rng.random() < 0.5 else -1.0
                 heading0 = float(road.headings[0])
                 self.wind[i] = sign * crosswind * np.array([-math.sin(heading0), math.cos(heading0)])
-        _place_cars(cars, np.asarray(lateral, dtype=np.float64), np.asarray(heading_offset, dtype=np.float64),
-                    float(self.config.target_speed), self.state, self.track, self.seg, self.steps,
-                    self.roads.kernel_slots, self.roads.atlas, self.roads.headings)  # fmt: skip
+        _place_cars(
+            cars,
+            np.asarray(lateral, dtype=np.float64),
+            np.asarray(heading_offset, dtype=np.float64),
+            float(self.config.target_speed),
+            self.state,
+            self.track,
+            self.seg,
+            self.steps,
+            self.roads.kernel_slots,
+            self.roads.atlas,
+            self.roads.headings,
+        )
 
     # ----------------------------------------------------------------- step
     def step(self, actions: np.ndarray, frozen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -374,9 +484,28 @@ class Fleet:
         obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features
         push = self.wind if self._no_gusts else self._push(frozen)
         kernel = _step_cars_parallel if self.num_cars >= self.parallel_from else _step_cars
-        if not kernel(self.state, self.track, self.seg, self.steps, roads.kernel_slots, roads.atlas, roads.headings,
-                      roads.curvatures, roads.friction, self._params, actions, push, frozen, table, roads.lookup,
-                      self._lookahead, self._cte_limit, self._reach, self._preview, obs):  # fmt: skip
+        if not kernel(
+            self.state,
+            self.track,
+            self.seg,
+            self.steps,
+            roads.kernel_slots,
+            roads.atlas,
+            roads.headings,
+            roads.curvatures,
+            roads.friction,
+            self._params,
+            actions,
+            push,
+            frozen,
+            table,
+            roads.lookup,
+            self._lookahead,
+            self._cte_limit,
+            self._reach,
+            self._preview,
+            obs,
+        ):
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         if not fused:
             return table, self.observe()

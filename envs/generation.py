@@ -22,8 +22,8 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-from envs.jit import njit
 
+from envs.jit import njit
 from envs.road import DEFAULT_SPACING, SURFACES, Road
 from envs.seeding import bit_generators
 
@@ -71,8 +71,10 @@ class RoadFamily:
         if not (self.max_curvature > 0):
             raise ValueError(f"family {self.name!r}: max_curvature must be positive")
         if any(surface not in SURFACES or not share > 0 for surface, share in self.surfaces):
-            raise ValueError(f"family {self.name!r}: surfaces must be (name of {', '.join(SURFACES)}, share > 0) "
-                             f"pairs, got {self.surfaces}")  # fmt: skip
+            raise ValueError(
+                f"family {self.name!r}: surfaces must be (name of {', '.join(SURFACES)}, share > 0) "
+                f"pairs, got {self.surfaces}"
+            )
         if not (0 < self.section_length_range[0] <= self.section_length_range[1]):
             raise ValueError(f"family {self.name!r}: bad section_length_range {self.section_length_range}")
 
@@ -97,8 +99,12 @@ FAMILIES: dict[str, RoadFamily] = {
         ),
         # the twisty family's bends with slippery sections (its own seeds: other roads)
         RoadFamily("wet", max_curvature=1 / 22, piece_length_range=(15.0, 45.0), surfaces=(("wet", 1.0),)),
-        RoadFamily("icy", max_curvature=1 / 22, piece_length_range=(15.0, 45.0),
-                   surfaces=(("wet", 0.4), ("snow", 0.3), ("ice", 0.3))),  # fmt: skip
+        RoadFamily(
+            "icy",
+            max_curvature=1 / 22,
+            piece_length_range=(15.0, 45.0),
+            surfaces=(("wet", 0.4), ("snow", 0.3), ("ice", 0.3)),
+        ),
     )
 }
 DEFAULT_FAMILIES = ("gentle", "twisty")

@@ -28,6 +28,7 @@ from numba import njit, prange
 
 __all__ = ["njit", "prange", "PARALLEL_FROM", "set_threads", "threads", "jit_disabled", "records_for_kernels"]
 
+
 def _parallel_from_environment(default: int = 512) -> int:
     value = os.environ.get("ROADSCHOOL_PARALLEL_FROM", "")
     if not value:
@@ -61,7 +62,6 @@ def threads() -> int:
     if jit_disabled():
         return 1
     return numba.get_num_threads()
-
 
 
 def records_for_kernels(records: np.recarray) -> np.ndarray:

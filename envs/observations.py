@@ -26,15 +26,15 @@ import math
 import numpy as np
 from gymnasium import spaces
 
-from envs.car import HEADING, SPEED, STEER, X, Y, CarParams
+from envs.car import HEADING, SPEED, STEER, CarParams, X, Y
 from envs.config import RoadFollowConfig
 from envs.jit import njit, prange
 from envs.road import SURFACES
 from envs.road_batch import (
     CTE,
     HEADING_ERROR,
-    S,
     RoadBatch,
+    S,
     centreline_at,
     edge_centre,
     edge_point,
@@ -68,8 +68,9 @@ def feature_bounds(config: RoadFollowConfig) -> tuple[np.ndarray, np.ndarray]:
     reach = max(config.lookahead_distances) + _MAX_OFFSET
     k = len(config.lookahead_distances)
     preview = [max(SURFACES.values()), _MAX_CURVATURE] * len(config.road_preview_distances)
-    high = np.array([_MAX_OFFSET, math.pi, car.max_speed, car.max_steer] + [reach] * (2 * k) + preview,
-                    dtype=np.float32)  # fmt: skip
+    high = np.array(
+        [_MAX_OFFSET, math.pi, car.max_speed, car.max_steer] + [reach] * (2 * k) + preview, dtype=np.float32
+    )
     low = -high
     low[2] = 0.0
     low[4 + 2 * k :: 2] = 0.0  # friction
@@ -87,8 +88,9 @@ def feature_names(config: RoadFollowConfig) -> list[str]:
 
 # ------------------------------------------------------------------------------- features
 @njit(cache=True, inline="always")
-def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out,
-                  c, sn):  # fmt: skip
+def _features_car(
+    i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out, c, sn
+):
     """Car ``i``'s features into ``out[i]``; ``c, sn``: the cosine and sine of its heading."""
     x, y = state[i, X], state[i, Y]
     out[i, 0] = min(max(track[i, CTE], -cte_limit), cte_limit)
@@ -117,16 +119,44 @@ def _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, p
 def _features(state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out):
     for i in range(state.shape[0]):
         heading = state[i, HEADING]
-        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
-                      out, math.cos(heading), math.sin(heading))  # fmt: skip
+        _features_car(
+            i,
+            state,
+            track,
+            slots,
+            lookup,
+            lookahead,
+            cte_limit,
+            reach,
+            preview,
+            curvatures,
+            friction,
+            out,
+            math.cos(heading),
+            math.sin(heading),
+        )
 
 
 @njit(cache=True, parallel=True)
 def _features_parallel(state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out):
     for i in prange(state.shape[0]):
         heading = state[i, HEADING]
-        _features_car(i, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction,
-                      out, math.cos(heading), math.sin(heading))  # fmt: skip
+        _features_car(
+            i,
+            state,
+            track,
+            slots,
+            lookup,
+            lookahead,
+            cte_limit,
+            reach,
+            preview,
+            curvatures,
+            friction,
+            out,
+            math.cos(heading),
+            math.sin(heading),
+        )
 
 
 class FeatureSensor:
@@ -149,8 +179,19 @@ class FeatureSensor:
         """``[N, D]`` float32 features."""
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
         kernel = _features_parallel if len(state) >= parallel_from else _features
-        kernel(state, track, roads.kernel_slots, roads.lookup, self.lookahead, self.cte_limit, self.reach, self.preview,
-               roads.curvatures, roads.friction, out)  # fmt: skip
+        kernel(
+            state,
+            track,
+            roads.kernel_slots,
+            roads.lookup,
+            self.lookahead,
+            self.cte_limit,
+            self.reach,
+            self.preview,
+            roads.curvatures,
+            roads.friction,
+            out,
+        )
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -262,8 +303,20 @@ class RaySensor:
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
         kernel = _rays_parallel if len(state) * self.work >= parallel_from else _rays
-        kernel(state, track, roads.kernel_slots, roads.atlas, self.ray_cos, self.ray_sin, self.ray_at, self.ray_order,
-               self.range, self.BEHIND, self.count, out)  # fmt: skip
+        kernel(
+            state,
+            track,
+            roads.kernel_slots,
+            roads.atlas,
+            self.ray_cos,
+            self.ray_sin,
+            self.ray_at,
+            self.ray_order,
+            self.range,
+            self.BEHIND,
+            self.count,
+            out,
+        )
         return out
 
     def noise_scale(self) -> np.ndarray:
@@ -373,8 +426,18 @@ class ImageSensor:
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.zeros((len(state),) + self.shape, dtype=np.uint8)
         kernel = _image_parallel if len(state) * self.work >= parallel_from else _image
-        kernel(state, track, roads.kernel_slots, roads.atlas, self.size, self.mpp, self.behind, self.window_behind,
-               self.count, out)  # fmt: skip
+        kernel(
+            state,
+            track,
+            roads.kernel_slots,
+            roads.atlas,
+            self.size,
+            self.mpp,
+            self.behind,
+            self.window_behind,
+            self.count,
+            out,
+        )
         return out
 
     def noise_scale(self) -> float:

@@ -47,9 +47,22 @@ def load_record(path, fmt: str, version: int | tuple[int, ...], names, error: ty
             arrays = {k: z[k] for k in names}
     except error:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, MemoryError, RecursionError,
-            NotImplementedError, RuntimeError, OverflowError, TypeError, IndexError, SyntaxError,
-            tokenize.TokenError) as exc:  # numpy parses a damaged .npy header with Python's tokenizer
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        MemoryError,
+        RecursionError,
+        NotImplementedError,
+        RuntimeError,
+        OverflowError,
+        TypeError,
+        IndexError,
+        SyntaxError,
+        tokenize.TokenError,
+    ) as exc:  # numpy parses a damaged .npy header with Python's tokenizer
         raise error(f"{path}: damaged or not {article} {kind} file ({type(exc).__name__}: {exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise error(f"{path}: not a roadschool {kind}")

@@ -173,11 +173,23 @@ def _car_shapes(car: CarPose) -> dict[str, np.ndarray]:
     hw, length = 0.5 * car.width, car.length
     chamfer = 0.12 * car.width
     body = np.array(
-        [[rear, -hw], [front - chamfer, -hw], [front, -hw + chamfer], [front, hw - chamfer], [front - chamfer, hw], [rear, hw]]
+        [
+            [rear, -hw],
+            [front - chamfer, -hw],
+            [front, -hw + chamfer],
+            [front, hw - chamfer],
+            [front - chamfer, hw],
+            [rear, hw],
+        ]
     )
     ws_back, ws_front = front - 0.42 * length, front - 0.27 * length
     windscreen = np.array(
-        [[ws_back, -0.40 * car.width], [ws_front, -0.34 * car.width], [ws_front, 0.34 * car.width], [ws_back, 0.40 * car.width]]
+        [
+            [ws_back, -0.40 * car.width],
+            [ws_front, -0.34 * car.width],
+            [ws_front, 0.34 * car.width],
+            [ws_back, 0.40 * car.width],
+        ]
     )
     lamp = 0.07 * length
     headlights = [
@@ -657,9 +669,15 @@ class RoadRenderer:
                 direction = (b - a) / np.hypot(*(b - a))
                 side = np.array([-direction[1], direction[0]])
                 head = max(6.0, 3.0 * width_px)
-                pg.draw.polygon(canvas, VELOCITY_COLOUR,
-                                [b.tolist(), (b - head * direction + 0.5 * head * side).tolist(),
-                                 (b - head * direction - 0.5 * head * side).tolist()])  # fmt: skip
+                pg.draw.polygon(
+                    canvas,
+                    VELOCITY_COLOUR,
+                    [
+                        b.tolist(),
+                        (b - head * direction + 0.5 * head * side).tolist(),
+                        (b - head * direction - 0.5 * head * side).tolist(),
+                    ],
+                )
         if car.length * self._view[0] < CAR_MARKER_BELOW_PX:  # too small to find at a glance
             centre = self.world_to_screen(car.body_centre).tolist()
             pg.draw.circle(canvas, CAR_COLOUR, centre, CAR_MARKER_RADIUS, 2)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from envs.jit import njit
 
 from envs import limits
 from envs.atomic import write_text_atomically
+from envs.jit import njit
 
 DEFAULT_SPACING = 0.5  # [m] target distance between resampled centreline points
 
@@ -72,7 +72,7 @@ class Road:
         name: str = "road",
         spacing: float = DEFAULT_SPACING,
         surfaces=(),
-    ) -> "Road":
+    ) -> Road:
         """Validate a user polyline ``[[x, y], ...]`` (metres) and resample it uniformly;
         ``surfaces`` as the attribute (validated by :meth:`with_surfaces`).
 
@@ -101,8 +101,10 @@ class Road:
         if not (math.isfinite(width) and width > 0):
             raise RoadError(f"{where}: width must be a positive number of metres, got {width}")
         if not limits.MIN_ROAD_WIDTH <= width <= limits.MAX_ROAD_WIDTH:
-            raise RoadError(f"{where}: width must be between {limits.MIN_ROAD_WIDTH:g} and "
-                            f"{limits.MAX_ROAD_WIDTH:g} m, got {width:g}")
+            raise RoadError(
+                f"{where}: width must be between {limits.MIN_ROAD_WIDTH:g} and "
+                f"{limits.MAX_ROAD_WIDTH:g} m, got {width:g}"
+            )
         if not isinstance(closed, (bool, np.bool_)):
             raise RoadError(f"{where}: closed must be true or false, got {closed!r}")
         closed = bool(closed)
@@ -110,12 +112,16 @@ class Road:
         if not (math.isfinite(spacing) and spacing > 0):
             raise RoadError(f"{where}: spacing must be positive, got {spacing}")
         if not limits.MIN_SAMPLE_SPACING <= spacing <= limits.MAX_SAMPLE_SPACING:
-            raise RoadError(f"{where}: spacing must be between {limits.MIN_SAMPLE_SPACING:g} and "
-                            f"{limits.MAX_SAMPLE_SPACING:g} m, got {spacing:g}")
+            raise RoadError(
+                f"{where}: spacing must be between {limits.MIN_SAMPLE_SPACING:g} and "
+                f"{limits.MAX_SAMPLE_SPACING:g} m, got {spacing:g}"
+            )
         pts = _without_repeats(pts, closed)
         if len(pts) < 2:
-            raise RoadError(f"{where}: needs at least two distinct points, got {len(pts)} "
-                            f"(points closer than {limits.MIN_POINT_SPACING:g} m count as one)")
+            raise RoadError(
+                f"{where}: needs at least two distinct points, got {len(pts)} "
+                f"(points closer than {limits.MIN_POINT_SPACING:g} m count as one)"
+            )
         if closed and len(pts) < 3:
             raise RoadError(f"{where}: a closed road needs at least three distinct points")
         src = np.vstack([pts, pts[:1]]) if closed else pts
@@ -127,8 +133,10 @@ class Road:
         if length > limits.MAX_ROAD_LENGTH:
             raise RoadError(f"{where}: is too long ({length:.4g} m; at most {limits.MAX_ROAD_LENGTH:g} m)")
         if length / spacing > limits.MAX_ROAD_SAMPLES:
-            raise RoadError(f"{where}: {length:.4g} m at {spacing:g} m spacing is more than "
-                            f"{limits.MAX_ROAD_SAMPLES} samples; use a coarser spacing")
+            raise RoadError(
+                f"{where}: {length:.4g} m at {spacing:g} m spacing is more than "
+                f"{limits.MAX_ROAD_SAMPLES} samples; use a coarser spacing"
+            )
         n_seg = max(1, int(round(length / spacing)))
         ds = length / n_seg
         s = np.arange(n_seg + (0 if closed else 1)) * ds
@@ -139,7 +147,7 @@ class Road:
         return road.with_surfaces(surfaces) if surfaces != () else road
 
     @classmethod
-    def _from_uniform(cls, pts: np.ndarray, width: float, closed: bool, name: str, ds: float, surfaces=()) -> "Road":
+    def _from_uniform(cls, pts: np.ndarray, width: float, closed: bool, name: str, ds: float, surfaces=()) -> Road:
         """The road through ``pts`` ``(n, 2)`` [m], already spaced ``ds`` [m] apart."""
         pts = np.ascontiguousarray(pts, dtype=np.float64)
         headings, curv = _headings_and_curvatures(pts, bool(closed), float(ds))
@@ -147,7 +155,7 @@ class Road:
             arr.setflags(write=False)
         return cls(pts, float(width), bool(closed), str(name), float(ds), headings, curv, tuple(surfaces))
 
-    def with_surfaces(self, surfaces) -> "Road":
+    def with_surfaces(self, surfaces) -> Road:
         """The same road with these surface sections ``[(s_start, s_end, surface), ...]``.
 
         Raises:
@@ -155,27 +163,43 @@ class Road:
                 that are not numbers with ``0 <= s_start < s_end <= length``.
         """
         if not isinstance(surfaces, (list, tuple)):
-            raise RoadError(f"road {self.name!r}: surfaces must be a list of [s_start, s_end, surface], "
-                            f"got {surfaces!r}")  # fmt: skip
+            raise RoadError(
+                f"road {self.name!r}: surfaces must be a list of [s_start, s_end, surface], got {surfaces!r}"
+            )
         if len(surfaces) > limits.MAX_SURFACE_SECTIONS:
-            raise RoadError(f"road {self.name!r}: {len(surfaces)} surface sections; at most {limits.MAX_SURFACE_SECTIONS}")
+            raise RoadError(
+                f"road {self.name!r}: {len(surfaces)} surface sections; at most {limits.MAX_SURFACE_SECTIONS}"
+            )
         checked = []
         for k, section in enumerate(surfaces):
             if not (isinstance(section, (list, tuple)) and len(section) == 3):
-                raise RoadError(f"road {self.name!r}: surface section #{k} must be [s_start, s_end, surface], "
-                                f"got {section!r}")  # fmt: skip
+                raise RoadError(
+                    f"road {self.name!r}: surface section #{k} must be [s_start, s_end, surface], got {section!r}"
+                )
             start, end, surface = section
             if not isinstance(surface, str) or surface not in SURFACES:
-                raise RoadError(f"road {self.name!r}: surface section #{k}: unknown surface {surface!r}; "
-                                f"choose from {', '.join(SURFACES)}")  # fmt: skip
+                raise RoadError(
+                    f"road {self.name!r}: surface section #{k}: unknown surface {surface!r}; "
+                    f"choose from {', '.join(SURFACES)}"
+                )
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (start, end)) or not (
                 0.0 <= start < end <= self.length + 1e-9
             ):
-                raise RoadError(f"road {self.name!r}: surface section #{k} must run over 0 <= s_start < s_end <= "
-                                f"{self.length:.1f} m, got {start!r} to {end!r}")  # fmt: skip
+                raise RoadError(
+                    f"road {self.name!r}: surface section #{k} must run over 0 <= s_start < s_end <= "
+                    f"{self.length:.1f} m, got {start!r} to {end!r}"
+                )
             checked.append((float(start), float(end), surface))
-        return Road(self.points, self.width, self.closed, self.name, self.spacing, self.headings, self.curvatures,
-                    tuple(checked))  # fmt: skip
+        return Road(
+            self.points,
+            self.width,
+            self.closed,
+            self.name,
+            self.spacing,
+            self.headings,
+            self.curvatures,
+            tuple(checked),
+        )
 
     @property
     def friction(self) -> np.ndarray:
@@ -276,7 +300,7 @@ class Road:
         return cross, s, heading
 
     # ------------------------------------------------------------ transform
-    def with_width(self, width: float) -> "Road":
+    def with_width(self, width: float) -> Road:
         """The same centreline with another width."""
         return Road.from_points(self.points, width, self.closed, self.name, self.spacing, self.surfaces)
 
@@ -349,7 +373,9 @@ def _coordinates(points, where: str) -> np.ndarray:
     """``points`` as a ``(n, 2)`` float array of finite coordinates within the limits."""
     if isinstance(points, np.ndarray):
         if points.dtype.kind not in "iuf":
-            raise RoadError(f"{where}: points must be a list of [x, y] pairs of numbers, got an array of {points.dtype}")
+            raise RoadError(
+                f"{where}: points must be a list of [x, y] pairs of numbers, got an array of {points.dtype}"
+            )
         if points.ndim != 2 or points.shape[1] != 2:
             raise RoadError(f"{where}: points must have shape (n, 2), got {points.shape}")
         if len(points) > limits.MAX_ROAD_POINTS:
@@ -366,17 +392,22 @@ def _coordinates(points, where: str) -> np.ndarray:
                 pair = pair.tolist()
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 shape = f"{len(pair)} values" if isinstance(pair, (list, tuple)) else type(pair).__name__
-                raise RoadError(f"{where}: points must have shape (n, 2): a list of [x, y] pairs of numbers; "
-                                f"point #{i} is {_show(pair) if shape.endswith('values') else shape}")
+                raise RoadError(
+                    f"{where}: points must have shape (n, 2): a list of [x, y] pairs of numbers; "
+                    f"point #{i} is {_show(pair) if shape.endswith('values') else shape}"
+                )
             for j, v in enumerate(pair):
                 if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-                    raise RoadError(f"{where}: points must be a list of [x, y] pairs of numbers; "
-                                    f"point #{i} is {_show(pair)}")
+                    raise RoadError(
+                        f"{where}: points must be a list of [x, y] pairs of numbers; point #{i} is {_show(pair)}"
+                    )
                 try:
                     pts[i, j] = v
                 except OverflowError:
-                    raise RoadError(f"{where}: point #{i} has a coordinate beyond "
-                                    f"{limits.MAX_COORDINATE:g} m ({len(str(v))} digits)") from None
+                    raise RoadError(
+                        f"{where}: point #{i} has a coordinate beyond "
+                        f"{limits.MAX_COORDINATE:g} m ({len(str(v))} digits)"
+                    ) from None
         if len(pts) == 0:
             raise RoadError(f"{where}: points must have shape (n, 2), got (0,): no points")
     if not np.all(np.isfinite(pts)):
@@ -384,8 +415,10 @@ def _coordinates(points, where: str) -> np.ndarray:
     big = np.abs(pts).max(initial=0.0)
     if big > limits.MAX_COORDINATE:
         i = int(np.argmax(np.abs(pts).max(axis=1)))
-        raise RoadError(f"{where}: point #{i} has a coordinate of {big:.3g} m; at most "
-                        f"{limits.MAX_COORDINATE:g} m from the origin on each axis")
+        raise RoadError(
+            f"{where}: point #{i} has a coordinate of {big:.3g} m; at most "
+            f"{limits.MAX_COORDINATE:g} m from the origin on each axis"
+        )
     return pts
 
 
@@ -505,8 +538,9 @@ def load_roads(path) -> list[Road]:
             raise RoadError(f"{path}: road #{i} must be an object with 'points'")
         extra = sorted(set(item) - _ROAD_KEYS)
         if extra:
-            raise RoadError(f"{path}: road #{i}: unknown key {extra[0][:40]!r}; a road has "
-                            f"{', '.join(sorted(_ROAD_KEYS))}")
+            raise RoadError(
+                f"{path}: road #{i}: unknown key {extra[0][:40]!r}; a road has {', '.join(sorted(_ROAD_KEYS))}"
+            )
         name = item.get("name", f"{path.stem}/{i}")
         if not isinstance(name, str):
             raise RoadError(f"{path}: road #{i}: name must be a string, got {type(name).__name__}")
@@ -514,15 +548,26 @@ def load_roads(path) -> list[Road]:
             raise RoadError(f"{path}: road #{i} has the same name {name!r} as road #{seen[name]}; names must be unique")
         seen[name] = i
         try:
-            roads.append(Road.from_points(item["points"], item.get("width", 7.0), item.get("closed", False), name,
-                                          surfaces=item.get("surfaces", ())))  # fmt: skip
+            roads.append(
+                Road.from_points(
+                    item["points"],
+                    item.get("width", 7.0),
+                    item.get("closed", False),
+                    name,
+                    surfaces=item.get("surfaces", ()),
+                )
+            )
         except RoadError as exc:
-            raise RoadError(f"{path}: road #{i}: {exc}" if not str(exc).startswith("road ") else f"{path}: {exc}") from None
+            raise RoadError(
+                f"{path}: road #{i}: {exc}" if not str(exc).startswith("road ") else f"{path}: {exc}"
+            ) from None
         samples += roads[-1].num_points
         if samples > limits.MAX_FILE_SAMPLES:
-            raise RoadError(f"{path}: its roads hold more than {limits.MAX_FILE_SAMPLES:,} samples in all "
-                            f"(over {limits.MAX_FILE_SAMPLES * DEFAULT_SPACING / 1000:,.0f} km of road at "
-                            f"{DEFAULT_SPACING} m spacing); split the file")
+            raise RoadError(
+                f"{path}: its roads hold more than {limits.MAX_FILE_SAMPLES:,} samples in all "
+                f"(over {limits.MAX_FILE_SAMPLES * DEFAULT_SPACING / 1000:,.0f} km of road at "
+                f"{DEFAULT_SPACING} m spacing); split the file"
+            )
     return roads
 
 
@@ -566,7 +611,9 @@ def read_json_file(path: Path, kind: str, error: type[Exception], max_bytes: int
     except json.JSONDecodeError as exc:
         raise error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except (ValueError, RecursionError) as exc:
-        raise error(f"{path}: not valid JSON ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})") from None
+        raise error(
+            f"{path}: not valid JSON ({str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__})"
+        ) from None
 
 
 def _no_constant(name: str):

@@ -275,8 +275,21 @@ class RoadBatch:
         if self._used + num_rows > len(self.atlas):
             self._grow(num_rows)
         offset = self._used
-        _write_rows(road.points, road.curvatures, road.friction, road.closed, laps, extension, road.spacing, offset,
-                    self.atlas, self.headings, self.curvatures, self.lookup, self.friction)  # fmt: skip
+        _write_rows(
+            road.points,
+            road.curvatures,
+            road.friction,
+            road.closed,
+            laps,
+            extension,
+            road.spacing,
+            offset,
+            self.atlas,
+            self.headings,
+            self.curvatures,
+            self.lookup,
+            self.friction,
+        )
         self._used += num_rows
         if self._num_records == len(self._records):
             self._records = np.concatenate([self._records, np.zeros_like(self._records)])
@@ -306,8 +319,23 @@ class RoadBatch:
         lo, hi, mod = (-_BIG, _BIG, n) if road.closed else (0, n - 1, _BIG)
         look_hi = 2 * n - 1 if road.closed else n - 1
         x0, y0 = road.points[0].tolist()
-        return (offset, num_rows, n, lo, hi, mod, look_hi, max_move, road.spacing, road.length,
-                road.half_width, x0, y0, float(road.headings[0]), road.closed)  # fmt: skip
+        return (
+            offset,
+            num_rows,
+            n,
+            lo,
+            hi,
+            mod,
+            look_hi,
+            max_move,
+            road.spacing,
+            road.length,
+            road.half_width,
+            x0,
+            y0,
+            float(road.headings[0]),
+            road.closed,
+        )
 
     def _grow(self, need: int) -> None:
         """Room for ``need`` more rows: rebuilt from the roads still in a slot when those are
@@ -398,8 +426,9 @@ def _empty_record() -> tuple:
 
 
 @njit(cache=True)
-def _write_rows(points, curvatures, friction, closed, laps, extension, spacing, offset, atlas, headings, curv, lookup,
-                friction_rows):  # fmt: skip
+def _write_rows(
+    points, curvatures, friction, closed, laps, extension, spacing, offset, atlas, headings, curv, lookup, friction_rows
+):
     """A road's rows of the four tables, from row ``offset``: its samples ``laps`` times over (a
     closed road, then its first point again) or once, then ``extension`` rows continuing the last
     segment straight. Each sample's segment runs to the next sample; the last sample's continues

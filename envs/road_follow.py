@@ -9,9 +9,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.car import HEADING, LATERAL, SPEED
 from envs.config import RoadFollowConfig
 from envs.episode import draw_episodes
-from envs.car import HEADING, LATERAL, SPEED
 from envs.fleet import ROW_REWARD, ROW_SLIDING, ROW_TERMINATED, Fleet, car_info
 from envs.observations import observation_space
 
@@ -40,8 +40,10 @@ def validate_actions(action, shape: tuple[int, ...]) -> np.ndarray:
     try:
         a = np.asarray(action, dtype=np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ValueError(f"action must be numbers of shape {shape[1:] if shape[0] == 1 else shape} "
-                         f"({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})") from None
+        raise ValueError(
+            f"action must be numbers of shape {shape[1:] if shape[0] == 1 else shape} "
+            f"({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"
+        ) from None
     if a.shape != shape:
         if a.size != math.prod(shape):
             raise ValueError(f"action must have shape {shape[1:] if shape[0] == 1 else shape}, got {a.shape}")
@@ -216,8 +218,13 @@ class RoadFollowEnv(gym.Env):
         """
         import pygame
 
-        steer = {(): 0.0, (pygame.K_LEFT,): KEY_STEER, (pygame.K_RIGHT,): -KEY_STEER,
-                 (pygame.K_a,): KEY_STEER, (pygame.K_d,): -KEY_STEER}
+        steer = {
+            (): 0.0,
+            (pygame.K_LEFT,): KEY_STEER,
+            (pygame.K_RIGHT,): -KEY_STEER,
+            (pygame.K_a,): KEY_STEER,
+            (pygame.K_d,): -KEY_STEER,
+        }
         if not self.config.throttle:
             return {keys: np.array([s], dtype=np.float32) for keys, s in steer.items() if keys}
         accel = {(): 0.0, (pygame.K_UP,): 1.0, (pygame.K_DOWN,): -1.0, (pygame.K_w,): 1.0, (pygame.K_s,): -1.0}

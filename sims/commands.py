@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envs import DEFAULT_FAMILIES, FAMILIES, SPLITS, limits, load_roads
-from envs.generation import split_roads
 from envs.checks import check_types, in_range
+from envs.generation import split_roads
 from sims.options import ConfigOptions, add_config
 
 
@@ -64,16 +64,24 @@ def add_progress(parser: argparse.ArgumentParser) -> None:
 
 
 def add_tensorboard(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tensorboard", type=Path, metavar="DIR",
-                        help="write TensorBoard scalars (losses/train, losses/test, eval/unseen/completion_rate, "
-                             "...) to DIR; needs pip install '.[tensorboard]'")  # fmt: skip
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write TensorBoard scalars (losses/train, losses/test, eval/unseen/completion_rate, "
+        "...) to DIR; needs pip install '.[tensorboard]'",
+    )
 
 
 def add_policy(parser: argparse.ArgumentParser, required: bool = True, expert: bool = True) -> None:
     what = "checkpoint of the learned car" + (", or 'expert'" if expert else "")
-    parser.add_argument("--policy", required=required, default=None if required else "expert",
-                        metavar="PATH|expert" if expert else "PATH",
-                        help=what + ("" if required else " (default: expert)"))  # fmt: skip
+    parser.add_argument(
+        "--policy",
+        required=required,
+        default=None if required else "expert",
+        metavar="PATH|expert" if expert else "PATH",
+        help=what + ("" if required else " (default: expert)"),
+    )
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from sims.demo_config import (  # noqa: F401 - re-exported
     DemoConfig,
     demo_world,
 )
-from sims.report import format_table, write_report
 from sims.recording import write_gif
+from sims.report import format_table, write_report
 from sims.video import beside, dashcam_frames, drive_frames
 
 
@@ -56,16 +56,24 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     train_data = collect(train_cfg, progress=progress)
     test_data = collect(config.test_collect(), progress=progress)
     every = f" (every {train_cfg.frame_stride}th step)" if train_cfg.frame_stride > 1 else ""
-    log(f"      {len(train_data)} training samples{every}, {len(test_data)} test samples on unseen roads; "
-        f"observations {train_data.obs.nbytes / 1e6:.0f} MB as {train_data.obs.dtype}")  # fmt: skip
+    log(
+        f"      {len(train_data)} training samples{every}, {len(test_data)} test samples on unseen roads; "
+        f"observations {train_data.obs.nbytes / 1e6:.0f} MB as {train_data.obs.dtype}"
+    )
     phases["collect"] = time.perf_counter() - clock
 
     tcfg = config.train
     log(f"[2/5] Training the {'driving' if world.throttle else 'steering'} network ({tcfg.epochs} epochs) ...")
     started = time.perf_counter()
     model_path = out / "model.pt"
-    policy, history = train(train_data, test_data, tcfg, checkpoint=model_path, log=log,
-                            on_epoch=scalars.on_epoch(len(train_data)) if scalars else None)
+    policy, history = train(
+        train_data,
+        test_data,
+        tcfg,
+        checkpoint=model_path,
+        log=log,
+        on_epoch=scalars.on_epoch(len(train_data)) if scalars else None,
+    )
     if config.dagger_rounds:
         policy, train_data, hs = dagger(
             policy, train_data, test_data, config.dagger_rounds, train_cfg, tcfg, model_path, log, progress
@@ -102,8 +110,11 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     log(f"      unseen mean |cte|: learner/expert = {ratio:.2f}")
     if world.throttle:
         speed_ratio = metrics["unseen"]["mean_speed"] / max(metrics["expert"]["unseen"]["mean_speed"], 1e-12)
-        log(f"      unseen mean speed: learner/expert = {speed_ratio:.3f}; sliding: learner "
-            f"{metrics['unseen']['sliding_time']:.2f} s, expert {metrics['expert']['unseen']['sliding_time']:.2f} s a road")  # fmt: skip
+        log(
+            f"      unseen mean speed: learner/expert = {speed_ratio:.3f}; sliding: learner "
+            f"{metrics['unseen']['sliding_time']:.2f} s, "
+            f"expert {metrics['expert']['unseen']['sliding_time']:.2f} s a road"
+        )
 
     # the unseen road shown in the pictures: the one where the learner drifted most (typical of its worst)
     learner_unseen = trajectories[("learner", "unseen")]
@@ -122,7 +133,8 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         road,
         learner_traj,
         expert_traj,
-        title=f"roadschool demo: {len(train_data)} expert {'frames' if camera else 'steps'} on {train_cfg.num_roads} train roads",
+        title=f"roadschool demo: {len(train_data)} expert {'frames' if camera else 'steps'} "
+        f"on {train_cfg.num_roads} train roads",
         camera_frames=dashcam,
     )
     result = {
@@ -137,8 +149,9 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
     write_text_atomically(out / "metrics.json", json.dumps(result, indent=2))
 
     log(f"[5/5] Rendering drive.gif on unseen road {road.name} ...")
-    frames = [f for f, _ in drive_frames(learner_traj, expert_traj, size=(480, 480), stride=2,
-                                         max_frames=config.gif_frames)]  # fmt: skip
+    frames = [
+        f for f, _ in drive_frames(learner_traj, expert_traj, size=(480, 480), stride=2, max_frames=config.gif_frames)
+    ]
     if dashcam is not None:  # the dashcam beside the top view, step for step
         frames = [beside(top, dashcam[min(2 * k, len(dashcam) - 1)]) for k, top in enumerate(frames)]
     write_gif(out / "drive.gif", frames, frame_seconds=2 * env_cfg.dt)

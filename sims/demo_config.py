@@ -25,8 +25,14 @@ def demo_world(car: str = "kinematic", observation: str = "features") -> RoadFol
     ``dynamic``: the car with tyres that slip drives roads with wet and icy sections, and both
     the expert and the learner choose its speed (throttle and brake) up to 15 m/s."""
     if car == "dynamic":
-        return collect_world(car=CarParams(model="dynamic"), throttle=True, target_speed=15.0,
-                             road_preview_distances=ROAD_PREVIEW, families=SLIPPERY_FAMILIES, observation=observation)  # fmt: skip
+        return collect_world(
+            car=CarParams(model="dynamic"),
+            throttle=True,
+            target_speed=15.0,
+            road_preview_distances=ROAD_PREVIEW,
+            families=SLIPPERY_FAMILIES,
+            observation=observation,
+        )
     if car != "kinematic":
         raise ValueError(f"car must be one of {', '.join(CARS)}, got {car!r}")
     return collect_world(observation=observation)
@@ -75,23 +81,41 @@ class DemoConfig:
 
     def test_collect(self) -> CollectConfig:
         """The expert's drives of unseen roads for the test loss."""
-        return dataclasses.replace(self.collect, num_roads=self.test_roads, seed=self.collect.seed + 1, side_cameras=0.0,
-                                   env=dataclasses.replace(self.collect.env, split="unseen"))  # fmt: skip
+        return dataclasses.replace(
+            self.collect,
+            num_roads=self.test_roads,
+            seed=self.collect.seed + 1,
+            side_cameras=0.0,
+            env=dataclasses.replace(self.collect.env, split="unseen"),
+        )
 
     @classmethod
-    def preset(cls, seed: int = 0, observation: str = "features", car: str = "kinematic", quick: bool = False) -> DemoConfig:
+    def preset(
+        cls, seed: int = 0, observation: str = "features", car: str = "kinematic", quick: bool = False
+    ) -> DemoConfig:
         """The demo of a car and observation type: the full one, or (``quick``) a small one for tests."""
         world = demo_world(car, observation)
         if observation == "camera":
             config = cls.camera(seed, world)
             if quick:
-                config = dataclasses.replace(config, collect=dataclasses.replace(config.collect, num_roads=8),
-                                             train=dataclasses.replace(config.train, epochs=1), test_roads=3,
-                                             eval_roads=6, train_eval_roads=4, gif_frames=20)  # fmt: skip
+                config = dataclasses.replace(
+                    config,
+                    collect=dataclasses.replace(config.collect, num_roads=8),
+                    train=dataclasses.replace(config.train, epochs=1),
+                    test_roads=3,
+                    eval_roads=6,
+                    train_eval_roads=4,
+                    gif_frames=20,
+                )
             return config
         if quick:
-            return cls(CollectConfig(num_roads=16, seed=seed, env=world), TrainConfig(epochs=4, seed=seed, print_every=1),
-                       test_roads=6, eval_roads=8, gif_frames=40)  # fmt: skip
+            return cls(
+                CollectConfig(num_roads=16, seed=seed, env=world),
+                TrainConfig(epochs=4, seed=seed, print_every=1),
+                test_roads=6,
+                eval_roads=8,
+                gif_frames=40,
+            )
         if car == "dynamic":
             return cls.dynamic(seed, world)
         return cls(CollectConfig(seed=seed, env=world), TrainConfig(seed=seed, print_every=5))
@@ -105,8 +129,11 @@ class DemoConfig:
         demo's 200 roads and 30 epochs it completed 74% of 100 unseen roads, with 1,000 roads and
         6 epochs 88%, with this 100%."""
         world = world or demo_world("dynamic")
-        return cls(CollectConfig(num_roads=600, seed=seed, env=world), TrainConfig(epochs=6, seed=seed, print_every=1),
-                   dagger_rounds=1)
+        return cls(
+            CollectConfig(num_roads=600, seed=seed, env=world),
+            TrainConfig(epochs=6, seed=seed, print_every=1),
+            dagger_rounds=1,
+        )
 
     @classmethod
     def camera(cls, seed: int = 0, world: RoadFollowConfig | None = None) -> DemoConfig:
@@ -114,7 +141,20 @@ class DemoConfig:
         roads with DART noise and side cameras 0.5 m out, a PilotNet-style CNN for 3 epochs with
         mirrored and brightened frames, evaluated on 200 unseen roads (and 50 train roads)."""
         world = world or demo_world("kinematic", "camera")
-        return cls(CollectConfig(num_roads=200, seed=seed, env=world, frame_stride=6, side_cameras=0.5),
-                   TrainConfig(epochs=3, batch_size=128, learning_rate=1e-3, seed=seed, print_every=1,
-                               net=Architecture(hidden=(100, 50, 10)), augment_flip=True, augment_brightness=0.2),
-                   test_roads=20, eval_roads=200, train_eval_roads=50, gif_frames=300)  # fmt: skip
+        return cls(
+            CollectConfig(num_roads=200, seed=seed, env=world, frame_stride=6, side_cameras=0.5),
+            TrainConfig(
+                epochs=3,
+                batch_size=128,
+                learning_rate=1e-3,
+                seed=seed,
+                print_every=1,
+                net=Architecture(hidden=(100, 50, 10)),
+                augment_flip=True,
+                augment_brightness=0.2,
+            ),
+            test_roads=20,
+            eval_roads=200,
+            train_eval_roads=50,
+            gif_frames=300,
+        )

@@ -45,8 +45,13 @@ def save_episode(path, trajectory: Trajectory, ghost: Trajectory | None = None, 
     road = trajectory.road
     meta = dict(
         extra,
-        road={"name": road.name, "width": road.width, "closed": road.closed, "spacing": road.spacing,
-              "surfaces": [list(s) for s in road.surfaces]},
+        road={
+            "name": road.name,
+            "width": road.width,
+            "closed": road.closed,
+            "spacing": road.spacing,
+            "surfaces": [list(s) for s in road.surfaces],
+        },
         columns=list(COLUMNS),
         driver=trajectory.driver,
         outcome=trajectory.outcome,
@@ -55,7 +60,7 @@ def save_episode(path, trajectory: Trajectory, ghost: Trajectory | None = None, 
         car=dataclasses.asdict(trajectory.car),
         ghost_driver=ghost.driver if ghost is not None else None,
         ghost_outcome=ghost.outcome if ghost is not None else None,
-    )  # fmt: skip
+    )
     rows = ghost.rows if ghost is not None else np.zeros((0, len(COLUMNS)))
     arrays = {"track": trajectory.rows, "ghost": rows, "road_points": np.asarray(road.points)}
     return save_record(path, EPISODE_FORMAT, EPISODE_FORMAT_VERSION, meta, arrays)
@@ -76,8 +81,14 @@ def load_episode(path) -> tuple[Trajectory, Trajectory | None]:
         if track.ndim != 2 or track.shape[1] != len(columns) or len(track) == 0 or ghost.ndim != 2:
             raise ValueError(f"track of shape {track.shape} for {len(columns)} columns")
         r = meta["road"]
-        road = Road.from_points(points, r["width"], r["closed"], r["name"], spacing=r["spacing"],
-                                surfaces=[tuple(s) for s in r.get("surfaces", ())])  # fmt: skip
+        road = Road.from_points(
+            points,
+            r["width"],
+            r["closed"],
+            r["name"],
+            spacing=r["spacing"],
+            surfaces=[tuple(s) for s in r.get("surfaces", ())],
+        )
         known = {f.name for f in dataclasses.fields(CarParams)}  # fields a newer or older CarParams lacks are left out
         car = CarParams(**{k: v for k, v in meta["car"].items() if k in known})
         if meta["format_version"] == 1:  # no outcome: it follows from the flags

@@ -68,13 +68,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     scale = float(np.percentile(saliency.max(axis=(1, 2)), 90))  # one scale for all frames: they compare
     cfg.out.mkdir(parents=True, exist_ok=True)
     zoom = max(1, 256 // frames.shape[2])
-    big = lambda image: np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1)
-    pairs = [np.concatenate([big(f), np.full((f.shape[0] * zoom, 6, 3), 24, np.uint8), big(overlay(f, s, scale))], axis=1)
-             for f, s in zip(frames, saliency)]  # fmt: skip
+
+    def big(image):
+        return np.repeat(np.repeat(image, zoom, axis=0), zoom, axis=1)
+
+    pairs = [
+        np.concatenate([big(f), np.full((f.shape[0] * zoom, 6, 3), 24, np.uint8), big(overlay(f, s, scale))], axis=1)
+        for f, s in zip(frames, saliency)
+    ]
     write_gif(cfg.out / "saliency.gif", pairs, frame_seconds=cfg.every * 0.05)
     _write_png(cfg.out / "saliency.png", pairs, road.name, cfg.patch)
-    print(f"wrote {cfg.out / 'saliency.png'} and {cfg.out / 'saliency.gif'} (left: the frame, right: red where "
-          f"covering it moves the steering most)")
+    print(
+        f"wrote {cfg.out / 'saliency.png'} and {cfg.out / 'saliency.gif'} (left: the frame, right: red where "
+        f"covering it moves the steering most)"
+    )
     return 0
 
 
@@ -100,6 +107,7 @@ def _write_png(path: Path, pairs: list[np.ndarray], road: str, patch: int) -> No
 
 
 COMMANDS = (
-    Command("explain", "what a camera policy looks at: occlusion saliency over its frames", cmd_explain,
-            explain_options),
+    Command(
+        "explain", "what a camera policy looks at: occlusion saliency over its frames", cmd_explain, explain_options
+    ),
 )

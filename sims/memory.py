@@ -92,8 +92,20 @@ def episode_file_bytes(path) -> int | None:
                 total += size
                 if info.filename == "road_points.npy":
                     points = size // 16
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, TypeError, SyntaxError, RecursionError,
-            NotImplementedError, RuntimeError, OverflowError, KeyError, IndexError):  # fmt: skip
+    except (
+        OSError,
+        ValueError,
+        zipfile.BadZipFile,
+        EOFError,
+        TypeError,
+        SyntaxError,
+        RecursionError,
+        NotImplementedError,
+        RuntimeError,
+        OverflowError,
+        KeyError,
+        IndexError,
+    ):
         return None
     return total + ROAD_SAMPLE_BYTES * points
 
@@ -115,8 +127,9 @@ def check_watch(size, record=None, roads_file=None, roads=None) -> None:
     limits.check_memory(what, need)
 
 
-def check_play(size, env_config, record=None, num_roads=None, roads_file=None, roads=None,
-               max_steps: int | None = None) -> None:
+def check_play(
+    size, env_config, record=None, num_roads=None, roads_file=None, roads=None, max_steps: int | None = None
+) -> None:
     """Refuse ``roadschool play`` if it would take too much memory: its window, the roads of
     ``roads_file`` and, with ``record`` and ``num_roads`` N, the dataset of N roads driven
     to the time limit (without a number of roads the dataset grows only as fast as a person drives)."""

@@ -52,14 +52,23 @@ class DriveAnimation:
 
     def caption(self) -> str:
         m = self.metrics
-        ending = "reached the end" if m["completion_rate"] else ("left the road" if m["off_road_rate"] else "ran out of time")
-        return (f"{self.driver} on road {self.road}: {ending} after {len(self.trajectory.cte) - 1} steps, "
-                f"mean |cte| {m['mean_abs_cte']:.3f} m, max |cte| {m['max_abs_cte']:.3f} m")
+        ending = (
+            "reached the end"
+            if m["completion_rate"]
+            else ("left the road" if m["off_road_rate"] else "ran out of time")
+        )
+        return (
+            f"{self.driver} on road {self.road}: {ending} after {len(self.trajectory.cte) - 1} steps, "
+            f"mean |cte| {m['mean_abs_cte']:.3f} m, max |cte| {m['max_abs_cte']:.3f} m"
+        )
 
     def _repr_html_(self) -> str:
         data = base64.b64encode(self.gif).decode("ascii")
-        return (f'<figure style="margin:0"><img src="data:image/gif;base64,{data}" alt="drive on {html.escape(self.road)}"/>'
-                f"<figcaption>{html.escape(self.caption())}</figcaption></figure>")
+        return (
+            f'<figure style="margin:0"><img src="data:image/gif;base64,{data}" '
+            f'alt="drive on {html.escape(self.road)}"/>'
+            f"<figcaption>{html.escape(self.caption())}</figcaption></figure>"
+        )
 
     def __repr__(self) -> str:
         return f"<DriveAnimation: {self.caption()} ({self.frames} frames)>"
@@ -108,8 +117,9 @@ def show_drive(
     trajectory = drive(driver, [road], env_config, max_steps=max_steps)[0]
     expert = drive(ExpertDriver(), [road], env_config_for("features"), max_steps=max_steps)[0] if ghost else None
     frames = [f for f, _ in drive_frames(trajectory, expert, size=(size, size), stride=stride, max_frames=max_frames)]
-    return DriveAnimation(gif_bytes(frames, stride * env_config.dt), road.name, driver.name, trajectory.metrics(),
-                          len(frames), trajectory)
+    return DriveAnimation(
+        gif_bytes(frames, stride * env_config.dt), road.name, driver.name, trajectory.metrics(), len(frames), trajectory
+    )
 
 
 @dataclass

@@ -74,8 +74,13 @@ def field_docs(cls: type) -> dict[str, str]:
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
         for node, after in itertools.pairwise(body):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                    and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):  # fmt: skip
+            if (
+                isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)
+                and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant)
+                and isinstance(after.value.value, str)
+            ):
                 docs[node.target.id] = after.value.value
     return docs
 
@@ -183,8 +188,13 @@ def add_config(
     for f in dataclasses.fields(cls):
         if f.name in nested:
             inner = nested[f.name]
-            result.nested[f.name] = add_config(parser, hints[f.name], dest_prefix=f"{dest_prefix}{f.name}.",
-                                               defaults=getattr(shown, f.name, None), **inner)  # fmt: skip
+            result.nested[f.name] = add_config(
+                parser,
+                hints[f.name],
+                dest_prefix=f"{dest_prefix}{f.name}.",
+                defaults=getattr(shown, f.name, None),
+                **inner,
+            )
             continue
         if (only is not None and f.name not in only) or f.name in skip:
             continue
@@ -323,7 +333,9 @@ def prepare(args: argparse.Namespace, argv: Sequence[str]) -> int:
     except ValueError as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         parser = args._parser
-        print(parser.refusal(message) if hasattr(parser, "refusal") else f"{parser.prog}: error: {message}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            parser.refusal(message) if hasattr(parser, "refusal") else f"{parser.prog}: error: {message}",
+            file=sys.stderr,
+        )
         return 2
     return 0

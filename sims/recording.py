@@ -60,9 +60,19 @@ def _known_colours() -> list[tuple[int, int, int]]:
     """Colours the pictures draw flat, which the GIF palette keeps exactly."""
     r = rendering
     colours = [
-        r.GRASS_COLOUR, r.ASPHALT_COLOUR, r.EDGE_COLOUR, r.CENTRELINE_COLOUR, r.CAR_COLOUR,
-        r.CAR_OUTLINE_COLOUR, r.WINDSCREEN_COLOUR, r.HEADLIGHT_COLOUR, r.WHEEL_COLOUR, r.GHOST_COLOUR,
-        r.HUD_TEXT_COLOUR, (0, 0, 0), *r.TRAIL_PALETTE,
+        r.GRASS_COLOUR,
+        r.ASPHALT_COLOUR,
+        r.EDGE_COLOUR,
+        r.CENTRELINE_COLOUR,
+        r.CAR_COLOUR,
+        r.CAR_OUTLINE_COLOUR,
+        r.WINDSCREEN_COLOUR,
+        r.HEADLIGHT_COLOUR,
+        r.WHEEL_COLOUR,
+        r.GHOST_COLOUR,
+        r.HUD_TEXT_COLOUR,
+        (0, 0, 0),
+        *r.TRAIL_PALETTE,
     ]
     out = []
     for c in colours:
@@ -222,9 +232,14 @@ class Mp4Writer:
         tmp = self._files.enter_context(atomic_path(self.path))
         self._pad = (self.size[0] % 2, self.size[1] % 2)  # yuv420p needs even sides
         self._writer = imageio.get_writer(
-            tmp, format="FFMPEG", fps=1.0 / frame_seconds, codec="libx264",
-            pixelformat="yuv420p", quality=8, macro_block_size=1,
-        )  # fmt: skip
+            tmp,
+            format="FFMPEG",
+            fps=1.0 / frame_seconds,
+            codec="libx264",
+            pixelformat="yuv420p",
+            quality=8,
+            macro_block_size=1,
+        )
         self._files.callback(self._writer.close)
 
     def write(self, frame: np.ndarray) -> None:

@@ -54,8 +54,12 @@ def write_report(
     else:
         fig = plt.figure(figsize=(13, 12.5))
         grid = fig.add_gridspec(3, 5, height_ratios=[1, 1, 0.42])
-        axes = np.array([[fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:])],
-                         [fig.add_subplot(grid[1, :2]), fig.add_subplot(grid[1, 2:])]])  # fmt: skip
+        axes = np.array(
+            [
+                [fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2:])],
+                [fig.add_subplot(grid[1, :2]), fig.add_subplot(grid[1, 2:])],
+            ]
+        )
         picks = np.linspace(0, len(camera_frames) - 1, 5).round().astype(int)
         for k, t in enumerate(picks):
             ax = fig.add_subplot(grid[2, k])
@@ -94,7 +98,9 @@ def write_report(
         bars = ax.bar(x + (k - 1.5) * width, vals, width, label=f"{who} / {split} roads", color=colour)
         ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
     ax.set_xticks(x, names)
-    ax.set_title(f"Closed loop on train vs unseen roads ({metrics['train']['episodes']} + {metrics['unseen']['episodes']} roads)")
+    ax.set_title(
+        f"Closed loop on train vs unseen roads ({metrics['train']['episodes']} + {metrics['unseen']['episodes']} roads)"
+    )
     ax.legend(fontsize=8, loc="upper center")
     ax.margins(y=0.15)
     ax.grid(alpha=0.3, axis="y")
@@ -121,15 +127,35 @@ def write_report(
             k = np.flatnonzero((s >= start) & (s <= end))
             if len(k) < 2:
                 continue
-            ax.fill(np.r_[left[k, 0], right[k[::-1], 0]], np.r_[left[k, 1], right[k[::-1], 1]], lw=0,
-                    color=np.array(SURFACE_COLOURS[surface]) / 255, label=f"{surface} surface" if first else None)  # fmt: skip
+            ax.fill(
+                np.r_[left[k, 0], right[k[::-1], 0]],
+                np.r_[left[k, 1], right[k[::-1], 1]],
+                lw=0,
+                color=np.array(SURFACE_COLOURS[surface]) / 255,
+                label=f"{surface} surface" if first else None,
+            )
             first = False
     ax.plot(road.points[:, 0], road.points[:, 1], "--", color="#b59b00", lw=0.8, label="ideal path")
-    sc = ax.scatter(learner.xy[:, 0], learner.xy[:, 1], c=np.abs(learner.cte), s=3, cmap="RdYlGn_r",
-                    vmin=0, vmax=max(0.05, float(np.abs(learner.cte).max())), label="learner trail")
+    sc = ax.scatter(
+        learner.xy[:, 0],
+        learner.xy[:, 1],
+        c=np.abs(learner.cte),
+        s=3,
+        cmap="RdYlGn_r",
+        vmin=0,
+        vmax=max(0.05, float(np.abs(learner.cte).max())),
+        label="learner trail",
+    )
     if learner.sliding.any():
-        ax.scatter(learner.xy[learner.sliding, 0], learner.xy[learner.sliding, 1], s=14, marker="x", color="k",
-                   lw=0.8, label="tyres sliding")  # fmt: skip
+        ax.scatter(
+            learner.xy[learner.sliding, 0],
+            learner.xy[learner.sliding, 1],
+            s=14,
+            marker="x",
+            color="k",
+            lw=0.8,
+            label="tyres sliding",
+        )
     fig.colorbar(sc, ax=ax, label="|cte| [m]", shrink=0.8)
     ax.plot(*road.points[0], "ko", ms=4)
     ax.set_aspect("equal")

@@ -79,7 +79,7 @@ class ScalarLog:
     def close(self) -> None:
         self.writer.close()
 
-    def __enter__(self) -> "ScalarLog":
+    def __enter__(self) -> ScalarLog:
         return self
 
     def __exit__(self, *exc) -> None:

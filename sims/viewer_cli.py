@@ -33,8 +33,10 @@ def _window_size(text: str) -> tuple[int, int]:
 class WindowConfig:
     """How a command's window opens."""
 
-    size: tuple[int, int] = field(default=(1280, 720), metadata={"parse": _window_size, "metavar": "WxH",
-                                                                 "format": lambda size: "x".join(map(str, size))})
+    size: tuple[int, int] = field(
+        default=(1280, 720),
+        metadata={"parse": _window_size, "metavar": "WxH", "format": lambda size: "x".join(map(str, size))},
+    )
     """Window size in pixels, from 320x240 to 8192x8192."""
     camera: str | None = field(default="follow", metadata={"choices": ("follow", "road")})
     """Follow the car or show the whole road; key c switches."""
@@ -62,8 +64,10 @@ def _add_window(p: argparse.ArgumentParser, camera: bool = True, defaults: Windo
 
 ENDLESS = RoadSelection(num_roads=None)
 """The roads of a window: road after road of the train split until it is closed (--roads N: N roads)."""
-WINDOW_ROADS = {"num_roads": "Drive N roads and close (the N roads `roadschool evaluate --roads N` drives); "
-                             "not given: road after road until the window closes."}  # fmt: skip
+WINDOW_ROADS = {
+    "num_roads": "Drive N roads and close (the N roads `roadschool evaluate --roads N` drives); "
+    "not given: road after road until the window closes."
+}
 
 
 @dataclass(frozen=True)
@@ -173,8 +177,13 @@ def draw_options(p):
 def replay_options(p):
     p.add_argument("episodes", type=Path, help="an episode file (.npz) or a folder of them")
     options = add_config(p, ReplayConfig)
-    window = _add_window(p, defaults=WindowConfig(camera=None), helps={
-        "camera": "Follow the car or show the whole road; key c switches (not given: follow, and road for a .png)."})
+    window = _add_window(
+        p,
+        defaults=WindowConfig(camera=None),
+        helps={
+            "camera": "Follow the car or show the whole road; key c switches (not given: follow, and road for a .png)."
+        },
+    )
 
     def build(args) -> None:
         args.window, args.config = window(args), options.build(args)
@@ -199,8 +208,10 @@ def _road_lists(roads: RoadSelection, split: str | None = None):
 
 
 def _no_window(command: str, exc: Exception) -> int:
-    print(f"roadschool {command}: cannot open a window ({exc}); "
-          "set SDL_VIDEODRIVER=dummy to run without a screen", file=sys.stderr)
+    print(
+        f"roadschool {command}: cannot open a window ({exc}); set SDL_VIDEODRIVER=dummy to run without a screen",
+        file=sys.stderr,
+    )
     return EXIT_NO_WINDOW
 
 
@@ -217,9 +228,20 @@ def cmd_watch(args) -> int:
     both = None if selection.roads_file else (_road_lists(selection, "train"), _road_lists(selection, "unseen"))
     try:
         world = driving.world()  # its car, actions, sensors
-        app = WatchApp(driving.driver, env_config_for(driving.observation, world), roads, both, config.split_view,
-                       driving.label, ghost=config.ghost and args.policy != "expert", size=window.size,
-                       camera=window.camera, speed=window.time_speed, max_roads=selection.num_roads, record=config.record)
+        app = WatchApp(
+            driving.driver,
+            env_config_for(driving.observation, world),
+            roads,
+            both,
+            config.split_view,
+            driving.label,
+            ghost=config.ghost and args.policy != "expert",
+            size=window.size,
+            camera=window.camera,
+            speed=window.time_speed,
+            max_roads=selection.num_roads,
+            record=config.record,
+        )
         with app:
             app.run(window.max_frames, pace=_pace())
             recorder = app.recorder
@@ -241,36 +263,55 @@ def cmd_play(args) -> int:
 
     window, config = args.window, args.config
     roads = _road_lists(args.roads)
-    check_play(window.size, env_config_for(config.observation), config.record, args.roads.num_roads,
-               args.roads.roads_file, roads.roads)
+    check_play(
+        window.size,
+        env_config_for(config.observation),
+        config.record,
+        args.roads.num_roads,
+        args.roads.roads_file,
+        roads.roads,
+    )
     try:
-        app = PlayApp(env_config_for(config.observation), roads, config.record, ghost=config.ghost,
-                      size=window.size, camera=window.camera, speed=window.time_speed, max_roads=args.roads.num_roads,
-                      countdown=config.countdown)
+        app = PlayApp(
+            env_config_for(config.observation),
+            roads,
+            config.record,
+            ghost=config.ghost,
+            size=window.size,
+            camera=window.camera,
+            speed=window.time_speed,
+            max_roads=args.roads.num_roads,
+            countdown=config.countdown,
+        )
         with app:
             app.run(window.max_frames, pace=_pace())
     except pygame_error() as exc:
         return _no_window("play", exc)
     if app.dataset is not None:
         if len(app.dataset):
-            print(f"wrote {config.record}: {len(app.dataset)} steps of your driving on "
-                  f"{len(app.dataset.road_names)} road(s); "
-                  f"train on it with: roadschool train --data {config.record} --out MODEL.pt")
+            print(
+                f"wrote {config.record}: {len(app.dataset)} steps of your driving on "
+                f"{len(app.dataset.road_names)} road(s); "
+                f"train on it with: roadschool train --data {config.record} --out MODEL.pt"
+            )
         else:
             print("nothing was driven, so no dataset was written")
     return 0
 
 
 def cmd_draw(args) -> int:
-    from sims.windows.draw import DrawApp
     from sims.windows.app import pygame_error
+    from sims.windows.draw import DrawApp
 
     driving = None if args.policy == "expert" else driver_for(args.policy, threads=1)
-    driver, observation, label = (None, "features", "expert") if driving is None else (
-        driving.driver, driving.observation, driving.label)
+    driver, observation, label = (
+        (None, "features", "expert") if driving is None else (driving.driver, driving.observation, driving.label)
+    )
     try:
         config = args.config
-        app = DrawApp(config.out, driver, observation, label, width=config.width, name=config.name, size=args.window.size)
+        app = DrawApp(
+            config.out, driver, observation, label, width=config.width, name=config.name, size=args.window.size
+        )
         with app:
             app.run(args.window.max_frames, pace=_pace())
     except pygame_error() as exc:
@@ -293,8 +334,9 @@ def cmd_replay(args) -> int:
     if config.out is not None:
         if config.episode >= len(paths):
             raise ValueError(f"--episode {config.episode}: {args.episodes} holds {len(paths)} episode(s)")
-        out, frames = render_replay(paths[config.episode], config.out, window.size, window.camera, config.step,
-                                    window.max_frames)
+        out, frames = render_replay(
+            paths[config.episode], config.out, window.size, window.camera, config.step, window.max_frames
+        )
         print(f"wrote {out}: {frames} frame(s) of {paths[config.episode].name}")
         return 0
     try:
@@ -309,7 +351,8 @@ COMMANDS = (
     Command("watch", "a window where the car drives road after road, the expert alongside", cmd_watch, watch_options),
     Command("play", "drive the car yourself (arrow keys or a gamepad)", cmd_play, play_options),
     Command("draw", "draw a road with the mouse, save it, send the car down it", cmd_draw, draw_options),
-    Command("replay", "play back saved drives (from evaluate --save-episodes), or render one", cmd_replay,
-            replay_options),
+    Command(
+        "replay", "play back saved drives (from evaluate --save-episodes), or render one", cmd_replay, replay_options
+    ),
 )
 """The window commands of ``roadschool``."""

@@ -12,8 +12,8 @@ from agents.data import CollectConfig, Dataset, DatasetError, collect, collect_w
 from agents.drivers import ExpertDriver, PolicyDriver
 from agents.evaluation import aggregate, drive, evaluate
 from agents.model import Architecture, CheckpointError, SteeringPolicy, load_checkpoint
-from agents.trajectory import Trajectory
 from agents.training import TrainConfig, train
+from agents.trajectory import Trajectory
 from envs.generation import split_roads
 from envs.road import Road
 
@@ -98,20 +98,29 @@ def test_dataset_save_is_atomic(tmp_path, small_data, monkeypatch):
 
 def test_training_lowers_both_losses(small_data):
     train_data, test_data = small_data
-    _, history = train(train_data, test_data, TrainConfig(epochs=8, batch_size=256, print_every=0, net=Architecture(hidden=(64, 64))))
+    _, history = train(
+        train_data, test_data, TrainConfig(epochs=8, batch_size=256, print_every=0, net=Architecture(hidden=(64, 64)))
+    )
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
     assert history.test_loss[-1] < 0.5 * history.test_loss[0]
 
 
 def test_training_prints_epoch_lines(small_data):
     lines = []
-    train(small_data[0], small_data[1], TrainConfig(epochs=4, print_every=2, net=Architecture(hidden=(16,))), log=lines.append)
+    train(
+        small_data[0],
+        small_data[1],
+        TrainConfig(epochs=4, print_every=2, net=Architecture(hidden=(16,))),
+        log=lines.append,
+    )
     assert len(lines) == 2
     assert lines[0].startswith("Epoch: 2 | Train Loss: ") and " | Test Loss: " in lines[0]
 
 
 def test_full_batch_training_works(small_data):
-    _, history = train(small_data[0], None, TrainConfig(epochs=3, batch_size=0, print_every=0, net=Architecture(hidden=(16,))))
+    _, history = train(
+        small_data[0], None, TrainConfig(epochs=3, batch_size=0, print_every=0, net=Architecture(hidden=(16,)))
+    )
     assert len(history.train_loss) == 3 and np.isnan(history.test_loss).all()
     assert history.train_loss[-1] < history.train_loss[0]
 
@@ -229,7 +238,8 @@ def test_learner_drives_in_inference_mode(small_data):
     road = split_roads("unseen", 2, ("gentle",))
     seen = []  # every forward pass: (inference mode on, output is an inference tensor, eval mode)
     policy.net.register_forward_hook(
-        lambda net, inputs, out: seen.append((torch.is_inference_mode_enabled(), out.is_inference(), not net.training)))
+        lambda net, inputs, out: seen.append((torch.is_inference_mode_enabled(), out.is_inference(), not net.training))
+    )
     trajs = drive(PolicyDriver(policy), road)
     assert len(trajs) == 2
     assert seen and all(all(flags) for flags in seen), seen[:3]
@@ -258,8 +268,9 @@ def test_expert_slows_down_for_ice_and_drives_icy_roads_a_cruising_car_leaves():
     from agents.evaluation import env_config_for
 
     roads = [envs.generate_road("unseen", "icy", i) for i in range(12)]
-    planned = env_config_for("features", envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), throttle=True,
-                                                                target_speed=15.0))  # fmt: skip
+    planned = env_config_for(
+        "features", envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), throttle=True, target_speed=15.0)
+    )
     cruising = env_config_for("features", envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), target_speed=10.0))
     trajectories = drive(ExpertDriver(), roads, planned)
     assert all(t.finished for t in trajectories)
@@ -276,8 +287,9 @@ def test_expert_slows_down_for_ice_and_drives_icy_roads_a_cruising_car_leaves():
 def test_a_throttle_dataset_keeps_both_actions_through_its_file(tmp_path):
     import envs
 
-    world = envs.RoadFollowConfig(car=envs.CarParams(model="dynamic"), throttle=True, target_speed=12.0,
-                                  road_preview_distances=(0.0, 40.0))  # fmt: skip
+    world = envs.RoadFollowConfig(
+        car=envs.CarParams(model="dynamic"), throttle=True, target_speed=12.0, road_preview_distances=(0.0, 40.0)
+    )
     data = collect(CollectConfig(num_roads=2, env=collect_world(world, families=("icy",)), max_steps=200))
     assert data.action.shape[1] == 2 and np.abs(data.action[:, 1]).max() > 0  # the expert used the throttle
     data.save(tmp_path / "d.npz")

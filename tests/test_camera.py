@@ -16,10 +16,24 @@ from envs.road import Road
 
 # asphalt black, everything around it white, nothing else: a pixel's darkness is the fraction of
 # its footprint on the asphalt
-INK = Appearance(asphalt=(0, 0, 0), verge=(255, 255, 255), grass=(255, 255, 255), sky_horizon=(255, 255, 255),
-                 sky_zenith=(255, 255, 255), markings="none", texture=0.0)  # fmt: skip
-GEOMETRY = dict(observation="camera", camera_size=(64, 128), camera_pitch_deg=10.0, camera_fov_deg=90.0,
-                camera_height=1.5, camera_range=1e6, appearance=INK)  # fmt: skip
+INK = Appearance(
+    asphalt=(0, 0, 0),
+    verge=(255, 255, 255),
+    grass=(255, 255, 255),
+    sky_horizon=(255, 255, 255),
+    sky_zenith=(255, 255, 255),
+    markings="none",
+    texture=0.0,
+)
+GEOMETRY = dict(
+    observation="camera",
+    camera_size=(64, 128),
+    camera_pitch_deg=10.0,
+    camera_fov_deg=90.0,
+    camera_height=1.5,
+    camera_range=1e6,
+    appearance=INK,
+)
 WIDTH = 7.0  # [m]
 
 
@@ -116,7 +130,9 @@ def test_row_table_follows_the_pinhole_model():
     # the bottom row's ray falls at pitch + atan(v) below the horizontal
     f = focal_length(config)
     v = (config.camera_size[0] - 0.5 - config.camera_size[0] / 2) / f
-    assert ahead[-1] == pytest.approx(1.5 / math.tan(math.radians(10.0) + math.atan(v)) * math.cos(math.atan(v)) / math.cos(math.atan(v)), rel=1e-9)
+    assert ahead[-1] == pytest.approx(
+        1.5 / math.tan(math.radians(10.0) + math.atan(v)) * math.cos(math.atan(v)) / math.cos(math.atan(v)), rel=1e-9
+    )
 
 
 def test_camera_env_passes_gymnasium_check_env_and_pickles():
@@ -132,8 +148,9 @@ def test_camera_env_passes_gymnasium_check_env_and_pickles():
 
 
 def test_the_vector_env_sees_what_single_envs_see_bit_for_bit():
-    fields = dict(observation="camera", families=("hairpin", "twisty"), start_lateral_offset=1.0,
-                  appearance_randomization=1.0)  # fmt: skip
+    fields = dict(
+        observation="camera", families=("hairpin", "twisty"), start_lateral_offset=1.0, appearance_randomization=1.0
+    )
     n = 3
     vector = RoadFollowVectorEnv(n, max_episode_steps=None, **fields)
     singles = [RoadFollowEnv(**fields) for _ in range(n)]

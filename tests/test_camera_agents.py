@@ -6,18 +6,25 @@ import pytest
 import torch
 
 from agents.data import CollectConfig, collect, collect_world
-from agents.model import Architecture, NetConfig, SteeringNet, SteeringPolicy
+from agents.model import Architecture, NetConfig, SteeringPolicy
 from agents.saliency import occlusion_saliency
 from agents.training import TrainConfig, augment, train
 from sims.cli import main
 
-SMALL = TrainConfig(epochs=2, batch_size=64, learning_rate=2e-3, print_every=0, net=Architecture(hidden=(16,), channels=(8, 12, 16),
-                    channels_3x3=(16,)))  # fmt: skip
+SMALL = TrainConfig(
+    epochs=2,
+    batch_size=64,
+    learning_rate=2e-3,
+    print_every=0,
+    net=Architecture(hidden=(16,), channels=(8, 12, 16), channels_3x3=(16,)),
+)
 
 
 @pytest.fixture(scope="module")
 def camera_data():
-    cfg = CollectConfig(num_roads=3, env=collect_world(observation="camera"), frame_stride=4, side_cameras=0.5, max_steps=240)
+    cfg = CollectConfig(
+        num_roads=3, env=collect_world(observation="camera"), frame_stride=4, side_cameras=0.5, max_steps=240
+    )
     return collect(cfg)
 
 
@@ -77,7 +84,11 @@ def test_pilotnet_architecture_lives_in_the_net_config_and_the_checkpoint(camera
     net = policy.net
     convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
     assert [(c.kernel_size, c.stride, c.out_channels) for c in convs] == [
-        ((5, 5), (2, 2), 8), ((5, 5), (2, 2), 12), ((5, 5), (2, 2), 16), ((3, 3), (1, 1), 16)]  # fmt: skip
+        ((5, 5), (2, 2), 8),
+        ((5, 5), (2, 2), 12),
+        ((5, 5), (2, 2), 16),
+        ((3, 3), (1, 1), 16),
+    ]
     loaded = SteeringPolicy.load(path, observation="camera")
     assert loaded.net.config == net.config == NetConfig("camera", (32, 64, 3), Architecture((16,), (8, 12, 16), (16,)))
     frames = np.random.default_rng(0).integers(0, 256, (5, 32, 64, 3), dtype=np.uint8)

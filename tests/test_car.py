@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from envs import car
-from envs.car import HEADING, SPEED, STATE_SIZE, STEER, X, Y, CarParams
+from envs.car import HEADING, SPEED, STATE_SIZE, STEER, CarParams, X, Y
 from envs.road import SURFACES
 
 PARAMS = CarParams()
@@ -213,8 +213,7 @@ def drive_dynamic(state, seconds, steer_command, accel_of, friction=1.0, params=
     """Drive one dynamic car with ``accel_of(state)`` [m/s^2]; returns the states visited."""
     states = [state]
     for _ in range(int(round(seconds / dt))):
-        state = car.step(state, np.array([steer_command]), np.array([accel_of(state)]), params, dt,
-                         friction=friction)  # fmt: skip
+        state = car.step(state, np.array([steer_command]), np.array([accel_of(state)]), params, dt, friction=friction)
         states.append(state)
     return np.concatenate(states)
 
@@ -269,8 +268,17 @@ def test_lateral_acceleration_never_exceeds_the_friction_limit(friction):
         state = one_car(speed=start)
         for _ in range(200):
             command, accel = rng.uniform(-1, 1), rng.uniform(-6, 6)
-            nxt = car.single_track_step(*state[0, [X, Y, HEADING, SPEED, car.LATERAL, car.YAW_RATE, STEER]],
-                                        command, accel, DYNAMIC.record()[0], 0.05, 0.0, 0.0, 0.0, friction)  # fmt: skip
+            nxt = car.single_track_step(
+                *state[0, [X, Y, HEADING, SPEED, car.LATERAL, car.YAW_RATE, STEER]],
+                command,
+                accel,
+                DYNAMIC.record()[0],
+                0.05,
+                0.0,
+                0.0,
+                0.0,
+                friction,
+            )
             assert abs(nxt[9]) <= friction * G * (1 + 1e-9)
             state = np.array([[nxt[0], nxt[1], nxt[2], nxt[3], nxt[6], nxt[4], nxt[5]]])
             assert np.all(np.isfinite(state))
@@ -288,8 +296,9 @@ def bend(speed, friction, radius=30.0):
         off = math.hypot(x, y) - radius
         wheel = math.atan(DYNAMIC.wheelbase / radius) + 0.1 * off
         accel = -DYNAMIC.max_accel if state[0, SPEED] > hold else 0.0
-        state = car.step(state, np.array([wheel / DYNAMIC.max_steer]), np.array([accel]), DYNAMIC, 0.05,
-                         friction=friction)  # fmt: skip
+        state = car.step(
+            state, np.array([wheel / DYNAMIC.max_steer]), np.array([accel]), DYNAMIC, 0.05, friction=friction
+        )
         if math.atan2(y, x) > 0.0 or abs(off) > 10.0:
             break
     return math.hypot(state[0, X], state[0, Y]) - radius

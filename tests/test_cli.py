@@ -25,10 +25,23 @@ def trained(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
     assert main(["collect", "--out", str(d / "train.npz"), "--roads", "4", "--no-progress"]) == 0
     assert main(["collect", "--out", str(d / "test.npz"), "--roads", "2", "--split", "unseen", "--no-progress"]) == 0
-    code = main([
-        "train", "--data", str(d / "train.npz"), "--test-data", str(d / "test.npz"), "--out", str(d / "m.pt"),
-        "--epochs", "2", "--hidden", "32", "--print-every", "1",
-    ])
+    code = main(
+        [
+            "train",
+            "--data",
+            str(d / "train.npz"),
+            "--test-data",
+            str(d / "test.npz"),
+            "--out",
+            str(d / "m.pt"),
+            "--epochs",
+            "2",
+            "--hidden",
+            "32",
+            "--print-every",
+            "1",
+        ]
+    )
     assert code == 0
     return d
 
@@ -43,45 +56,120 @@ def test_help_lists_the_commands():
 def test_collect_train_evaluate_compare(trained, capsys):
     d = trained
     assert (d / "m.pt").exists()
-    assert main(["evaluate", "--policy", str(d / "m.pt"), "--split", "unseen", "--roads", "3",
-                 "--json", str(d / "eval.json"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                str(d / "m.pt"),
+                "--split",
+                "unseen",
+                "--roads",
+                "3",
+                "--json",
+                str(d / "eval.json"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     table = capsys.readouterr().out
     assert "completion" in table and "learner" in table
     result = json.loads((d / "eval.json").read_text())
     assert result["aggregate"]["episodes"] == 3
     assert set(result["aggregate"]) == {
-        "completion_rate", "off_road_rate", "mean_abs_cte", "max_abs_cte", "mean_speed", "episodes", "lap_time",
-        "peak_lateral_accel", "sliding_time",
+        "completion_rate",
+        "off_road_rate",
+        "mean_abs_cte",
+        "max_abs_cte",
+        "mean_speed",
+        "episodes",
+        "lap_time",
+        "peak_lateral_accel",
+        "sliding_time",
     }
     assert len(result["roads"]) == 3
-    assert main(["compare", "--policy", str(d / "m.pt"), "--roads", "2", "--json", str(d / "cmp.json"),
-                 "--no-progress"]) == 0
+    assert (
+        main(["compare", "--policy", str(d / "m.pt"), "--roads", "2", "--json", str(d / "cmp.json"), "--no-progress"])
+        == 0
+    )
     cmp = json.loads((d / "cmp.json").read_text())
     assert set(cmp) == {"learner", "expert"} and set(cmp["learner"]) == {"train", "unseen"}
 
 
 def test_train_prints_epoch_lines(tmp_path, trained, capsys):
-    assert main(["train", "--data", str(trained / "train.npz"), "--out", str(tmp_path / "m.pt"),
-                 "--epochs", "2", "--hidden", "8", "--print-every", "1", "--batch-size", "0"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(trained / "train.npz"),
+                "--out",
+                str(tmp_path / "m.pt"),
+                "--epochs",
+                "2",
+                "--hidden",
+                "8",
+                "--print-every",
+                "1",
+                "--batch-size",
+                "0",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Epoch: 1 | Train Loss:" in out and "Epoch: 2 | Train Loss:" in out
 
 
 def test_train_with_dagger_aggregates_learner_data(tmp_path, trained, capsys):
-    assert main(["train", "--data", str(trained / "train.npz"), "--out", str(tmp_path / "m.pt"),
-                 "--epochs", "1", "--hidden", "8", "--dagger", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(trained / "train.npz"),
+                "--out",
+                str(tmp_path / "m.pt"),
+                "--epochs",
+                "1",
+                "--hidden",
+                "8",
+                "--dagger",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "DAgger round 1/1" in out
 
 
 def test_evaluate_expert_on_a_roads_file(tmp_path, capsys):
     t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
-    save_roads(tmp_path / "roads.json", [
-        Road.from_points(np.column_stack([np.linspace(0, 150, 50), np.zeros(50)]), 7.0, name="straight"),
-        Road.from_points(np.column_stack([40 * np.cos(t), 40 * np.sin(t)]), 7.0, closed=True, name="ring"),
-    ])
-    assert main(["evaluate", "--policy", "expert", "--roads-file", str(tmp_path / "roads.json"),
-                 "--json", str(tmp_path / "e.json"), "--no-progress"]) == 0
+    save_roads(
+        tmp_path / "roads.json",
+        [
+            Road.from_points(np.column_stack([np.linspace(0, 150, 50), np.zeros(50)]), 7.0, name="straight"),
+            Road.from_points(np.column_stack([40 * np.cos(t), 40 * np.sin(t)]), 7.0, closed=True, name="ring"),
+        ],
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "--policy",
+                "expert",
+                "--roads-file",
+                str(tmp_path / "roads.json"),
+                "--json",
+                str(tmp_path / "e.json"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     result = json.loads((tmp_path / "e.json").read_text())
     assert set(result["roads"]) == {"straight", "ring"}
     assert result["aggregate"]["completion_rate"] == 1.0
@@ -119,8 +207,15 @@ def test_damaged_files_give_one_line_and_exit_2(tmp_path):
 
 def test_mismatched_test_dataset_is_refused(tmp_path, trained):
     main(["collect", "--out", str(tmp_path / "rays.npz"), "--roads", "1", "--observation", "rays", "--no-progress"])
-    out = run_cli("train", "--data", str(trained / "train.npz"), "--test-data", str(tmp_path / "rays.npz"),
-                  "--out", str(tmp_path / "m.pt"))
+    out = run_cli(
+        "train",
+        "--data",
+        str(trained / "train.npz"),
+        "--test-data",
+        str(tmp_path / "rays.npz"),
+        "--out",
+        str(tmp_path / "m.pt"),
+    )
     assert out.returncode == 2 and "holds 'rays' observations" in out.stderr
 
 
@@ -146,8 +241,18 @@ def test_demo_with_the_dynamic_car_learns_steering_and_throttle_on_slippery_road
 
     assert SteeringPolicy.load(run / "model.pt").net.config.outputs == 2
     # evaluated later, the policy drives the car and the sensors it was trained with
-    out = run_cli("evaluate", "--policy", str(run / "model.pt"), "--split", "unseen", "--roads", "2", "--family", "icy",
-                  "--no-progress")
+    out = run_cli(
+        "evaluate",
+        "--policy",
+        str(run / "model.pt"),
+        "--split",
+        "unseen",
+        "--roads",
+        "2",
+        "--family",
+        "icy",
+        "--no-progress",
+    )
     assert out.returncode == 0, out.stderr
     assert "learner" in out.stdout
 

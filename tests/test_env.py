@@ -14,8 +14,8 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from envs import ENV_ID, INFO_KEYS, OBSERVATION_TYPES, Disturbances, Road, RoadFollowConfig, RoadFollowEnv
-from envs.fleet import FLAG_KEYS
 from envs.car import X, Y
+from envs.fleet import FLAG_KEYS
 
 DISTURBANCES = Disturbances(steering_bias=0.02, crosswind=0.5, crosswind_gust=0.3, observation_noise=0.1)
 
@@ -274,11 +274,19 @@ def expected_features_ahead(fleet, i: int, distances) -> np.ndarray:
 @pytest.mark.parametrize(
     "road",
     [
-        Road.from_points(12.0 * np.column_stack([np.sin(np.linspace(0, 1, 40)), 1 - np.cos(np.linspace(0, 1, 40))]), 6.0),
         Road.from_points(
-            3.0 * np.column_stack([np.cos(np.linspace(0, 2 * math.pi, 60, endpoint=False)),
-                                   np.sin(np.linspace(0, 2 * math.pi, 60, endpoint=False))]),
-            2.0, closed=True,
+            12.0 * np.column_stack([np.sin(np.linspace(0, 1, 40)), 1 - np.cos(np.linspace(0, 1, 40))]), 6.0
+        ),
+        Road.from_points(
+            3.0
+            * np.column_stack(
+                [
+                    np.cos(np.linspace(0, 2 * math.pi, 60, endpoint=False)),
+                    np.sin(np.linspace(0, 2 * math.pi, 60, endpoint=False)),
+                ]
+            ),
+            2.0,
+            closed=True,
         ),
     ],
     ids=["short-open-arc", "loop-shorter-than-look-ahead"],
@@ -300,10 +308,14 @@ def test_features_ahead_continue_past_an_open_end_and_wrap_around_a_small_loop(r
             fleet.state[:, :2] = road.point_at(s) + [0.2, -0.1]
             fleet.state[:, 2] = 0.3
         obs = single.fleet.observe()[0]
-        np.testing.assert_allclose(obs[4:], expected_features_ahead(single.fleet, 0, cfg.lookahead_distances), atol=2e-4)
+        np.testing.assert_allclose(
+            obs[4:], expected_features_ahead(single.fleet, 0, cfg.lookahead_distances), atol=2e-4
+        )
         vobs = vec.fleet.observe()
         for i in range(3):
-            np.testing.assert_allclose(vobs[i, 4:], expected_features_ahead(vec.fleet, i, cfg.lookahead_distances), atol=2e-4)
+            np.testing.assert_allclose(
+                vobs[i, 4:], expected_features_ahead(vec.fleet, i, cfg.lookahead_distances), atol=2e-4
+            )
 
 
 def test_rays_see_the_road_edges():

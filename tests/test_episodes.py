@@ -64,11 +64,18 @@ def test_version_1_episode_files_are_still_read(tmp_path):
     [trajectory] = drive(ExpertDriver(), [road])
     old_columns = ["x", "y", "heading", "steer", "speed", "cte", "progress_m"]
     table = np.column_stack([trajectory.column(c) for c in old_columns])
-    meta = {"road": {"name": road.name, "width": road.width, "closed": road.closed, "spacing": road.spacing},
-            "columns": old_columns, "driver": "expert", "finished": True, "off_road": False,
-            "dt": 0.05, "car": {"wheelbase": 2.7, "no_such_field": 1.0}}  # fmt: skip
-    path = save_record(tmp_path / "v1.npz", EPISODE_FORMAT, 1, meta,
-                       {"track": table, "ghost": table[:5], "road_points": road.points})  # fmt: skip
+    meta = {
+        "road": {"name": road.name, "width": road.width, "closed": road.closed, "spacing": road.spacing},
+        "columns": old_columns,
+        "driver": "expert",
+        "finished": True,
+        "off_road": False,
+        "dt": 0.05,
+        "car": {"wheelbase": 2.7, "no_such_field": 1.0},
+    }
+    path = save_record(
+        tmp_path / "v1.npz", EPISODE_FORMAT, 1, meta, {"track": table, "ghost": table[:5], "road_points": road.points}
+    )
     track, ghost = load_episode(path)
     np.testing.assert_array_equal(track.xy, trajectory.xy)
     np.testing.assert_array_equal(track.heading, trajectory.heading)
@@ -82,8 +89,13 @@ def test_damaged_episode_files_are_named_errors(tmp_path):
         load_episode(bad)
     road = generate_road("train", "gentle", 0)
     meta = {"road": {"name": road.name}, "columns": ["x"], "dt": 0.05, "car": {}}
-    path = save_record(tmp_path / "odd.npz", EPISODE_FORMAT, 2, meta,
-                       {"track": np.zeros((3, 1)), "ghost": np.zeros((0, 1)), "road_points": road.points})  # fmt: skip
+    path = save_record(
+        tmp_path / "odd.npz",
+        EPISODE_FORMAT,
+        2,
+        meta,
+        {"track": np.zeros((3, 1)), "ghost": np.zeros((0, 1)), "road_points": road.points},
+    )
     with pytest.raises(EpisodeError, match="odd.npz: damaged episode"):
         load_episode(path)
     with pytest.raises(EpisodeError, match="no such"):

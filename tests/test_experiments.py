@@ -120,12 +120,21 @@ def test_road_change_quick_compares_the_methods_on_the_same_changes(tmp_path):
     # a saved policy, driven again in one changed world, gives the CSV's numbers
     row = next(r for r in rows if r["method"] == "dart" and r["change"] == "crosswind" and r["strength"] > 0)
     policy = SteeringPolicy.load(tmp_path / "models" / "dart-seed0.pt")
-    spec = road_change.EvaluationRun("dart", 0, "crosswind", row["strength"], config.setup,
-                                     weights={"net_config": policy.net.config.as_dict(),
-                                              "state": {k: v.numpy() for k, v in policy.net.state_dict().items()}})
+    spec = road_change.EvaluationRun(
+        "dart",
+        0,
+        "crosswind",
+        row["strength"],
+        config.setup,
+        weights={
+            "net_config": policy.net.config.as_dict(),
+            "state": {k: v.numpy() for k, v in policy.net.state_dict().items()},
+        },
+    )
     again = execute(road_change.evaluate_in_changed_world, spec)["row"]
     assert {k: again[k] for k in ("completion_rate", "mean_abs_cte", "max_abs_cte")} == {
-        k: row[k] for k in ("completion_rate", "mean_abs_cte", "max_abs_cte")}
+        k: row[k] for k in ("completion_rate", "mean_abs_cte", "max_abs_cte")
+    }
     assert _png_size(tmp_path / "road_change.png")[0] > 800
 
 
@@ -191,12 +200,20 @@ def test_ray_backend_gives_the_same_rows_as_local_processes(tmp_path):
 
 
 def test_importing_the_experiments_leaves_heavy_libraries_unloaded():
-    code = ("import sys, sims.cli as cli; "
-            "from sims.experiments import batching, figures, grid, overfitting, road_change; "
-            "cli.build_parser(['experiment']); "
-            "print(sorted(m for m in ('torch', 'ray', 'matplotlib') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True).stdout
+    code = (
+        "import sys, sims.cli as cli; "
+        "from sims.experiments import batching, figures, grid, overfitting, road_change; "
+        "cli.build_parser(['experiment']); "
+        "print(sorted(m for m in ('torch', 'ray', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -24,8 +24,10 @@ def job(spec: Job) -> dict:
         fh.write(f"{spec.value}\n")
     if spec.value == 3 and (folder / "die").exists():
         os.kill(os.getpid(), signal.SIGKILL)  # the worker process dies, as if killed or out of memory
-    return {"row": {"value": spec.value, "square": spec.value**2},
-            "details": {"weights": np.arange(spec.value, dtype=np.float32)}}
+    return {
+        "row": {"value": spec.value, "square": spec.value**2},
+        "details": {"weights": np.arange(spec.value, dtype=np.float32)},
+    }
 
 
 @pytest.mark.slow
@@ -39,8 +41,9 @@ def test_a_dead_worker_is_named_and_resume_skips_the_finished_runs(tmp_path):
     assert 0 < finished < 6 or finished == 5
     (tmp_path / "die").unlink()
     (tmp_path / "ran.txt").write_text("")
-    results = run_grid(job, specs, Backend("local", workers=2), describe=repr, log=lambda line: None,
-                       store=store, resume=True)
+    results = run_grid(
+        job, specs, Backend("local", workers=2), describe=repr, log=lambda line: None, store=store, resume=True
+    )
     assert [r["row"]["square"] for r in results] == [v * v for v in range(6)]
     assert all(np.array_equal(r["details"]["weights"], np.arange(v, dtype=np.float32)) for v, r in enumerate(results))
     ran_again = sorted(int(x) for x in (tmp_path / "ran.txt").read_text().split())

@@ -47,8 +47,13 @@ def test_keys_to_action_is_a_valid_play_map(throttle):
 def test_play_runs_without_a_key_map(monkeypatch):
     """Hold left for a few frames, then right, then nothing: the steps get the mapped actions."""
     env = gym.make("roadschool/RoadFollow-v0", render_mode="rgb_array")
-    script = [[]] + [[key(pygame.KEYDOWN, pygame.K_LEFT)]] + [[]] * 3 + [[key(pygame.KEYUP, pygame.K_LEFT),
-                                                                      key(pygame.KEYDOWN, pygame.K_d)]] + [[]] * 3
+    script = (
+        [[]]
+        + [[key(pygame.KEYDOWN, pygame.K_LEFT)]]
+        + [[]] * 3
+        + [[key(pygame.KEYUP, pygame.K_LEFT), key(pygame.KEYDOWN, pygame.K_d)]]
+        + [[]] * 3
+    )
     script += [[key(pygame.KEYUP, pygame.K_d)]] + [[]] * 2
     _scripted_events(monkeypatch, script)
     # play() ends with pygame.quit(), which would invalidate the fonts the renderer keeps for the other tests

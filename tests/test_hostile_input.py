@@ -2,7 +2,6 @@
 before any work; training that diverges stops and keeps the last good checkpoint."""
 
 import dataclasses
-import json
 import math
 import os
 
@@ -51,7 +50,10 @@ HOSTILE_ROADS = {
     "1.7e308": (ROAD % ("[[0, 0], [1.7e308, 0]]", "7", "false", '"a"'), "coordinate of 1.7e+308"),
     "a 400-digit integer": (ROAD % ("[[0, 0], [%s, 0]]" % ("9" * 400), "7", "false", '"a"'), "400 digits"),
     "NaN": (ROAD % ("[[0, 0], [NaN, 0]]", "7", "false", '"a"'), "NaN is not a JSON number"),
-    "closed as a string": (ROAD % ("[[0, 0], [50, 0], [50, 50]]", "7", '"false"', '"a"'), "closed must be true or false"),
+    "closed as a string": (
+        ROAD % ("[[0, 0], [50, 0], [50, 50]]", "7", '"false"', '"a"'),
+        "closed must be true or false",
+    ),
     "width as a string": (ROAD % ("[[0, 0], [50, 0]]", '"7"', "false", '"a"'), "width must be a number"),
     "width as a bool": (ROAD % ("[[0, 0], [50, 0]]", "true", "false", '"a"'), "width must be a number"),
     "width 1e300": (ROAD % ("[[0, 0], [50, 0]]", "1e300", "false", '"a"'), "width must be between"),
@@ -60,15 +62,22 @@ HOSTILE_ROADS = {
     "a bool as a coordinate": (ROAD % ("[[0, 0], [50, true]]", "7", "false", '"a"'), "pairs of numbers"),
     "an object as a name": (ROAD % ("[[0, 0], [50, 0]]", "7", "false", '{"x": 1}'), "name must be a string"),
     "a misspelt key": ('{"roads": [{"points": [[0, 0], [50, 0]], "widht": 9}]}', "unknown key 'widht'"),
-    "two roads of one name": ('{"roads": [{"points": [[0, 0], [50, 0]], "name": "a"}, '
-                              '{"points": [[0, 0], [0, 50]], "name": "a"}]}', "names must be unique"),
+    "two roads of one name": (
+        '{"roads": [{"points": [[0, 0], [50, 0]], "name": "a"}, {"points": [[0, 0], [0, 50]], "name": "a"}]}',
+        "names must be unique",
+    ),
     "a spike back": (ROAD % ("[[0, 0], [100, 0], [40, 0.5], [140, 1]]", "7", "false", '"a"'), "turns back on itself"),
-    "a crossing": (ROAD % ("[[0, 0], [100, 0], [100, 100], [50, 100], [50, -50]]", "7", "false", '"a"'),
-                   "crosses or runs onto itself"),
+    "a crossing": (
+        ROAD % ("[[0, 0], [100, 0], [100, 100], [50, 100], [50, -50]]", "7", "false", '"a"'),
+        "crosses or runs onto itself",
+    ),
     "nested 100,000 deep": ('{"roads": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested 100001 deep"),
-    "too much road in all": ('{"roads": [%s]}' % ", ".join(
-        '{"points": [[0, %d], [40000, %d]], "name": "r%d"}' % (40 * k, 40 * k, k) for k in range(70)),
-        "samples in all"),
+    "too much road in all": (
+        '{"roads": ['
+        + ", ".join(f'{{"points": [[0, {40 * k}], [40000, {40 * k}]], "name": "r{k}"}}' for k in range(70))
+        + "]}",
+        "samples in all",
+    ),
     "an empty list": ('{"roads": []}', "holds no roads"),
     "a list at the top": ("[1, 2]", "expected an object"),
 }
@@ -82,12 +91,15 @@ def test_hostile_roads_files_are_refused_in_one_line_naming_the_file(case, tmp_p
     assert str(path) in err and message in err
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"roads": [{"points": [[0, 0], [50, 0]]}]}'.encode("utf-16"), "UTF-16"),
-    ('{"roads": [{"points": [[0, 0], [50, 0]]}]}'.encode("utf-16-le"), "UTF-16"),
-    (bytes(range(128, 256)) * 3, "not a UTF-8 text file"),
-    (b"\x00" * 40, "UTF-16"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"roads": [{"points": [[0, 0], [50, 0]]}]}'.encode("utf-16"), "UTF-16"),
+        ('{"roads": [{"points": [[0, 0], [50, 0]]}]}'.encode("utf-16-le"), "UTF-16"),
+        (bytes(range(128, 256)) * 3, "not a UTF-8 text file"),
+        (b"\x00" * 40, "UTF-16"),
+    ],
+)
 def test_roads_files_that_are_not_utf8_text_are_named(content, message, tmp_path):
     path = write_roads(tmp_path / "odd.json", content)
     with pytest.raises(RoadError, match=message) as err:
@@ -141,16 +153,19 @@ def test_a_closed_road_is_checked_around_its_seam():
 
 
 # ------------------------------------------------------------------ options and output paths
-@pytest.mark.parametrize("argv, message", [
-    (["collect", "--seed", "-1", "--out", "x.npz"], "--seed"),
-    (["collect", "--roads", "100000000", "--out", "x.npz"], "--roads"),
-    (["collect", "--out", ""], "empty"),
-    (["evaluate", "--policy", "expert", "--first-road", "99999999999"], "--first-road"),
-    (["watch", "--policy", "expert", "--time-speed", "1e9"], "1/8 .. 16"),
-    (["watch", "--policy", "expert", "--time-speed", "0.01"], "--time-speed"),
-    (["train", "--data", "d.npz", "--out", "m.pt", "--epochs", "1e3"], "whole number"),
-    (["experiment", "batching", "--seeds", "100000000"], "--seeds"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["collect", "--seed", "-1", "--out", "x.npz"], "--seed"),
+        (["collect", "--roads", "100000000", "--out", "x.npz"], "--roads"),
+        (["collect", "--out", ""], "empty"),
+        (["evaluate", "--policy", "expert", "--first-road", "99999999999"], "--first-road"),
+        (["watch", "--policy", "expert", "--time-speed", "1e9"], "1/8 .. 16"),
+        (["watch", "--policy", "expert", "--time-speed", "0.01"], "--time-speed"),
+        (["train", "--data", "d.npz", "--out", "m.pt", "--epochs", "1e3"], "whole number"),
+        (["experiment", "batching", "--seeds", "100000000"], "--seeds"),
+    ],
+)
 def test_options_out_of_range_are_refused_in_one_line(argv, message, capsys):
     assert message in refused(capsys, *argv)
 
@@ -161,8 +176,11 @@ def test_output_paths_are_checked_before_any_work(dataset, tmp_path, capsys):
     folder.mkdir()
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
-    for out, message in [(folder, "is a folder"), (a_file / "m.pt", "is a file, not a folder"),
-                         ("/proc/roadschool.pt", "cannot write in /proc")]:
+    for out, message in [
+        (folder, "is a folder"),
+        (a_file / "m.pt", "is a file, not a folder"),
+        ("/proc/roadschool.pt", "cannot write in /proc"),
+    ]:
         err = refused(capsys, "train", "--data", str(d / "data.npz"), "--out", str(out), "--epochs", "1")
         assert message in err
     err = refused(capsys, "evaluate", "--policy", "expert", "--roads", "1", "--json", str(folder))
@@ -181,8 +199,9 @@ def test_a_read_only_folder_is_refused(tmp_path, capsys):
 
 def test_a_network_too_large_for_memory_is_refused_before_training(dataset, tmp_path, capsys):
     d, _ = dataset
-    err = refused(capsys, "train", "--data", str(d / "data.npz"), "--out", str(tmp_path / "m.pt"),
-                  "--hidden", "100000", "100000")
+    err = refused(
+        capsys, "train", "--data", str(d / "data.npz"), "--out", str(tmp_path / "m.pt"), "--hidden", "100000", "100000"
+    )
     assert "parameters" in err and not (tmp_path / "m.pt").exists()
 
 
@@ -230,14 +249,24 @@ def test_hostile_datasets_are_refused_naming_the_file(dataset, capsys):
 def test_training_that_diverges_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, capsys):
     _, data = dataset
     out = tmp_path / "m.pt"
-    train(data, None, TrainConfig(epochs=2, net=Architecture(hidden=(16,)), print_every=0, checkpoint_every=1), checkpoint=out)
+    train(
+        data,
+        None,
+        TrainConfig(epochs=2, net=Architecture(hidden=(16,)), print_every=0, checkpoint_every=1),
+        checkpoint=out,
+    )
     good = load_checkpoint(out)
     labels = data.action.copy()
     labels[0] = np.inf  # (Dataset.load refuses this; built in memory it reaches the loop)
     poisoned = dataclasses.replace(data, action=labels)
     with pytest.raises(TrainingDiverged, match=r"diverged at epoch 3 .*try a smaller learning rate.*keeps epoch 2"):
-        train(poisoned, None, TrainConfig(epochs=4, net=Architecture(hidden=(16,)), print_every=0, checkpoint_every=1),
-              checkpoint=out, resume=out)
+        train(
+            poisoned,
+            None,
+            TrainConfig(epochs=4, net=Architecture(hidden=(16,)), print_every=0, checkpoint_every=1),
+            checkpoint=out,
+            resume=out,
+        )
     kept = load_checkpoint(out)
     assert kept["epoch"] == 2
     for k, v in good["model_state"].items():
@@ -246,8 +275,20 @@ def test_training_that_diverges_stops_and_keeps_the_last_good_checkpoint(dataset
 
 def test_a_huge_learning_rate_is_a_one_line_divergence_and_no_broken_checkpoint(dataset, tmp_path, capsys):
     d, _ = dataset
-    err = refused(capsys, "train", "--data", str(d / "data.npz"), "--out", str(tmp_path / "m.pt"),
-                  "--lr", "1e30", "--epochs", "3", "--hidden", "16")
+    err = refused(
+        capsys,
+        "train",
+        "--data",
+        str(d / "data.npz"),
+        "--out",
+        str(tmp_path / "m.pt"),
+        "--lr",
+        "1e30",
+        "--epochs",
+        "3",
+        "--hidden",
+        "16",
+    )
     import re
 
     epoch = int(re.search(r"diverged at epoch (\d+)", err).group(1))

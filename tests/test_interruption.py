@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "sims.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sims.cli", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def checkpoint_epoch(path: Path) -> int:
@@ -33,8 +39,18 @@ def checkpoint_epoch(path: Path) -> int:
 def test_train_killed_with_sigkill_resumes_exactly(tmp_path):
     collect(CollectConfig(num_roads=2, max_steps=200)).save(tmp_path / "data.npz")
     epochs = "60"
-    common = ["--data", str(tmp_path / "data.npz"), "--epochs", epochs, "--hidden", "32", "--batch-size", "64",
-              "--print-every", "0"]
+    common = [
+        "--data",
+        str(tmp_path / "data.npz"),
+        "--epochs",
+        epochs,
+        "--hidden",
+        "32",
+        "--batch-size",
+        "64",
+        "--print-every",
+        "0",
+    ]
     out = tmp_path / "killed.pt"
     proc = cli("train", *common, "--out", str(out))
     deadline = time.monotonic() + 120
@@ -59,8 +75,12 @@ def test_train_killed_with_sigkill_resumes_exactly(tmp_path):
 @pytest.mark.slow
 def test_collect_killed_leaves_no_file(tmp_path):
     out = tmp_path / "data.npz"
-    proc = subprocess.Popen([sys.executable, "-m", "sims.cli", "collect", "--roads", "400", "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sims.cli", "collect", "--roads", "400", "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     seen = b""
     deadline = time.monotonic() + 300
     while b"collect" not in seen and time.monotonic() < deadline:  # its progress bar: the cars are driving
@@ -87,8 +107,13 @@ def test_soak_short_version_keeps_resident_memory_flat(tmp_path):
     from envs.road_batch import DEAD_ROWS_BYTES, ROW_BYTES
 
     out = tmp_path / "soak.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--quick", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "soak.py"), "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(out.read_text())
     vector, single = figures["results"]

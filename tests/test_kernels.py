@@ -41,8 +41,9 @@ def rollout(observation, steps, num_envs, throttle, model="kinematic"):
     return records
 
 out = {"jit_disabled": np.array(envs.jit.jit_disabled())}
-cases = (("features", 60, 3, True, "kinematic"), ("rays", 40, 2, False, "kinematic"), ("image", 12, 2, False, "kinematic"),
-         ("camera", 8, 2, False, "kinematic"), ("features", 60, 3, True, "dynamic"))
+cases = (("features", 60, 3, True, "kinematic"), ("rays", 40, 2, False, "kinematic"),
+         ("image", 12, 2, False, "kinematic"), ("camera", 8, 2, False, "kinematic"),
+         ("features", 60, 3, True, "dynamic"))
 for observation, steps, num_envs, throttle, model in cases:
     for k, a in enumerate(rollout(observation, steps, num_envs, throttle, model)):
         out[f"{observation}-{model}/{k}"] = np.asarray(a)
@@ -52,8 +53,13 @@ np.savez(sys.argv[1], **out)
 
 def run_rollout(path: Path, disable_jit: bool) -> dict:
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1" if disable_jit else "0", "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", ROLLOUT, str(path), json.dumps(DISTURBANCES.__dict__)], env=env,
-                   check=True, cwd=ROOT, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", ROLLOUT, str(path), json.dumps(DISTURBANCES.__dict__)],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     with np.load(path) as data:
         return dict(data)
 
@@ -136,8 +142,14 @@ def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():
     from envs.road_batch import edge_point, edge_start
 
     angles = (-170.0, -120.0, -75.0, -30.0, -7.5, 0.0, 5.0, 45.0, 90.0, 135.0, 180.0)
-    env = envs.RoadFollowVectorEnv(24, observation="rays", families=("hairpin",), ray_angles_deg=angles,
-                                   start_lateral_offset=3.0, start_heading_offset=1.5)  # fmt: skip
+    env = envs.RoadFollowVectorEnv(
+        24,
+        observation="rays",
+        families=("hairpin",),
+        ray_angles_deg=angles,
+        start_lateral_offset=3.0,
+        start_heading_offset=1.5,
+    )
     env.reset(seed=4)
     rng = np.random.default_rng(5)
     sensor, fleet = env.fleet.sensor, env.fleet
@@ -154,8 +166,12 @@ def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():
                 d = np.array([np.cos(heading + angle), np.sin(heading + angle)])
                 best = sensor.range
                 for side in (1.0, -1.0):
-                    pts = np.array([edge_point(fleet.roads.atlas, slots[i], j0 + stride * k, side)
-                                    for k in range(sensor.count + 1)]) - (x, y)  # fmt: skip
+                    pts = np.array(
+                        [
+                            edge_point(fleet.roads.atlas, slots[i], j0 + stride * k, side)
+                            for k in range(sensor.count + 1)
+                        ]
+                    ) - (x, y)
                     a, b = pts[:-1], pts[1:]
                     e = b - a
                     denom = d[0] * e[:, 1] - d[1] * e[:, 0]

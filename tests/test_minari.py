@@ -23,8 +23,13 @@ def minari_home(tmp_path, monkeypatch):
 def test_every_observation_type_round_trips_with_full_metadata(observation):
     cfg = CollectConfig(num_roads=2, seed=3, env=collect_world(observation=observation))
     dataset_id = f"roadschool/test-{observation}-v0"
-    ds = write_minari_dataset(dataset_id, cfg, author="A. Student", author_email="a@example.org",
-                              code_permalink="https://example.org/roadschool")
+    ds = write_minari_dataset(
+        dataset_id,
+        cfg,
+        author="A. Student",
+        author_email="a@example.org",
+        code_permalink="https://example.org/roadschool",
+    )
     meta = ds.storage.metadata
     assert meta["algorithm_name"] == ALGORITHM_NAME
     assert meta["author"] == {"A. Student"} and meta["author_email"] == {"a@example.org"}
@@ -68,13 +73,59 @@ def test_every_observation_type_round_trips_with_full_metadata(observation):
 
 
 def test_collect_to_minari_then_train_from_it(tmp_path, capsys):
-    assert main(["collect", "--minari", "roadschool/cli-v0", "--roads", "3", "--no-progress",
-                 "--author-email", "me@example.org"]) == 0
+    assert (
+        main(
+            [
+                "collect",
+                "--minari",
+                "roadschool/cli-v0",
+                "--roads",
+                "3",
+                "--no-progress",
+                "--author-email",
+                "me@example.org",
+            ]
+        )
+        == 0
+    )
     assert "minari:roadschool/cli-v0" in capsys.readouterr().out
-    assert main(["collect", "--minari", "roadschool/cli-test-v0", "--split", "unseen", "--roads", "2",
-                 "--seed", "1", "--no-progress"]) == 0
-    assert main(["train", "--data", "minari:roadschool/cli-v0", "--test-data", "minari:roadschool/cli-test-v0",
-                 "--out", str(tmp_path / "m.pt"), "--epochs", "2", "--hidden", "16", "--print-every", "0"]) == 0
+    assert (
+        main(
+            [
+                "collect",
+                "--minari",
+                "roadschool/cli-test-v0",
+                "--split",
+                "unseen",
+                "--roads",
+                "2",
+                "--seed",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "minari:roadschool/cli-v0",
+                "--test-data",
+                "minari:roadschool/cli-test-v0",
+                "--out",
+                str(tmp_path / "m.pt"),
+                "--epochs",
+                "2",
+                "--hidden",
+                "16",
+                "--print-every",
+                "0",
+            ]
+        )
+        == 0
+    )
     payload = load_checkpoint(tmp_path / "m.pt")
     steps = minari.load_dataset("roadschool/cli-v0").total_steps
     assert payload["train_data"] == {"roads": 3, "samples": steps}

@@ -21,8 +21,15 @@ def test_notebook_is_stored_without_outputs():
 def test_notebook_shows_the_loop_cell_by_cell():
     nb = json.loads(NOTEBOOK.read_text())
     source = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
-    for line in ("optimizer.zero_grad()", "loss.backward()", "optimizer.step()", "model.eval()",
-                 "torch.inference_mode()", "show_drive(", "show_frame(env)"):
+    for line in (
+        "optimizer.zero_grad()",
+        "loss.backward()",
+        "optimizer.step()",
+        "model.eval()",
+        "torch.inference_mode()",
+        "show_drive(",
+        "show_frame(env)",
+    ):
         assert line in source, line
 
 
@@ -35,10 +42,18 @@ def test_the_experiment_cells_build_their_full_settings(tmp_path, monkeypatch):
     for module in (batching, overfitting, road_change):
         monkeypatch.setattr(module, "run_experiment", lambda out, config, backend, **kw: ran.append(config))
     nb = json.loads(NOTEBOOK.read_text())
-    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and ".run_experiment(" in "".join(c["source"])]
+    cells = [
+        "".join(c["source"])
+        for c in nb["cells"]
+        if c["cell_type"] == "code" and ".run_experiment(" in "".join(c["source"])
+    ]
     for source in cells:
         exec(source, {"QUICK": False, "OUT": tmp_path, "backend": None, "show_result": lambda *a: None})
-    assert [type(c) for c in ran] == [batching.BatchingConfig, overfitting.OverfittingConfig, road_change.RoadChangeConfig]
+    assert [type(c) for c in ran] == [
+        batching.BatchingConfig,
+        overfitting.OverfittingConfig,
+        road_change.RoadChangeConfig,
+    ]
     assert all(c != type(c).quick() for c in ran)
 
 
@@ -50,8 +65,9 @@ def test_notebook_runs_headless_at_quick_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError naming the cell on any error
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     errors = [o for o in outputs if o.output_type == "error"]

@@ -36,28 +36,58 @@ def test_every_training_setting_is_an_option_with_its_docstring_and_default():
 
 
 def test_options_given_become_the_config_and_the_rest_keep_the_configs_defaults():
-    args = parsed("train", "--data", "d.npz", "--out", "m.pt", "--lr", "0.01", "--hidden", "8", "4",
-                  "--channels", "4", "--augment-flip")  # fmt: skip
-    assert args.config == TrainConfig(learning_rate=0.01, net=Architecture(hidden=(8, 4), channels=(4,)),
-                                       augment_flip=True)  # fmt: skip
-    args = parsed("collect", "--out", "x.npz", "--noise", "0.3", "--family", "icy", "--family", "wet",
-                  "--start-offset", "2", "--max-steps", "50")  # fmt: skip
+    args = parsed(
+        "train",
+        "--data",
+        "d.npz",
+        "--out",
+        "m.pt",
+        "--lr",
+        "0.01",
+        "--hidden",
+        "8",
+        "4",
+        "--channels",
+        "4",
+        "--augment-flip",
+    )
+    assert args.config == TrainConfig(
+        learning_rate=0.01, net=Architecture(hidden=(8, 4), channels=(4,)), augment_flip=True
+    )
+    args = parsed(
+        "collect",
+        "--out",
+        "x.npz",
+        "--noise",
+        "0.3",
+        "--family",
+        "icy",
+        "--family",
+        "wet",
+        "--start-offset",
+        "2",
+        "--max-steps",
+        "50",
+    )
     assert args.config.noise_std == 0.3 and args.config.max_steps == 50
     assert args.config.env.families == ("icy", "wet") and args.config.env.start_lateral_offset == 2.0
     assert args.config.env.start_heading_offset == CollectConfig().env.start_heading_offset
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["collect", "--out", "x.npz", "--noise", "-1"], "--noise must be in [0, 10]"),
-    (["collect", "--out", "x.npz", "--noise-std", "-1"], "--noise-std must be in [0, 10]"),
-    (["collect", "--out", "x.npz", "--start-heading", "4"], "--start-heading must be in [0, 3.14159] rad"),
-    (["collect", "--out", "x.npz", "--noise-correlation", "1"], "--noise-correlation must be in [0, 1)"),
-    (["train", "--data", "d.npz", "--out", "m.pt", "--lr", "0"], "--lr must be positive"),
-    (["train", "--data", "d.npz", "--out", "m.pt", "--channels", "0"], "--channels"),
-    (["demo", "--gif-frames", "0"], "--gif-frames must be in [1, 100000]"),
-    (["play", "--countdown", "99"], "--countdown must be in [0, 60] s"),
-    (["experiment", "road-change", "--dart-noise", "20"], "--dart-noise must be in [0, 10]"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["collect", "--out", "x.npz", "--noise", "-1"], "--noise must be in [0, 10]"),
+        (["collect", "--out", "x.npz", "--noise-std", "-1"], "--noise-std must be in [0, 10]"),
+        (["collect", "--out", "x.npz", "--start-heading", "4"], "--start-heading must be in [0, 3.14159] rad"),
+        (["collect", "--out", "x.npz", "--noise-correlation", "1"], "--noise-correlation must be in [0, 1)"),
+        (["train", "--data", "d.npz", "--out", "m.pt", "--lr", "0"], "--lr must be positive"),
+        (["train", "--data", "d.npz", "--out", "m.pt", "--channels", "0"], "--channels"),
+        (["demo", "--gif-frames", "0"], "--gif-frames must be in [1, 100000]"),
+        (["play", "--countdown", "99"], "--countdown must be in [0, 60] s"),
+        (["experiment", "road-change", "--dart-noise", "20"], "--dart-noise must be in [0, 10]"),
+    ],
+)
 def test_a_value_the_config_refuses_is_refused_in_one_line_naming_the_option_typed(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

@@ -13,23 +13,27 @@ from agents.data import CollectConfig, Dataset, DatasetError, collect
 from agents.expert import ExpertConfig
 from agents.model import Architecture, CheckpointError, NetConfig, SteeringPolicy
 from agents.training import TrainConfig, train
+from envs import CarParams, Disturbances, Road, RoadError, RoadFollowConfig, RoadFollowEnv, limits, load_roads
 from sims.commands import RoadSelection
 from sims.explain import ExplainConfig
 from sims.viewer_cli import WindowConfig
-from envs import CarParams, Disturbances, Road, RoadError, RoadFollowConfig, RoadFollowEnv, limits, load_roads
 
 FAST = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.floats(-200, 200),
-    st.integers(-10**400, 10**400),
+    st.integers(-(10**400), 10**400),
     st.integers(-300, 300),
 )
 anything = st.one_of(numbers, st.booleans(), st.none(), st.text(max_size=6), st.binary(max_size=4))
 json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(-10**30, 10**30), st.text(max_size=8)),
-    lambda children: st.one_of(st.lists(children, max_size=6), st.dictionaries(st.text(max_size=8), children, max_size=5)),
+    st.one_of(
+        st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(-(10**30), 10**30), st.text(max_size=8)
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=6), st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=40,
 )
 points = st.one_of(
@@ -47,8 +51,12 @@ def _check_road(road: Road) -> None:
 
 
 @FAST
-@given(points=points, width=st.one_of(numbers, anything), closed=st.one_of(st.booleans(), anything),
-       name=st.one_of(st.text(max_size=10), anything))
+@given(
+    points=points,
+    width=st.one_of(numbers, anything),
+    closed=st.one_of(st.booleans(), anything),
+    name=st.one_of(st.text(max_size=10), anything),
+)
 def test_from_points_raises_only_road_error(points, width, closed, name):
     try:
         road = Road.from_points(points, width, closed, name)
@@ -59,8 +67,11 @@ def test_from_points_raises_only_road_error(points, width, closed, name):
 
 
 @FAST
-@given(polyline=st.lists(st.tuples(st.floats(-300, 300), st.floats(-300, 300)), min_size=2, max_size=40),
-       width=st.floats(1.0, 20.0), closed=st.booleans())
+@given(
+    polyline=st.lists(st.tuples(st.floats(-300, 300), st.floats(-300, 300)), min_size=2, max_size=40),
+    width=st.floats(1.0, 20.0),
+    closed=st.booleans(),
+)
 def test_from_points_on_arbitrary_polylines_gives_a_valid_road_or_a_reason(polyline, width, closed):
     try:
         road = Road.from_points(polyline, width, closed)
@@ -109,8 +120,10 @@ def _corrupt(data: bytes, edits, cut) -> bytes:
     return bytes(b[: max(0, len(b) - cut)])
 
 
-corruption = dict(edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
-                  cut=st.one_of(st.just(0), st.integers(0, 5000)))
+corruption = dict(
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8),
+    cut=st.one_of(st.just(0), st.integers(0, 5000)),
+)
 
 
 @FAST
@@ -137,8 +150,18 @@ def test_checkpoint_loading_on_corrupted_bytes_raises_only_checkpoint_error(file
         policy.act(np.zeros(policy.net.config.obs_shape, dtype=np.float32))
 
 
-CONFIGS = [RoadFollowConfig, Disturbances, CarParams, CollectConfig, TrainConfig, ExpertConfig, Architecture,
-           RoadSelection, WindowConfig, ExplainConfig]  # fmt: skip
+CONFIGS = [
+    RoadFollowConfig,
+    Disturbances,
+    CarParams,
+    CollectConfig,
+    TrainConfig,
+    ExpertConfig,
+    Architecture,
+    RoadSelection,
+    WindowConfig,
+    ExplainConfig,
+]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.__name__)
@@ -160,8 +183,11 @@ def test_every_config_constructor_raises_only_value_or_type_errors(config):
 
 
 @FAST
-@given(observation=st.sampled_from(["features", "rays"]), shape=st.lists(st.integers(-3, 400), max_size=4),
-       hidden=st.lists(st.integers(-5, 10**7), max_size=4))
+@given(
+    observation=st.sampled_from(["features", "rays"]),
+    shape=st.lists(st.integers(-3, 400), max_size=4),
+    hidden=st.lists(st.integers(-5, 10**7), max_size=4),
+)
 def test_net_config_raises_only_value_errors(observation, shape, hidden):
     try:
         NetConfig(observation, tuple(shape), Architecture(tuple(hidden)))

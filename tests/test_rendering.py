@@ -174,7 +174,9 @@ def test_a_ghost_right_under_the_car_is_still_seen(straight_road, camera, offset
     seen = pixels_of(frame, rendering.GHOST_COLOUR)
     inside = seen[np.all((seen >= lo) & (seen <= hi), axis=1)]
     perimeter = 2 * np.sum(hi - lo)
-    assert len(inside) > 0.5 * perimeter, f"only {len(inside)} ghost pixels show on a car of perimeter {perimeter:.0f} px"
+    assert len(inside) > 0.5 * perimeter, (
+        f"only {len(inside)} ghost pixels show on a car of perimeter {perimeter:.0f} px"
+    )
 
 
 def test_camera_can_be_switched_between_frames(curvy_road):

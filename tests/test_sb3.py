@@ -61,8 +61,22 @@ def test_rl_vs_imitation_quick(tmp_path):
     from sims.experiments.rl_vs_imitation import RLConfig
 
     tensorboard = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
-    assert main(["experiment", "rl-vs-imitation", "--quick", "--workers", "1", "--out", str(tmp_path),
-                 "--tensorboard", str(tmp_path / "tb")]) == 0
+    assert (
+        main(
+            [
+                "experiment",
+                "rl-vs-imitation",
+                "--quick",
+                "--workers",
+                "1",
+                "--out",
+                str(tmp_path),
+                "--tensorboard",
+                str(tmp_path / "tb"),
+            ]
+        )
+        == 0
+    )
     config = RLConfig.quick()
     rows = read_csv(tmp_path / "results.csv")
     bc = [r for r in rows if r["method"] == "bc"]

@@ -42,8 +42,15 @@ def test_pose_shows_where_a_sliding_car_moves():
 
 def test_columns_and_outcomes_are_checked():
     with pytest.raises(ValueError, match="missing columns \\['heading'"):
-        Trajectory.from_columns(ROAD, 0.05, xy=np.zeros((2, 2)), speed=np.zeros(2), steer=np.zeros(2),
-                                cte=np.zeros(2), progress_m=np.zeros(2))  # fmt: skip
+        Trajectory.from_columns(
+            ROAD,
+            0.05,
+            xy=np.zeros((2, 2)),
+            speed=np.zeros(2),
+            steer=np.zeros(2),
+            cte=np.zeros(2),
+            progress_m=np.zeros(2),
+        )
     with pytest.raises(ValueError, match="outcome"):
         Trajectory(ROAD, 0.05, outcome="crashed")
     with pytest.raises(ValueError, match="shape"):

@@ -629,8 +629,22 @@ def test_replay_keys_and_rendering(tmp_path):
 # -------------------------------------------------------------------------------- CLI
 def test_cli_watch_headless_with_recording(tmp_path, capsys):
     out = tmp_path / "w.gif"
-    rc = cli.main(["watch", "--policy", "expert", "--split", "unseen", "--max-frames", "30", "--size", "480x270",
-                   "--record", str(out), "--split-view"])
+    rc = cli.main(
+        [
+            "watch",
+            "--policy",
+            "expert",
+            "--split",
+            "unseen",
+            "--max-frames",
+            "30",
+            "--size",
+            "480x270",
+            "--record",
+            str(out),
+            "--split-view",
+        ]
+    )
     assert rc == 0
     assert Image.open(out).n_frames == 30 // FRAMES_PER_TICK + 1
     assert "wrote" in capsys.readouterr().out
@@ -639,8 +653,23 @@ def test_cli_watch_headless_with_recording(tmp_path, capsys):
 def test_cli_watch_policy_and_roads_file(tmp_path, random_policy):
     roads_file = tmp_path / "roads.json"
     save_roads(roads_file, [Road.from_points([[0, 0], [20, 0]], 7.0, name="tiny")])
-    rc = cli.main(["watch", "--policy", str(random_policy), "--roads-file", str(roads_file), "--roads", "1",
-                   "--time-speed", "16", "--camera", "road", "--max-frames", "2000"])
+    rc = cli.main(
+        [
+            "watch",
+            "--policy",
+            str(random_policy),
+            "--roads-file",
+            str(roads_file),
+            "--roads",
+            "1",
+            "--time-speed",
+            "16",
+            "--camera",
+            "road",
+            "--max-frames",
+            "2000",
+        ]
+    )
     assert rc == 0
     rc = cli.main(["watch", "--policy", "expert", "--roads-file", str(roads_file), "--split-view"])
     assert rc == 2
@@ -661,8 +690,20 @@ def test_cli_play_draw_evaluate_replay(tmp_path, random_policy, capsys):
     rc = cli.main(["draw", "--out", str(tmp_path / "d.json"), "--max-frames", "3", "--policy", str(random_policy)])
     assert rc == 0 and not (tmp_path / "d.json").exists()  # nothing drawn, nothing written
     eps = tmp_path / "eps"
-    rc = cli.main(["evaluate", "--policy", str(random_policy), "--roads", "2", "--save-episodes", str(eps),
-                   "--json", str(tmp_path / "m.json"), "--no-progress"])
+    rc = cli.main(
+        [
+            "evaluate",
+            "--policy",
+            str(random_policy),
+            "--roads",
+            "2",
+            "--save-episodes",
+            str(eps),
+            "--json",
+            str(tmp_path / "m.json"),
+            "--no-progress",
+        ]
+    )
     assert rc == 0 and len(find_episodes(eps)) == 2
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics["roads"]) == {"train/gentle/0", "train/twisty/1"}

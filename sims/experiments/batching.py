@@ -83,8 +83,11 @@ class BatchingConfig:
 
     @classmethod
     def quick(cls) -> BatchingConfig:
-        return cls(batch_sizes=(FULL_BATCH, 256, 64), seeds=1,
-                   setup=BatchingSetup(epochs=3, train_roads=3, test_roads=2, unseen_roads=2))  # fmt: skip
+        return cls(
+            batch_sizes=(FULL_BATCH, 256, 64),
+            seeds=1,
+            setup=BatchingSetup(epochs=3, train_roads=3, test_roads=2, unseen_roads=2),
+        )
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,7 @@ def batch_label(batch_size: int) -> str:
 
 def grid(config: BatchingConfig) -> list[BatchingRun]:
     return [
-        BatchingRun(b, config.first_seed + k, config.setup)
-        for b in config.batch_sizes
-        for k in range(config.seeds)
+        BatchingRun(b, config.first_seed + k, config.setup) for b in config.batch_sizes for k in range(config.seeds)
     ]
 
 
@@ -131,12 +132,21 @@ def run(spec: BatchingRun) -> dict:
     setup = spec.setup
     world = collect_world(families=setup.families, observation=setup.observation)
     data = collect(CollectConfig(num_roads=setup.train_roads, seed=DATA_SEED, env=world))
-    test_data = collect(CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=replace(world, split="unseen")))
-    config = TrainConfig(epochs=setup.epochs, batch_size=spec.batch_size, learning_rate=setup.learning_rate,
-                         seed=spec.seed, print_every=0)
+    test_data = collect(
+        CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=replace(world, split="unseen"))
+    )
+    config = TrainConfig(
+        epochs=setup.epochs,
+        batch_size=spec.batch_size,
+        learning_rate=setup.learning_rate,
+        seed=spec.seed,
+        print_every=0,
+    )
     policy, history = train(data, test_data, config)
     unseen = split_roads("unseen", setup.unseen_roads, setup.families)
-    closed_loop = aggregate([t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config_for(setup.observation))])
+    closed_loop = aggregate(
+        [t.metrics() for t in drive(PolicyDriver(policy), unseen, env_config_for(setup.observation))]
+    )
 
     batch = len(data) if spec.batch_size == FULL_BATCH else min(spec.batch_size, len(data))
     steps_per_epoch = math.ceil(len(data) / batch)
@@ -167,8 +177,9 @@ def describe(spec: BatchingRun) -> str:
     return f"{spec.label:<11} seed {spec.seed}"
 
 
-def run_experiment(out: Path, config: BatchingConfig, backend: Backend = Backend(), log=print,
-                   resume: bool = False) -> list[dict]:
+def run_experiment(
+    out: Path, config: BatchingConfig, backend: Backend = Backend(), log=print, resume: bool = False
+) -> list[dict]:
     """Run the grid; write ``results.csv``, ``curves.csv``, ``batching.png`` and ``summary.md``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,10 +188,19 @@ def run_experiment(out: Path, config: BatchingConfig, backend: Backend = Backend
     results = run_grid(run, specs, backend, describe, log, store=out / ".runs" / "grid", resume=resume)
     rows = [r["row"] for r in results]
     curves = [
-        {"batch_size": spec.batch_size, "batch_label": spec.label, "seed": spec.seed, "epoch": e,
-         "train_loss": tr, "test_loss": te, "seconds": round(s, 3)}
+        {
+            "batch_size": spec.batch_size,
+            "batch_label": spec.label,
+            "seed": spec.seed,
+            "epoch": e,
+            "train_loss": tr,
+            "test_loss": te,
+            "seconds": round(s, 3),
+        }
         for spec, result in zip(specs, results)
-        for e, tr, te, s in zip(*(result["details"]["history"][k] for k in ("epoch", "train_loss", "test_loss", "seconds")))
+        for e, tr, te, s in zip(
+            *(result["details"]["history"][k] for k in ("epoch", "train_loss", "test_loss", "seconds"))
+        )
     ]
     write_csv(out / "results.csv", rows)
     write_csv(out / "curves.csv", curves)
@@ -210,10 +230,17 @@ def format_table(rows: list[dict]) -> str:
     lines = ["".join(f"{h:>{w}}" if i else f"{h:<{w}}" for i, (h, w) in enumerate(zip(heads, widths)))]
     for b in _sizes(rows):
         mine = [r for r in rows if r["batch_size"] == b]
-        vals = [batch_label(b), str(len(mine)), str(mine[0]["steps_per_epoch"]),
-                f"{_mean(rows, b, 'final_train_loss'):.2e}", f"{_mean(rows, b, 'final_test_loss'):.2e}",
-                f"{_mean(rows, b, 'seconds_per_epoch'):.2f}", f"{_mean(rows, b, 'train_seconds'):.1f}",
-                f"{100 * _mean(rows, b, 'unseen_completion'):.0f}%", f"{_mean(rows, b, 'unseen_mean_abs_cte'):.3f}"]
+        vals = [
+            batch_label(b),
+            str(len(mine)),
+            str(mine[0]["steps_per_epoch"]),
+            f"{_mean(rows, b, 'final_train_loss'):.2e}",
+            f"{_mean(rows, b, 'final_test_loss'):.2e}",
+            f"{_mean(rows, b, 'seconds_per_epoch'):.2f}",
+            f"{_mean(rows, b, 'train_seconds'):.1f}",
+            f"{100 * _mean(rows, b, 'unseen_completion'):.0f}%",
+            f"{_mean(rows, b, 'unseen_mean_abs_cte'):.3f}",
+        ]
         lines.append("".join(f"{v:>{w}}" if i else f"{v:<{w}}" for i, (v, w) in enumerate(zip(vals, widths))))
     return "\n".join(lines)
 
@@ -240,11 +267,15 @@ def plot(rows: list[dict], curves: list[dict], path) -> Path:
         mean_seconds = [mean_and_spread(s)[0] for s in seconds]
         axes[1, 0].plot(mean_seconds, [mean_and_spread(t)[0] for t in test], color=colour, lw=1.6, label=label)
         axes[1, 0].plot(mean_seconds[-1], mean_and_spread(test[-1])[0], "o", color=colour, ms=4)
-    for ax, title in ((axes[0, 0], "Train loss (mean over each epoch's minibatches)"),
-                      (axes[0, 1], "Test loss (expert's driving of unseen roads)")):
+    for ax, title in (
+        (axes[0, 0], "Train loss (mean over each epoch's minibatches)"),
+        (axes[0, 1], "Test loss (expert's driving of unseen roads)"),
+    ):
         ax.set_xlabel("epoch")
         ax.set_title(title)
-    axes[1, 0].set_xlabel("wall time since the start of training [s] (one CPU thread per run; includes the test passes)")
+    axes[1, 0].set_xlabel(
+        "wall time since the start of training [s] (one CPU thread per run; includes the test passes)"
+    )
     axes[1, 0].set_title("Test loss against wall time (mean over seeds; dot: end of training)")
     for ax in (axes[0, 0], axes[0, 1], axes[1, 0]):
         ax.set_yscale("log")
@@ -262,19 +293,31 @@ def plot(rows: list[dict], curves: list[dict], path) -> Path:
         ax.bar(xi, mean, color=colour, alpha=0.75)
         ax.errorbar(xi, mean, yerr=[[mean - lo], [hi - mean]], color="k", capsize=3, lw=1)
         completion = _mean(rows, b, "unseen_completion")
-        ax.annotate(f"{100 * completion:.0f}%\ncompleted", (xi, hi), textcoords="offset points", xytext=(0, 4),
-                    ha="center", fontsize=8)
+        ax.annotate(
+            f"{100 * completion:.0f}%\ncompleted",
+            (xi, hi),
+            textcoords="offset points",
+            xytext=(0, 4),
+            ha="center",
+            fontsize=8,
+        )
     ax.set_xticks(x, [batch_label(b).replace("batch ", "") for b in sizes])
     ax.set_xlabel("batch size")
     ax.set_ylabel("mean |cross-track error| [m]")
     roads = int(rows[0]["unseen_roads_driven"])
-    ax.set_title(f"Closed loop on {roads} unseen roads after {rows[0]['epochs']} epochs\n"
-                 "(bar: mean over seeds; black line: lowest to highest seed)", fontsize=11)
+    ax.set_title(
+        f"Closed loop on {roads} unseen roads after {rows[0]['epochs']} epochs\n"
+        "(bar: mean over seeds; black line: lowest to highest seed)",
+        fontsize=11,
+    )
     ax.margins(y=0.2)
     ax.grid(alpha=0.3, axis="y")
     samples = int(rows[0]["train_samples"])
-    fig.suptitle(f"Batching: the same {samples} training samples, {rows[0]['epochs']} epochs, "
-                 f"learning rate {rows[0]['learning_rate']:g}; band: lowest to highest seed", fontsize=11)
+    fig.suptitle(
+        f"Batching: the same {samples} training samples, {rows[0]['epochs']} epochs, "
+        f"learning rate {rows[0]['learning_rate']:g}; band: lowest to highest seed",
+        fontsize=11,
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -285,8 +328,9 @@ def summary(rows: list[dict], config: BatchingConfig, table: str) -> str:
     lines = [
         "# Batching: full batch against minibatches",
         "",
-        f"- Data: the expert's (DART) driving of {config.setup.train_roads} train roads, {samples} samples, the same for "
-        f"every run; test loss on the expert's driving of {config.setup.test_roads} unseen roads; closed loop on "
+        f"- Data: the expert's (DART) driving of {config.setup.train_roads} train roads, {samples} samples, "
+        f"the same for every run; test loss on the expert's driving of {config.setup.test_roads} unseen roads; "
+        "closed loop on "
         f"{config.setup.unseen_roads} unseen roads.",
         f"- Every run: {config.setup.epochs} epochs, AdamW at learning rate {config.setup.learning_rate:g}; "
         f"batch sizes {', '.join(batch_label(b) for b in sizes)}; {config.seeds} seed(s) each.",
@@ -306,7 +350,9 @@ def summary(rows: list[dict], config: BatchingConfig, table: str) -> str:
             f"- Full batch takes {next(int(r['gradient_steps']) for r in rows if r['batch_size'] == FULL_BATCH)} "
             f"gradient steps in all and ends at test loss {_mean(rows, FULL_BATCH, 'final_test_loss'):.2e}."
         )
-    lines.append(f"- Lowest final test loss: {batch_label(best)} ({_mean(rows, best, 'final_test_loss'):.2e}, "
-                 f"{_mean(rows, best, 'train_seconds'):.1f} s of training).")
+    lines.append(
+        f"- Lowest final test loss: {batch_label(best)} ({_mean(rows, best, 'final_test_loss'):.2e}, "
+        f"{_mean(rows, best, 'train_seconds'):.1f} s of training)."
+    )
     lines.append(f"- Fastest training: {batch_label(fastest)} ({_mean(rows, fastest, 'train_seconds'):.1f} s).")
     return "\n".join(lines) + "\n"

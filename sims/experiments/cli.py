@@ -21,11 +21,18 @@ def _add_backend(p: argparse.ArgumentParser):
 def _add_common(p: argparse.ArgumentParser, what: str):
     p.add_argument("--out", type=output_dir, help=f"output folder (default: runs/{what}-<timestamp>)")
     p.add_argument("--quick", action="store_true", help="a tiny version that runs in seconds (for tests)")
-    p.add_argument("--resume", action="store_true",
-                   help="rerun in the same --out folder, skipping the runs that finished there before")
-    p.add_argument("--tensorboard", type=Path, metavar="DIR",
-                   help="also write every run's results (results/<column>, and losses/train, losses/test per "
-                        "epoch where recorded) to DIR/<run>, for tensorboard --logdir DIR")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="rerun in the same --out folder, skipping the runs that finished there before",
+    )
+    p.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="also write every run's results (results/<column>, and losses/train, losses/test per "
+        "epoch where recorded) to DIR/<run>, for tensorboard --logdir DIR",
+    )
     return _add_backend(p)
 
 
@@ -56,8 +63,12 @@ def _experiment(name: str, what: str, options) -> Command:
 def _batching_options(p):
     from sims.experiments.batching import BatchingConfig
 
-    options = add_config(p.add_argument_group(GRID), BatchingConfig, aliases={"batch_sizes": "--batch-size"},
-                         nested={"setup": {"aliases": GRID_ALIASES}})  # fmt: skip
+    options = add_config(
+        p.add_argument_group(GRID),
+        BatchingConfig,
+        aliases={"batch_sizes": "--batch-size"},
+        nested={"setup": {"aliases": GRID_ALIASES}},
+    )
     return lambda args: options.build(args, BatchingConfig.quick() if args.quick else BatchingConfig())
 
 
@@ -67,8 +78,13 @@ def _overfitting_options(p):
     g = p.add_argument_group(GRID)
     options = add_config(g, OverfittingConfig, nested={"setup": {"aliases": GRID_ALIASES}})
     g.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per number of roads (default: 3, quick: 1 or 2)")
-    g.add_argument("--observation", choices=("features", "image"), action="append", dest="observations",
-                   help="observation arm, repeatable (default: both)")  # fmt: skip
+    g.add_argument(
+        "--observation",
+        choices=("features", "image"),
+        action="append",
+        dest="observations",
+        help="observation arm, repeatable (default: both)",
+    )
 
     def configure(args):
         config = options.build(args, OverfittingConfig.quick() if args.quick else OverfittingConfig())
@@ -81,9 +97,16 @@ def _road_change_options(p):
     from sims.experiments.road_change import CHANGE_NAMES, RoadChangeConfig
 
     g = p.add_argument_group(GRID)
-    options = add_config(g, RoadChangeConfig, aliases={"methods": "--method"}, nested={"setup": {"aliases": GRID_ALIASES}})
-    g.add_argument("--change", choices=CHANGE_NAMES, action="append", dest="change_names",
-                   help="change of the world, repeatable (default: all)")  # fmt: skip
+    options = add_config(
+        g, RoadChangeConfig, aliases={"methods": "--method"}, nested={"setup": {"aliases": GRID_ALIASES}}
+    )
+    g.add_argument(
+        "--change",
+        choices=CHANGE_NAMES,
+        action="append",
+        dest="change_names",
+        help="change of the world, repeatable (default: all)",
+    )
 
     def configure(args):
         config = options.build(args, RoadChangeConfig.quick() if args.quick else RoadChangeConfig())
@@ -97,9 +120,12 @@ def _rl_options(p):
 
     g = p.add_argument_group(GRID)
     options = add_config(g, RLConfig, aliases=GRID_ALIASES, skip=("ppo_steps", "ppo_checkpoints"))
-    g.add_argument("--ppo-steps", type=positive_int, metavar="N",
-                   help="PPO's whole budget [env steps], evaluated at the usual points below it and at N "
-                        "(default: 204800)")  # fmt: skip
+    g.add_argument(
+        "--ppo-steps",
+        type=positive_int,
+        metavar="N",
+        help="PPO's whole budget [env steps], evaluated at the usual points below it and at N (default: 204800)",
+    )
 
     def configure(args):
         config = options.build(args, RLConfig.quick() if args.quick else RLConfig())
@@ -136,7 +162,9 @@ def _run_experiment(args) -> int:
         from sims.tensorboard import log_experiment
 
         runs = log_experiment(args.tensorboard, args.out, RUN_COLUMNS[name], STEP_COLUMNS.get(name))
-        print(f"wrote TensorBoard scalars of {runs} runs to {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
+        print(
+            f"wrote TensorBoard scalars of {runs} runs to {args.tensorboard} (tensorboard --logdir {args.tensorboard})"
+        )
     return 0
 
 
@@ -144,9 +172,15 @@ FIGURES = {"batching": "batching.png", "overfitting": "overfitting.png", "road-c
 
 
 def _tutorial_figures_options(q):
-    q.add_argument("--out", type=output_dir, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)")
-    q.add_argument("--work", type=output_dir, default=Path("runs/tutorial"),
-                   help="where the experiments write their full outputs (default: %(default)s)")
+    q.add_argument(
+        "--out", type=output_dir, default=Path("docs/figures"), help="where the PNGs go (default: %(default)s)"
+    )
+    q.add_argument(
+        "--work",
+        type=output_dir,
+        default=Path("runs/tutorial"),
+        help="where the experiments write their full outputs (default: %(default)s)",
+    )
     q.add_argument("--quick", action="store_true", help="the tiny versions (to check the command, not for docs)")
     backend = _add_backend(q)
 
@@ -193,18 +227,35 @@ STEP_COLUMNS = {"rl-vs-imitation": "env_steps"}
 
 
 COMMANDS = (
-    Command("experiment", "batching, overfitting, road-change: grids of seeded runs, CSV + figures + summary",
-            subcommands=(
-                _experiment("batching", "full-batch training against minibatches of several sizes",
-                            _batching_options),
-                _experiment("overfitting", "train on 1 ... 64 roads, test every model on the same unseen roads",
-                            _overfitting_options),
-                _experiment("road-change", "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned "
-                            "and noisy roads", _road_change_options),
-                _experiment("rl-vs-imitation", "Stable-Baselines3 PPO against behaviour cloning on the same roads, "
-                            "by env steps and wall time (pip install '.[rl]')", _rl_options),
-                Command("tutorial-figures", "run the three experiments at their defaults and copy their figures to "
-                        "docs/figures (about 9 minutes on 2 cores)", _tutorial_figures, _tutorial_figures_options),
-            )),
-)  # fmt: skip
+    Command(
+        "experiment",
+        "batching, overfitting, road-change: grids of seeded runs, CSV + figures + summary",
+        subcommands=(
+            _experiment("batching", "full-batch training against minibatches of several sizes", _batching_options),
+            _experiment(
+                "overfitting",
+                "train on 1 ... 64 roads, test every model on the same unseen roads",
+                _overfitting_options,
+            ),
+            _experiment(
+                "road-change",
+                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads",
+                _road_change_options,
+            ),
+            _experiment(
+                "rl-vs-imitation",
+                "Stable-Baselines3 PPO against behaviour cloning on the same roads, "
+                "by env steps and wall time (pip install '.[rl]')",
+                _rl_options,
+            ),
+            Command(
+                "tutorial-figures",
+                "run the three experiments at their defaults and copy their figures to "
+                "docs/figures (about 9 minutes on 2 cores)",
+                _tutorial_figures,
+                _tutorial_figures_options,
+            ),
+        ),
+    ),
+)
 """``roadschool experiment`` and its experiments."""

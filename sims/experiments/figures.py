@@ -30,8 +30,16 @@ def save_figure(fig, path, dpi: int = FIGURE_DPI) -> Path:
     return Path(path)
 
 
-def plot_with_spread(ax, x: Sequence[float], runs_by_x: Sequence[Sequence[float]], colour: str, label: str,
-                     marker: str = "o", linestyle: str = "-", linewidth: float = 1.6) -> None:
+def plot_with_spread(
+    ax,
+    x: Sequence[float],
+    runs_by_x: Sequence[Sequence[float]],
+    colour: str,
+    label: str,
+    marker: str = "o",
+    linestyle: str = "-",
+    linewidth: float = 1.6,
+) -> None:
     """A line through the mean over seeds at each ``x``, a band from the lowest to the highest
     seed, and one faint dot per seed."""
     stats = [mean_and_spread(values) for values in runs_by_x]

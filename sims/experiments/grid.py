@@ -198,8 +198,10 @@ def run_grid(
         if done % every and done != len(specs):
             return
         width = len(str(len(specs)))
-        log(f"  [{done:>{width}}/{len(specs)}] {describe(specs[i])}  ({result['row']['run_seconds']:.1f} s,"
-            f" {time.perf_counter() - clock:.0f} s elapsed)")
+        log(
+            f"  [{done:>{width}}/{len(specs)}] {describe(specs[i])}  ({result['row']['run_seconds']:.1f} s,"
+            f" {time.perf_counter() - clock:.0f} s elapsed)"
+        )
 
     markers = {i: str(store / f"{keys[i]}.started") for i in order} if store is not None else {}
     if backend.kind == "ray":
@@ -217,8 +219,10 @@ def run_grid(
             which = "; ".join(describe(specs[i]).strip() for i in named[:5]) + (" ..." if len(named) > 5 else "")
             kept = sum(r is not None for r in results)
             again = f"; {kept} finished runs are kept: rerun with --resume to skip them" if store is not None else ""
-            raise RunFailed(f"a worker process died (killed or out of memory) while running "
-                            f"{'' if died else 'one of '}{which}{again}") from None
+            raise RunFailed(
+                f"a worker process died (killed or out of memory) while running "
+                f"{'' if died else 'one of '}{which}{again}"
+            ) from None
     return results  # type: ignore[return-value]
 
 
@@ -240,8 +244,11 @@ def _encode(value):
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     if isinstance(value, np.ndarray):
-        return {"__array__": value.dtype.str, "shape": list(value.shape),
-                "data": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode()}
+        return {
+            "__array__": value.dtype.str,
+            "shape": list(value.shape),
+            "data": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode(),
+        }
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -291,8 +298,7 @@ def _run_on_ray(run, specs, order, backend: Backend, finished) -> None:
             import envs
             import sims
 
-            ray.init(address=backend.address, runtime_env={"py_modules": [envs, agents, sims]},
-                     logging_level="WARNING")
+            ray.init(address=backend.address, runtime_env={"py_modules": [envs, agents, sims]}, logging_level="WARNING")
         else:
             ray.init(num_cpus=backend.num_workers, include_dashboard=False, logging_level="WARNING")
         started_here = True

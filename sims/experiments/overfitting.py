@@ -99,7 +99,7 @@ class OverfittingConfig:
             raise ValueError("arms must name at least one observation arm")
 
     @classmethod
-    def quick(cls) -> "OverfittingConfig":
+    def quick(cls) -> OverfittingConfig:
         return cls(
             arms=(
                 ObservationArm(ArmTraining("features", gradient_steps=60, batch_size=64), (1, 2, 4), seeds=2),
@@ -108,8 +108,9 @@ class OverfittingConfig:
             setup=OverfittingSetup(test_roads=2, unseen_roads=2, max_train_roads_driven=2),
         )
 
-    def with_seeds(self, seeds: int | None = None, first_seed: int | None = None,
-                   observations: tuple[str, ...] | None = None) -> "OverfittingConfig":
+    def with_seeds(
+        self, seeds: int | None = None, first_seed: int | None = None, observations: tuple[str, ...] | None = None
+    ) -> OverfittingConfig:
         arms = tuple(a for a in self.arms if observations is None or a.observation in observations)
         if not arms:
             raise ValueError(f"no arm for observations {observations}; have {[a.observation for a in self.arms]}")
@@ -170,8 +171,10 @@ def run(spec: OverfittingRun) -> dict:
 
     setup, training = spec.setup, spec.training
     roads = training_roads(spec.train_roads, spec.seed, setup.families)
-    data = collect(CollectConfig(num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation)),
-                   roads=roads)
+    data = collect(
+        CollectConfig(num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation)),
+        roads=roads,
+    )
     test_world = collect_world(split="unseen", families=setup.families, observation=spec.observation)
     test_data = collect(CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=test_world))
     batches_per_epoch = math.ceil(len(data) / training.batch_size)
@@ -222,8 +225,9 @@ def describe(spec: OverfittingRun) -> str:
     return f"{spec.observation:<8} {spec.train_roads:>3} roads, seed {spec.seed}"
 
 
-def run_experiment(out: Path, config: OverfittingConfig, backend: Backend = Backend(), log=print,
-                   resume: bool = False) -> list[dict]:
+def run_experiment(
+    out: Path, config: OverfittingConfig, backend: Backend = Backend(), log=print, resume: bool = False
+) -> list[dict]:
     """Run the grid; write ``results.csv``, ``runs/*.json``, ``overfitting.png`` and ``summary.md``."""
     import json
 
@@ -247,33 +251,64 @@ def run_experiment(out: Path, config: OverfittingConfig, backend: Backend = Back
 # ------------------------------------------------------------------ reporting
 def _by_count(rows: list[dict], observation: str, key: str) -> tuple[list[int], list[list[float]]]:
     counts = sorted({r["train_roads"] for r in rows if r["observation"] == observation})
-    values = [[float(r[key]) for r in rows if r["observation"] == observation and r["train_roads"] == n]
-              for n in counts]
+    values = [
+        [float(r[key]) for r in rows if r["observation"] == observation and r["train_roads"] == n] for n in counts
+    ]
     return counts, values
 
 
 def _mean(rows, observation, n, key) -> float:
-    return mean_and_spread([float(r[key]) for r in rows if r["observation"] == observation and r["train_roads"] == n])[0]
+    return mean_and_spread([float(r[key]) for r in rows if r["observation"] == observation and r["train_roads"] == n])[
+        0
+    ]
 
 
 def format_table(rows: list[dict]) -> str:
     """Means over seeds, one line per observation and number of training roads."""
-    heads = ["obs", "roads", "seeds", "epochs", "train loss", "test loss", "test/train", "compl train", "compl unseen",
-             "|cte| train", "|cte| unseen"]
+    heads = [
+        "obs",
+        "roads",
+        "seeds",
+        "epochs",
+        "train loss",
+        "test loss",
+        "test/train",
+        "compl train",
+        "compl unseen",
+        "|cte| train",
+        "|cte| unseen",
+    ]
     widths = [9, 6, 6, 7, 11, 11, 11, 12, 13, 12, 13]
     lines = ["".join(f"{h:>{w}}" if i else f"{h:<{w}}" for i, (h, w) in enumerate(zip(heads, widths)))]
     for observation in dict.fromkeys(r["observation"] for r in rows):
         counts, _ = _by_count(rows, observation, "train_loss")
         for n in counts:
-            m = {k: _mean(rows, observation, n, k) for k in ("train_loss", "test_loss", "train_completion",
-                                                             "unseen_completion", "train_mean_abs_cte",
-                                                             "unseen_mean_abs_cte")}
+            m = {
+                k: _mean(rows, observation, n, k)
+                for k in (
+                    "train_loss",
+                    "test_loss",
+                    "train_completion",
+                    "unseen_completion",
+                    "train_mean_abs_cte",
+                    "unseen_mean_abs_cte",
+                )
+            }
             seeds = sum(1 for r in rows if r["observation"] == observation and r["train_roads"] == n)
             epochs = _mean(rows, observation, n, "epochs")
-            vals = [observation, str(n), str(seeds), f"{epochs:.0f}", f"{m['train_loss']:.2e}", f"{m['test_loss']:.2e}",
-                    f"{m['test_loss'] / m['train_loss']:.1f}x", f"{100 * m['train_completion']:.0f}%",
-                    f"{100 * m['unseen_completion']:.0f}%", f"{m['train_mean_abs_cte']:.3f} m",
-                    f"{m['unseen_mean_abs_cte']:.3f} m"]
+            vals = [
+                observation,
+                str(n),
+                str(seeds),
+                f"{epochs:.0f}",
+                f"{m['train_loss']:.2e}",
+                f"{m['test_loss']:.2e}",
+                f"{m['test_loss'] / m['train_loss']:.1f}x",
+                f"{100 * m['train_completion']:.0f}%",
+                f"{100 * m['unseen_completion']:.0f}%",
+                f"{m['train_mean_abs_cte']:.3f} m",
+                f"{m['unseen_mean_abs_cte']:.3f} m",
+            ]
             lines.append("".join(f"{v:>{w}}" if i else f"{v:<{w}}" for i, (v, w) in enumerate(zip(vals, widths))))
     return "\n".join(lines)
 
@@ -294,11 +329,20 @@ def plot(rows: list[dict], path) -> Path:
         ]
         for ax, (train_key, unseen_key, ylabel, scale, title) in zip(row_axes, panels):
             scale_by = 100.0 if "completion" in train_key else 1.0
-            for key, colour, label, marker, width in ((train_key, train_colour, "training roads", "o", 3.0),
-                                                      (unseen_key, unseen_colour, "unseen roads", "s", 1.5)):
+            for key, colour, label, marker, width in (
+                (train_key, train_colour, "training roads", "o", 3.0),
+                (unseen_key, unseen_colour, "unseen roads", "s", 1.5),
+            ):
                 counts, values = _by_count(rows, observation, key)
-                plot_with_spread(ax, counts, [[scale_by * v for v in vs] for vs in values], colour, label,
-                                 marker=marker, linewidth=width)
+                plot_with_spread(
+                    ax,
+                    counts,
+                    [[scale_by * v for v in vs] for vs in values],
+                    colour,
+                    label,
+                    marker=marker,
+                    linewidth=width,
+                )
             ax.set_xscale("log", base=2)
             ax.set_xticks(counts, [str(n) for n in counts])
             ax.set_yscale(scale)
@@ -309,8 +353,11 @@ def plot(rows: list[dict], path) -> Path:
             ax.set_title(f"{title}: {observation} observation ({net})")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=8)
-    fig.suptitle("Overfitting: train on few or many roads, test on the same unseen roads "
-                 "(line: mean over seeds; band: lowest to highest seed)", fontsize=11)
+    fig.suptitle(
+        "Overfitting: train on few or many roads, test on the same unseen roads "
+        "(line: mean over seeds; band: lowest to highest seed)",
+        fontsize=11,
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -327,9 +374,11 @@ def summary(rows: list[dict], config: OverfittingConfig, table: str) -> str:
     lines = ["# Overfitting: how many roads does the car need?", ""]
     for arm in config.arms:
         steps = [int(r["gradient_steps"]) for r in rows if r["observation"] == arm.observation]
-        lines.append(f"- `{arm.observation}`: {len(arm.road_counts)} road counts x {arm.seeds} seeds; every model "
-                     f"trains for the whole number of epochs nearest to {arm.training.gradient_steps} gradient steps of "
-                     f"{arm.training.batch_size} samples (at least one epoch): {min(steps)} to {max(steps)} steps.")
+        lines.append(
+            f"- `{arm.observation}`: {len(arm.road_counts)} road counts x {arm.seeds} seeds; every model "
+            f"trains for the whole number of epochs nearest to {arm.training.gradient_steps} gradient steps of "
+            f"{arm.training.batch_size} samples (at least one epoch): {min(steps)} to {max(steps)} steps."
+        )
     lines += [
         f"- Test loss: the expert's (DART) driving of {config.setup.test_roads} unseen roads; closed loop on "
         f"{config.setup.unseen_roads} unseen roads and on up to {config.setup.max_train_roads_driven} of each model's "
@@ -345,9 +394,20 @@ def summary(rows: list[dict], config: OverfittingConfig, table: str) -> str:
     for observation in dict.fromkeys(r["observation"] for r in rows):
         counts, _ = _by_count(rows, observation, "train_loss")
         lo, hi = counts[0], counts[-1]
-        m = {(n, k): _mean(rows, observation, n, k) for n in (lo, hi)
-             for k in ("train_loss", "test_loss", "train_mean_abs_cte", "unseen_mean_abs_cte", "epochs",
-                       "gradient_steps", "train_completion", "unseen_completion")}
+        m = {
+            (n, k): _mean(rows, observation, n, k)
+            for n in (lo, hi)
+            for k in (
+                "train_loss",
+                "test_loss",
+                "train_mean_abs_cte",
+                "unseen_mean_abs_cte",
+                "epochs",
+                "gradient_steps",
+                "train_completion",
+                "unseen_completion",
+            )
+        }
         ratio = m[lo, "test_loss"] / m[lo, "train_loss"]
         lines.append(
             f"- `{observation}`: trained on {_roads(lo)}, the test loss is {ratio:.1f}x the train loss and the "

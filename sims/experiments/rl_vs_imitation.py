@@ -79,18 +79,31 @@ class RLConfig:
             raise ValueError(f"ppo_learning_rate must be positive, got {self.ppo_learning_rate}")
 
     @classmethod
-    def quick(cls) -> "RLConfig":
-        return cls(seeds=1, train_roads=4, bc_roads=(1, 2), bc_epochs=3, ppo_steps=2048, ppo_checkpoints=(1024, 2048),
-                   ppo_envs=8, ppo_n_steps=128, ppo_batch_size=256, ppo_epochs=2, eval_roads=2)
+    def quick(cls) -> RLConfig:
+        return cls(
+            seeds=1,
+            train_roads=4,
+            bc_roads=(1, 2),
+            bc_epochs=3,
+            ppo_steps=2048,
+            ppo_checkpoints=(1024, 2048),
+            ppo_envs=8,
+            ppo_n_steps=128,
+            ppo_batch_size=256,
+            ppo_epochs=2,
+            eval_roads=2,
+        )
 
-    def with_overrides(self, seeds=None, first_seed=None, ppo_steps=None) -> "RLConfig":
+    def with_overrides(self, seeds=None, first_seed=None, ppo_steps=None) -> RLConfig:
         changes = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed)) if v is not None}
         if ppo_steps is not None:
             changes["ppo_steps"] = ppo_steps
             changes["ppo_checkpoints"] = tuple(c for c in self.ppo_checkpoints if c < ppo_steps) + (ppo_steps,)
         config = replace(self, **changes)
         if max(config.bc_roads) > config.train_roads:
-            raise ValueError(f"bc_roads go up to {max(config.bc_roads)}, more than the {config.train_roads} train roads")
+            raise ValueError(
+                f"bc_roads go up to {max(config.bc_roads)}, more than the {config.train_roads} train roads"
+            )
         return config
 
 
@@ -118,8 +131,9 @@ def describe(spec: RLRun) -> str:
 
 def grid(config: RLConfig) -> list[RLRun]:
     seeds = range(config.first_seed, config.first_seed + config.seeds)
-    return ([RLRun("ppo", s, config) for s in seeds]
-            + [RLRun("bc", s, config, roads=k) for k in config.bc_roads for s in seeds])
+    return [RLRun("ppo", s, config) for s in seeds] + [
+        RLRun("bc", s, config, roads=k) for k in config.bc_roads for s in seeds
+    ]
 
 
 def _unseen(config: RLConfig):
@@ -139,9 +153,17 @@ def run(spec: RLRun) -> dict:
 
 
 def _point(spec: RLRun, env_steps: int, seconds: float, result: dict, **extra) -> dict:
-    return {"method": spec.method, "seed": spec.seed, "env_steps": int(env_steps), "seconds": round(seconds, 3),
-            "unseen_completion": result["completion_rate"], "unseen_off_road": result["off_road_rate"],
-            "unseen_mean_abs_cte": result["mean_abs_cte"], "unseen_roads": result["episodes"], **extra}
+    return {
+        "method": spec.method,
+        "seed": spec.seed,
+        "env_steps": int(env_steps),
+        "seconds": round(seconds, 3),
+        "unseen_completion": result["completion_rate"],
+        "unseen_off_road": result["off_road_rate"],
+        "unseen_mean_abs_cte": result["mean_abs_cte"],
+        "unseen_roads": result["episodes"],
+        **extra,
+    }
 
 
 def _run_bc(spec: RLRun) -> dict:
@@ -173,9 +195,17 @@ def _run_ppo(spec: RLRun) -> dict:
     world = replace(world, road_indices=tuple(range(per_family)))
     torch.manual_seed(spec.seed)
     venv = VecNormalize(FleetVecEnv(config.ppo_envs, world, seed=spec.seed), norm_obs=True, norm_reward=True)
-    model = PPO("MlpPolicy", venv, n_steps=config.ppo_n_steps, batch_size=config.ppo_batch_size,
-                n_epochs=config.ppo_epochs, learning_rate=config.ppo_learning_rate, seed=spec.seed, device="cpu",
-                verbose=0)
+    model = PPO(
+        "MlpPolicy",
+        venv,
+        n_steps=config.ppo_n_steps,
+        batch_size=config.ppo_batch_size,
+        n_epochs=config.ppo_epochs,
+        learning_rate=config.ppo_learning_rate,
+        seed=spec.seed,
+        device="cpu",
+        verbose=0,
+    )
     points, learning_seconds = [], 0.0
     for target in sorted(set(config.ppo_checkpoints)):
         if target > model.num_timesteps:
@@ -183,8 +213,15 @@ def _run_ppo(spec: RLRun) -> dict:
             model.learn(target - model.num_timesteps, reset_num_timesteps=False)
             learning_seconds += time.perf_counter() - clock
         venv.training = False  # the statistics stay frozen while it is tested
-        points.append(_point(spec, model.num_timesteps, learning_seconds, _closed_loop(SB3Driver(model, venv), config),
-                             roads=config.train_roads))
+        points.append(
+            _point(
+                spec,
+                model.num_timesteps,
+                learning_seconds,
+                _closed_loop(SB3Driver(model, venv), config),
+                roads=config.train_roads,
+            )
+        )
         venv.training = True
     venv.close()
     row = dict(points[-1])
@@ -242,11 +279,21 @@ def format_table(rows: list[dict]) -> str:
         key = "roads" if method == "bc" else "env_steps"
         for g in sorted({r[key] for r in mine}):
             points = [r for r in mine if r[key] == g]
-            mean = lambda k: mean_and_spread([float(p[k]) for p in points])[0]  # noqa: E731
+
+            def mean(k, points=points):
+                return mean_and_spread([float(p[k]) for p in points])[0]
+
             budget = f"{g} roads" if method == "bc" else f"{g} steps"
-            vals = [method, budget, f"{mean('env_steps'):.0f}", f"{mean('seconds'):.1f}",
-                    f"{100 * mean('unseen_completion'):.0f}%", f"{100 * mean('unseen_off_road'):.0f}%",
-                    f"{mean('unseen_mean_abs_cte'):.3f}", str(len(points))]
+            vals = [
+                method,
+                budget,
+                f"{mean('env_steps'):.0f}",
+                f"{mean('seconds'):.1f}",
+                f"{100 * mean('unseen_completion'):.0f}%",
+                f"{100 * mean('unseen_off_road'):.0f}%",
+                f"{mean('unseen_mean_abs_cte'):.3f}",
+                str(len(points)),
+            ]
             lines.append("".join(f"{v:>{w}}" if i else f"{v:<{w}}" for i, (v, w) in enumerate(zip(vals, widths))))
     return "\n".join(lines)
 
@@ -254,8 +301,12 @@ def format_table(rows: list[dict]) -> str:
 def plot(rows: list[dict], expert: dict, config: RLConfig, path) -> Path:
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
-    for col, (x_key, x_label) in enumerate((("env_steps", "env steps of experience (expert's or PPO's own)"),
-                                            ("seconds", "wall time [s], one CPU thread (BC: collect + train)"))):
+    for col, (x_key, x_label) in enumerate(
+        (
+            ("env_steps", "env steps of experience (expert's or PPO's own)"),
+            ("seconds", "wall time [s], one CPU thread (BC: collect + train)"),
+        )
+    ):
         for method in METHODS:
             xs, completion, cte = _curve(rows, method, x_key)
             if not xs:
@@ -277,8 +328,11 @@ def plot(rows: list[dict], expert: dict, config: RLConfig, path) -> Path:
     axes[0, 1].set_title("Completion against wall time")
     axes[1, 0].set_title("Mean |cte| against experience (lower is better)")
     axes[1, 1].set_title("Mean |cte| against wall time")
-    fig.suptitle(f"PPO against behaviour cloning on the same {config.train_roads} train roads; "
-                 f"band: lowest to highest of {config.seeds} seed(s)", fontsize=11)
+    fig.suptitle(
+        f"PPO against behaviour cloning on the same {config.train_roads} train roads; "
+        f"band: lowest to highest of {config.seeds} seed(s)",
+        fontsize=11,
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -293,8 +347,11 @@ def _first_reaching(rows, method, completion: float, key: str):
 
 
 def summary(rows: list[dict], expert: dict, config: RLConfig, table: str, ppo_speed: list[float]) -> str:
-    ppo_final = [r for r in rows if r["method"] == "ppo" and r["env_steps"] == max(
-        p["env_steps"] for p in rows if p["method"] == "ppo")]
+    ppo_final = [
+        r
+        for r in rows
+        if r["method"] == "ppo" and r["env_steps"] == max(p["env_steps"] for p in rows if p["method"] == "ppo")
+    ]
     lines = [
         "# Reinforcement learning beside imitation",
         "",
@@ -321,8 +378,10 @@ def summary(rows: list[dict], expert: dict, config: RLConfig, table: str, ppo_sp
         "",
     ]
     if ppo_speed:
-        lines.append(f"- PPO learned at {mean_and_spread(ppo_speed)[0]:,.0f} env steps per second of wall time "
-                     "(rollouts and gradient steps together).")
+        lines.append(
+            f"- PPO learned at {mean_and_spread(ppo_speed)[0]:,.0f} env steps per second of wall time "
+            "(rollouts and gradient steps together)."
+        )
     for target in (1.0,):
         for method in METHODS:
             steps = _first_reaching(rows, method, target, "env_steps")
@@ -330,8 +389,10 @@ def summary(rows: list[dict], expert: dict, config: RLConfig, table: str, ppo_sp
             if steps is None:
                 lines.append(f"- {LABELS[method]} did not complete every unseen road within its budget.")
             else:
-                lines.append(f"- {LABELS[method]} first completed every unseen road (mean over seeds) after "
-                             f"{steps:,.0f} env steps and {seconds:.1f} s.")
+                lines.append(
+                    f"- {LABELS[method]} first completed every unseen road (mean over seeds) after "
+                    f"{steps:,.0f} env steps and {seconds:.1f} s."
+                )
     bc_xs, _, bc_cte = _curve(rows, "bc", "env_steps")
     ppo_xs, _, ppo_cte = _curve(rows, "ppo", "env_steps")
     bc_means = [mean_and_spread(v)[0] for v in bc_cte]
@@ -344,26 +405,38 @@ def summary(rows: list[dict], expert: dict, config: RLConfig, table: str, ppo_sp
         lines.append(
             f"- Precision: after all {ppo_xs[-1]:,.0f} of its env steps ({ppo_seconds:.0f} s), PPO's mean |cte| on "
             f"unseen roads is {ppo_means[-1]:.3f} m; behaviour cloning's lowest is {bc_means[b]:.3f} m, from "
-            f"{bc_xs[b]:,.0f} expert steps ({bc_seconds:.1f} s): PPO's is {ppo_means[-1] / max(bc_means[b], 1e-12):.1f}x "
-            f"behaviour cloning's (the expert: {expert['mean_abs_cte']:.3f} m).")
+            f"{bc_xs[b]:,.0f} expert steps ({bc_seconds:.1f} s): "
+            f"PPO's is {ppo_means[-1] / max(bc_means[b], 1e-12):.1f}x "
+            f"behaviour cloning's (the expert: {expert['mean_abs_cte']:.3f} m)."
+        )
         near = min(range(len(ppo_xs)), key=lambda i: abs(math.log(ppo_xs[i] / bc_xs[-1])))
         lines.append(
             f"- At about the same experience, {bc_xs[-1]:,.0f} env steps, behaviour cloning drives at "
-            f"{bc_means[-1]:.3f} m and PPO (at {ppo_xs[near]:,.0f} steps) at {ppo_means[near]:.3f} m.")
+            f"{bc_means[-1]:.3f} m and PPO (at {ppo_xs[near]:,.0f} steps) at {ppo_means[near]:.3f} m."
+        )
         imitation_cheaper = bc_means[b] < ppo_means[-1] and bc_xs[b] <= ppo_xs[-1]
         if len(ppo_means) > 1 and ppo_means[-1] < ppo_means[-2]:
-            lines.append(f"- PPO was still improving when its budget ran out ({ppo_means[-2]:.3f} m at "
-                         f"{ppo_xs[-2]:,.0f} steps, {ppo_means[-1]:.3f} m at {ppo_xs[-1]:,.0f}): more steps "
-                         "(`--ppo-steps`) may narrow the gap; how far, this run does not say.")
+            lines.append(
+                f"- PPO was still improving when its budget ran out ({ppo_means[-2]:.3f} m at "
+                f"{ppo_xs[-2]:,.0f} steps, {ppo_means[-1]:.3f} m at {ppo_xs[-1]:,.0f}): more steps "
+                "(`--ppo-steps`) may narrow the gap; how far, this run does not say."
+            )
     if not imitation_cheaper:
-        lines.append("- In this run PPO matched or beat behaviour cloning's precision within the budget: "
-                     "compare the curves above rather than the usual expectation below.")
+        lines.append(
+            "- In this run PPO matched or beat behaviour cloning's precision within the budget: "
+            "compare the curves above rather than the usual expectation below."
+        )
     lines += [
         "- Why imitation is usually ahead: behaviour cloning is told the right steering at every step (a dense, "
-        "exact label from an expert that knows the road); PPO only sees rewards, must find out by trial which steering earns them, and optimizes the reward it is given "
+        "exact label from an expert that knows the road); PPO only sees rewards, must find out by trial which "
+        "steering earns them, and optimizes the reward it is given "
         "(progress, a mild centring penalty), not the expert's precision. "
-        + ("Where an expert exists, imitation is the cheaper way to a precise driver, as here; " if imitation_cheaper
-           else "") + "RL needs no expert, and pays for that in experience.",
+        + (
+            "Where an expert exists, imitation is the cheaper way to a precise driver, as here; "
+            if imitation_cheaper
+            else ""
+        )
+        + "RL needs no expert, and pays for that in experience.",
         "- A reward that weighs the cross-track error more (`envs.RoadFollowConfig.centering_penalty`) would aim "
         "PPO at precision.",
     ]

@@ -102,9 +102,12 @@ class RoadChangeConfig:
             raise ValueError(f"methods must be among {', '.join(METHODS)}, got {self.methods}")
 
     @classmethod
-    def quick(cls) -> "RoadChangeConfig":
-        return cls(seeds=1, changes=tuple(replace(c, strengths=c.strengths[::3]) for c in CHANGES),
-                   setup=RoadChangeSetup(train_roads=3, epochs=2, dagger_rounds=1, eval_roads=2))
+    def quick(cls) -> RoadChangeConfig:
+        return cls(
+            seeds=1,
+            changes=tuple(replace(c, strengths=c.strengths[::3]) for c in CHANGES),
+            setup=RoadChangeSetup(train_roads=3, epochs=2, dagger_rounds=1, eval_roads=2),
+        )
 
     def with_overrides(self, seeds=None, first_seed=None, methods=None, changes=None, observation=None):
         kw = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed)) if v is not None}
@@ -150,8 +153,12 @@ def train_policy(spec: TrainingRun) -> dict:
 
     setup = spec.setup
     noise = setup.dart_noise if spec.method == "dart" else 0.0
-    collect_config = CollectConfig(num_roads=setup.train_roads, noise_std=noise, seed=spec.seed,
-                                   env=collect_world(families=setup.families, observation=setup.observation))
+    collect_config = CollectConfig(
+        num_roads=setup.train_roads,
+        noise_std=noise,
+        seed=spec.seed,
+        env=collect_world(families=setup.families, observation=setup.observation),
+    )
     train_config = TrainConfig(epochs=setup.epochs, seed=spec.seed, print_every=0)
     data = collect(collect_config)
     expert_samples = len(data)
@@ -214,8 +221,9 @@ def sharper_family(curvature: float):
     return replace(hairpin, name=f"hairpin-r{1 / curvature:.3g}", max_curvature=curvature)
 
 
-def changed_world(change: str, strength: float, eval_roads: int, observation: str = "features",
-                  families=DEFAULT_FAMILIES):
+def changed_world(
+    change: str, strength: float, eval_roads: int, observation: str = "features", families=DEFAULT_FAMILIES
+):
     """The roads, the environment config and a description of ``change`` at ``strength``."""
     from agents.evaluation import env_config_for
     from envs import Disturbances, generate_road
@@ -238,7 +246,9 @@ def changed_world(change: str, strength: float, eval_roads: int, observation: st
         env_config = replace(env_config, target_speed=strength)
         description += f" at {strength:g} m/s"
     elif change in ("crosswind", "steering_bias", "sensor_noise"):
-        field = {"crosswind": "crosswind", "steering_bias": "steering_bias", "sensor_noise": "observation_noise"}[change]
+        field = {"crosswind": "crosswind", "steering_bias": "steering_bias", "sensor_noise": "observation_noise"}[
+            change
+        ]
         env_config = replace(env_config, disturbances=Disturbances(**{field: strength}))
         description += f" with {field.replace('_', ' ')} {strength:g}"
     else:
@@ -251,8 +261,9 @@ def evaluate_in_changed_world(spec: EvaluationRun) -> dict:
     from agents.evaluation import aggregate, drive
 
     setup = spec.setup
-    roads, env_config, description = changed_world(spec.change, spec.strength, setup.eval_roads, setup.observation,
-                                                   setup.families)
+    roads, env_config, description = changed_world(
+        spec.change, spec.strength, setup.eval_roads, setup.observation, setup.families
+    )
     if spec.weights is None:
         driver = ExpertDriver()
     else:
@@ -292,8 +303,9 @@ def describe_evaluation(spec: EvaluationRun) -> str:
     return f"drive {spec.method:<6}{seed:<8} {spec.change} {spec.strength:.3g}"
 
 
-def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print,
-                   resume: bool = False) -> list[dict]:
+def run_experiment(
+    out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print, resume: bool = False
+) -> list[dict]:
     """Train, then drive every changed world; write ``training.csv``, ``results.csv``, ``models/``,
     ``road_change.png`` and ``summary.md``."""
     from agents.model import NetConfig, SteeringNet, save_checkpoint
@@ -303,23 +315,31 @@ def run_experiment(out: Path, config: RoadChangeConfig, backend: Backend = Backe
     setup = config.setup
     training = [TrainingRun(m, config.first_seed + k, setup) for m in config.methods for k in range(config.seeds)]
     log(f"road-change, stage 1: {len(training)} training runs on {backend.describe()}")
-    trained = run_grid(train_policy, training, backend, describe_training, log,
-                       store=out / ".runs" / "training", resume=resume)
+    trained = run_grid(
+        train_policy, training, backend, describe_training, log, store=out / ".runs" / "training", resume=resume
+    )
     write_csv(out / "training.csv", [t["row"] for t in trained])
     for spec, result in zip(training, trained):
         net = SteeringNet(NetConfig.from_dict(result["details"]["net_config"]))
         net.load_state_dict(policy_from_weights(result["details"]).net.state_dict())
         save_checkpoint(out / "models" / f"{spec.name}.pt", net, **result["row"])
 
-    evaluations = [
-        EvaluationRun("expert", None, c.name, s, setup) for c in config.changes for s in c.strengths
-    ] + [
+    evaluations = [EvaluationRun("expert", None, c.name, s, setup) for c in config.changes for s in c.strengths] + [
         EvaluationRun(spec.method, spec.seed, c.name, s, setup, result["details"])
-        for spec, result in zip(training, trained) for c in config.changes for s in c.strengths
+        for spec, result in zip(training, trained)
+        for c in config.changes
+        for s in c.strengths
     ]
     log(f"road-change, stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
-    results = run_grid(evaluate_in_changed_world, evaluations, backend, describe_evaluation, log,
-                       store=out / ".runs" / "evaluation", resume=resume)
+    results = run_grid(
+        evaluate_in_changed_world,
+        evaluations,
+        backend,
+        describe_evaluation,
+        log,
+        store=out / ".runs" / "evaluation",
+        resume=resume,
+    )
     rows = [r["row"] for r in results]
     train_samples = {(t["row"]["method"], t["row"]["seed"]): t["row"]["train_samples"] for t in trained}
     for row in rows:

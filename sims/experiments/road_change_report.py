@@ -23,15 +23,20 @@ def _drivers(rows) -> list[str]:
 
 
 def _values(rows, method, change, strength, key) -> list[float]:
-    return [float(r[key]) for r in rows
-            if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12]
+    return [
+        float(r[key])
+        for r in rows
+        if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12
+    ]
 
 
 def format_table(rows: list[dict], changes) -> str:
     """Completion and mean |cte| (means over seeds), one line per change and strength."""
     drivers = _drivers(rows)
-    lines = [f"{'change':<15}{'strength':>12}" + "".join(f"{m:>20}" for m in drivers),
-             f"{'':<15}{'':>12}" + "".join(f"{'completion |cte| m':>20}" for _ in drivers)]
+    lines = [
+        f"{'change':<15}{'strength':>12}" + "".join(f"{m:>20}" for m in drivers),
+        f"{'':<15}{'':>12}" + "".join(f"{'completion |cte| m':>20}" for _ in drivers),
+    ]
     for change in changes:
         for s in change.strengths:
             cells = []
@@ -44,8 +49,14 @@ def format_table(rows: list[dict], changes) -> str:
 
 
 NOTES = {
-    ("features", "width"): "the features do not include the\nroad's width: the drive is the same,\nonly the margin shrinks",
-    ("features", "speed"): "every training sample was at\nexactly 10 m/s: the net has never\nseen its speed input change",
+    (
+        "features",
+        "width",
+    ): "the features do not include the\nroad's width: the drive is the same,\nonly the margin shrinks",
+    (
+        "features",
+        "speed",
+    ): "every training sample was at\nexactly 10 m/s: the net has never\nseen its speed input change",
 }
 """Notes drawn on a panel where the reason for the curves is not in the picture."""
 
@@ -68,8 +79,16 @@ def plot(rows: list[dict], changes, path, observation: str = "features", familie
             marker, linestyle, width = METHOD_STYLES[method]
             for row_index, key, scale in ((0, "completion_rate", 100.0), (1, "mean_abs_cte", 1.0)):
                 values = [[scale * v for v in _values(rows, method, change.name, s, key)] for s in x]
-                plot_with_spread(axes[row_index, col], x, values, METHOD_COLOURS[method], METHOD_LABELS[method],
-                                 marker=marker, linestyle=linestyle, linewidth=width)
+                plot_with_spread(
+                    axes[row_index, col],
+                    x,
+                    values,
+                    METHOD_COLOURS[method],
+                    METHOD_LABELS[method],
+                    marker=marker,
+                    linestyle=linestyle,
+                    linewidth=width,
+                )
         top, bottom = axes[0, col], axes[1, col]
         top.set_title(f"{change.label}", fontsize=10)
         top.set_ylim(-5, 105)
@@ -78,26 +97,41 @@ def plot(rows: list[dict], changes, path, observation: str = "features", familie
             ax.grid(alpha=0.3, which="both")
             if change.harder_when_lower:
                 ax.invert_xaxis()
-            ax.set_xlabel(f"{change.label.split(': ')[-1]} [{change.unit}]" + (" (narrower: right)"
-                                                                               if change.harder_when_lower else ""))
+            ax.set_xlabel(
+                f"{change.label.split(': ')[-1]} [{change.unit}]"
+                + (" (narrower: right)" if change.harder_when_lower else "")
+            )
         if change.name == "curvature":
             for ax in (top, bottom):
                 ax.set_xticks(x, [f"1/{1 / s:.3g}" for s in x], fontsize=8)
         note = NOTES.get((observation, change.name))
         if note:
-            top.text(0.5, 0.5, note, transform=top.transAxes, ha="center", va="center", fontsize=8,
-                     bbox=dict(boxstyle="round", facecolor="white", edgecolor="#999999", alpha=0.9))
+            top.text(
+                0.5,
+                0.5,
+                note,
+                transform=top.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox=dict(boxstyle="round", facecolor="white", edgecolor="#999999", alpha=0.9),
+            )
         if col == 0:
             top.set_ylabel("completion rate [%]")
             bottom.set_ylabel("mean |cross-track error| [m]")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     roads = int(rows[0]["roads"])
-    width_note = (f"; width: the training roads are {_width_range(families)} wide"
-                  if any(c.name == "width" for c in changes) else "")
-    fig.suptitle(f"Road change: trained on ordinary roads, driven on {roads} unseen changed roads per point\n"
-                 f"leftmost point: as in training{width_note}; line: mean over seeds; band: lowest to highest seed",
-                 fontsize=10.5)
+    width_note = (
+        f"; width: the training roads are {_width_range(families)} wide"
+        if any(c.name == "width" for c in changes)
+        else ""
+    )
+    fig.suptitle(
+        f"Road change: trained on ordinary roads, driven on {roads} unseen changed roads per point\n"
+        f"leftmost point: as in training{width_note}; line: mean over seeds; band: lowest to highest seed",
+        fontsize=10.5,
+    )
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return save_figure(fig, path)
 
@@ -111,16 +145,21 @@ def _off_road_margin() -> float:
 def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> str:
     """``summary.md`` of the grid ``config`` (a :class:`RoadChangeConfig`)."""
     setup = config.setup
-    samples = {m: mean_and_spread([float(t["train_samples"]) for t in training_rows if t["method"] == m])[0]
-               for m in config.methods}
+    samples = {
+        m: mean_and_spread([float(t["train_samples"]) for t in training_rows if t["method"] == m])[0]
+        for m in config.methods
+    }
     lines = [
         "# Road change: behaviour cloning, DART and DAgger in a changed world",
         "",
         f"- Training: the first {setup.train_roads} train roads ({'+'.join(setup.families)}) at 10 m/s, "
         f"{setup.epochs} epochs, `{setup.observation}` observation, {config.seeds} seed(s) per method. "
         + "; ".join(f"{METHOD_LABELS[m]}: {samples[m]:.0f} training samples" for m in config.methods)
-        + (f" (DAgger: {setup.dagger_rounds} rounds of learner-driven, expert-labelled data on top of plain BC's)."
-           if "dagger" in config.methods else "."),
+        + (
+            f" (DAgger: {setup.dagger_rounds} rounds of learner-driven, expert-labelled data on top of plain BC's)."
+            if "dagger" in config.methods
+            else "."
+        ),
         f"- Evaluation: {setup.eval_roads} unseen roads per change and strength, the same roads and evaluation "
         "seed for every driver; the expert is shown for reference.",
         "",
@@ -143,14 +182,20 @@ def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> 
         lines.append(f"- {change.label} at {hardest:.3g} {change.unit}: " + ", ".join(parts) + ".")
     divisors = [float(t["speed_input_scale"]) for t in training_rows if "speed_input_scale" in t]
     if divisors and all(d == 1.0 for d in divisors) and any(c.name == "speed" for c in config.changes):
-        lines += ["", "Why the learners drift at other speeds: the `features` include the car's speed, and in "
-                  "training it never changed (10 m/s in every sample). An input that never varied is only "
-                  "centred, so the speed input was 0 in every training sample and the weights that read it were "
-                  "never trained; at another speed it is no longer 0 (0.5 m/s more reaches the net as 0.5) and "
-                  "those untrained weights shift the steering."]
+        lines += [
+            "",
+            "Why the learners drift at other speeds: the `features` include the car's speed, and in "
+            "training it never changed (10 m/s in every sample). An input that never varied is only "
+            "centred, so the speed input was 0 in every training sample and the weights that read it were "
+            "never trained; at another speed it is no longer 0 (0.5 m/s more reaches the net as 0.5) and "
+            "those untrained weights shift the steering.",
+        ]
     if setup.observation == "features" and any(c.name == "width" for c in config.changes):
-        lines += ["", "Why a narrower road changes nothing here: the `features` do not include the road's width, "
-                  "so the car drives exactly as before; the road only leaves less margin (the car is off the "
-                  f"road once |cte| exceeds half the width plus {_off_road_margin():g} m). "
-                  "Try `--observation rays`, whose sensors see the road's edges."]
+        lines += [
+            "",
+            "Why a narrower road changes nothing here: the `features` do not include the road's width, "
+            "so the car drives exactly as before; the road only leaves less margin (the car is off the "
+            f"road once |cte| exceeds half the width plus {_off_road_margin():g} m). "
+            "Try `--observation rays`, whose sensors see the road's edges.",
+        ]
     return "\n".join(lines) + "\n"

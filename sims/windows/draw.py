@@ -44,6 +44,7 @@ POINT_OUTLINE = (20, 20, 20)
 START_COLOUR = (40, 215, 70)
 PREVIEW_COLOUR = (255, 255, 255)
 
+
 class RoadTrialApp(WatchApp):
     """The car (and the expert's ghost) going down the drawn road, round and round."""
 
@@ -299,8 +300,12 @@ class DrawApp(App):
         expert = driver is None
         config = env_config_for("features" if expert else self.observation)
         self.drive = RoadTrialApp(
-            ExpertDriver() if expert else driver, config, RoadList([road]), driver_label=label,
-            ghost=not expert, size=self.size,
+            ExpertDriver() if expert else driver,
+            config,
+            RoadList([road]),
+            driver_label=label,
+            ghost=not expert,
+            size=self.size,
         )
 
     def stop_driving(self) -> None:

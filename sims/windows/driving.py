@@ -254,8 +254,10 @@ class DrivingApp(TimedApp):
         if len(self.panels) == 1:
             return [pygame.Rect(area)]
         half = (area.width - PANEL_GAP_PX) // 2
-        return [pygame.Rect(area.x, area.y, half, area.height),
-                pygame.Rect(area.right - half, area.y, half, area.height)]  # fmt: skip
+        return [
+            pygame.Rect(area.x, area.y, half, area.height),
+            pygame.Rect(area.right - half, area.y, half, area.height),
+        ]
 
     def draw_panels(self, canvas, rect) -> None:
         rects = self.panel_rects(rect)

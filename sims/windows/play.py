@@ -139,8 +139,14 @@ class HumanDataset:
         if on_split:
             world = dataclasses.replace(world, split=self.roads.split, families=tuple(self.roads.families))
         # the human drives without injected noise; the road indices are those of the window's list
-        played = CollectConfig(num_roads=max(self._indices, default=0) + 1, first_road=self.roads.first,
-                               noise_std=0.0, noise_correlation=0.0, seed=0, env=world)
+        played = CollectConfig(
+            num_roads=max(self._indices, default=0) + 1,
+            first_road=self.roads.first,
+            noise_std=0.0,
+            noise_correlation=0.0,
+            seed=0,
+            env=world,
+        )
         meta = dataset_metadata(played, shape, self.road_names, source="human", on_split=on_split)
         meta["num_roads"] = played.num_roads
         obs = np.stack(self.rows["obs"]) if self.rows["obs"] else np.zeros((0, *shape), dtype=np.float32)

@@ -124,8 +124,9 @@ def render_replay(
         return out, 1
     writer = open_video(out, size, track.dt)
     try:
-        for frame, _ in drive_frames(track, ghost, size, camera=camera, max_frames=max_frames,
-                                     hold_seconds=HOLD_SECONDS, driver_label=label):  # fmt: skip
+        for frame, _ in drive_frames(
+            track, ghost, size, camera=camera, max_frames=max_frames, hold_seconds=HOLD_SECONDS, driver_label=label
+        ):
             writer.write(frame)
     except BaseException:
         writer.abort()
