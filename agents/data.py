@@ -37,7 +37,8 @@ from envs.appearance import Appearance
 from envs.car import CarParams
 from envs.checks import check_types, in_range
 from envs.config import OBSERVATION_TYPES, Disturbances
-from envs.generation import road_plan
+from envs.generation import get_family, road_plan
+from envs.observations import observation_space
 from envs.records import load_record, save_record
 from envs.road import Road
 
@@ -248,8 +249,6 @@ def check_dataset(path, meta: dict, arrays: dict[str, np.ndarray]) -> dict[str, 
         env = env_config_from_dict(meta.get("env"), observation)
     except (TypeError, ValueError, KeyError) as exc:
         raise DatasetError(f"{path}: metadata 'env' is not a valid environment configuration ({exc})") from None
-    from envs.observations import observation_space
-
     expected = observation_space(env).shape
     obs = arrays["obs"]
     if obs.dtype.kind not in "uif" or obs.dtype.kind == "b":
@@ -433,9 +432,6 @@ def collect_memory(env_config: RoadFollowConfig, max_steps: int, roads: list[Roa
     then joined (so twice); it drives its road's length at the target speed, or ``max_steps``.
     Each road's samples (~100 bytes each, geometry and its kernel copy) come on top.
     """
-    from envs.generation import get_family
-    from envs.observations import observation_space
-
     space = observation_space(env_config)
     row = int(np.prod(space.shape)) * space.dtype.itemsize + 20
     speed = max(env_config.target_speed, 1.0)

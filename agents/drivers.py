@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from agents.expert import PathExpert
 from envs.fleet import Fleet
 
 
@@ -28,8 +29,6 @@ class ExpertDriver:
     name = "expert"
 
     def __init__(self, expert=None):
-        from agents.expert import PathExpert
-
         self.expert = expert or PathExpert()
 
     def act(self, obs: np.ndarray, fleet: Fleet) -> np.ndarray:

@@ -74,6 +74,7 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         log=log,
         on_epoch=scalars.on_epoch(len(train_data)) if scalars else None,
     )
+    expert_samples = len(train_data)
     if config.dagger_rounds:
         policy, train_data, hs = dagger(
             policy, train_data, test_data, config.dagger_rounds, train_cfg, tcfg, model_path, log, progress
@@ -133,8 +134,13 @@ def _run_demo(out: Path, config: DemoConfig, progress: bool, log, scalars) -> di
         road,
         learner_traj,
         expert_traj,
-        title=f"roadschool demo: {len(train_data)} expert {'frames' if camera else 'steps'} "
-        f"on {train_cfg.num_roads} train roads",
+        title=f"roadschool demo: {expert_samples} expert {'frames' if camera else 'steps'} on {train_cfg.num_roads} "
+        f"train roads"
+        + (
+            f" + {len(train_data) - expert_samples} learner-driven, expert-labelled (DAgger)"
+            if len(train_data) > expert_samples
+            else ""
+        ),
         camera_frames=dashcam,
     )
     result = {

@@ -31,6 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from envs import limits
+from envs.observations import observation_space
+from envs.rendering import FOLLOW_CACHE_PX, FOLLOW_TILE_PX
+from envs.road_follow import MAX_EPISODE_STEPS
+from sims.recording import WRITE_QUEUE_FRAMES
 
 SURFACE_BYTES_PER_PIXEL = 4  # a pygame surface: 32 bits a pixel
 WINDOW_SURFACES = 3  # the screen, the canvas and the road camera's whole-road picture
@@ -42,8 +46,6 @@ PLAY_ROW_OVERHEAD_BYTES = 450  # [bytes] a recorded step's labels and the Python
 
 def window_bytes(size: tuple[int, int], panels: int = 1) -> int:
     """Bytes of the pictures a window of ``size`` ``(width, height)`` [px] keeps, ``panels`` side by side."""
-    from envs.rendering import FOLLOW_CACHE_PX, FOLLOW_TILE_PX
-
     w, h = (int(v) for v in size)
     panel_w = math.ceil(w / panels)
     tiles = (math.ceil(panel_w / FOLLOW_TILE_PX) + 1) * (math.ceil(h / FOLLOW_TILE_PX) + 1)
@@ -54,8 +56,6 @@ def window_bytes(size: tuple[int, int], panels: int = 1) -> int:
 def recording_bytes(size: tuple[int, int], queued: bool = True) -> int:
     """Bytes of recording frames of ``size`` [px]: the queue of frames waiting for the writer
     thread (``queued``; ``replay --out`` writes each frame itself) and the encoder's copies."""
-    from sims.recording import WRITE_QUEUE_FRAMES
-
     px = int(size[0]) * int(size[1])
     frames = WRITE_QUEUE_FRAMES + 2 if queued else 1  # waiting, being written, and the copy being made
     return px * (frames * RECORDING_FRAME_BYTES_PER_PIXEL + GIF_ENCODER_BYTES_PER_PIXEL)
@@ -68,8 +68,6 @@ def roads_bytes(roads) -> int:
 
 def play_dataset_bytes(env_config, roads: int, max_steps: int) -> int:
     """Bytes of ``play --record``'s dataset after ``roads`` roads of at most ``max_steps`` steps."""
-    from envs.observations import observation_space
-
     space = observation_space(env_config)
     obs = int(np.prod(space.shape)) * space.dtype.itemsize
     return roads * max_steps * (2 * obs + PLAY_ROW_OVERHEAD_BYTES)
@@ -133,8 +131,6 @@ def check_play(
     """Refuse ``roadschool play`` if it would take too much memory: its window, the roads of
     ``roads_file`` and, with ``record`` and ``num_roads`` N, the dataset of N roads driven
     to the time limit (without a number of roads the dataset grows only as fast as a person drives)."""
-    from envs.road_follow import MAX_EPISODE_STEPS
-
     size = tuple(size)
     need = window_bytes(size)
     what = f"play in a {size[0]}x{size[1]} window"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envs import DEFAULT_FAMILIES
+from envs import DEFAULT_FAMILIES, RoadFollowConfig
+from envs.generation import get_family
 from sims.experiments.figures import plot_with_spread, pyplot, save_figure
 from sims.experiments.grid import mean_and_spread
 
@@ -62,8 +63,6 @@ NOTES = {
 
 
 def _width_range(families) -> str:
-    from envs.generation import get_family
-
     lo = min(get_family(f).width_range[0] for f in families)
     hi = max(get_family(f).width_range[1] for f in families)
     return f"{lo:g}-{hi:g} m"
@@ -137,8 +136,6 @@ def plot(rows: list[dict], changes, path, observation: str = "features", familie
 
 
 def _off_road_margin() -> float:
-    from envs import RoadFollowConfig
-
     return RoadFollowConfig().off_road_margin
 
 
