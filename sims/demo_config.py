@@ -127,7 +127,7 @@ class DemoConfig:
         expert labels its speed and steering there) and 6 epochs on everything. Braking in time
         for ice is learned from many roads and from the learner's own mistakes: with the kinematic
         demo's 200 roads and 30 epochs it completed 74% of 100 unseen roads, with 1,000 roads and
-        6 epochs 88%, with this 100%."""
+        6 epochs 88%; with this, 98.5% of 200 unseen roads at the expert's mean speed (README)."""
         world = world or demo_world("dynamic")
         return cls(
             CollectConfig(num_roads=600, seed=seed, env=world),
