@@ -75,6 +75,14 @@ CHORD = 2.0  # [m] centreline chords the kernel measures distances to (sagitta <
 BEHIND = 30.0  # [m] of road behind the car that may be in view (a hairpin's earlier leg)
 
 PER_FRAME_CARS = 64  # the camera runs on threads from parallel_from / PER_FRAME_CARS cars
+FUSED = {"contract"}
+"""The camera kernel's only fast-math flag: LLVM may fuse a multiply and an add into one
+instruction (FMA), rounding once instead of twice. The frame kernel is a long chain of such
+pairs per pixel; fused, it runs about 18% faster. Nothing else is relaxed (no reassociation, no
+NaN assumptions), and the step kernels keep strict arithmetic, so only a pixel whose colour lies
+within a rounding error of a half grey level could differ from the plain-Python run
+(``NUMBA_DISABLE_JIT=1``, which cannot fuse); every car of a vector env and a single env run
+the same compiled code, and stay identical."""
 
 # columns of the per-row table
 GROUND, AHEAD, LATERAL0, LATERAL_STEP, DEPTH_STEP, HAZE, SKY_MIX = range(7)
@@ -179,7 +187,7 @@ def _clip_columns(a, b, low, high, lo, hi):
     return max(lo, c1), min(hi, c2)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", fastmath=FUSED)
 def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out):
     """Car ``i``'s camera frame into ``out[i]`` (``[H, W, 3]`` uint8)."""
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
@@ -213,6 +221,15 @@ def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nea
         chords[i, k, 7] = max(ax, bx) + reach
     best = nearest[i]
     best_chord = nearest_chord[i]
+    # the look's colours in locals: the loops below store into ``out``, after which numba would
+    # otherwise read them from ``looks`` again for every pixel
+    g0, g1, g2 = look[GRASS], look[GRASS + 1], look[GRASS + 2]
+    v0, v1, v2 = look[VERGE], look[VERGE + 1], look[VERGE + 2]
+    a0, a1, a2 = look[ASPHALT], look[ASPHALT + 1], look[ASPHALT + 2]
+    e0, e1, e2 = look[EDGE_LINE], look[EDGE_LINE + 1], look[EDGE_LINE + 2]
+    c0, c1, c2 = look[CENTRE_LINE], look[CENTRE_LINE + 1], look[CENTRE_LINE + 2]
+    h0, h1, h2 = look[SKY_HORIZON], look[SKY_HORIZON + 1], look[SKY_HORIZON + 2]
+    bright, tex, tex_x, tex_y = look[BRIGHTNESS], look[TEXTURE], look[TEXTURE_X], look[TEXTURE_Y]
     for r in range(height):
         ground = rows[r, GROUND]
         if ground != 1.0:  # sky, or ground so far that it is all haze
@@ -291,27 +308,37 @@ def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nea
             # texture: grain on everything, patches mostly on the grass, faded where cells get sub-pixel
             shade = 1.0
             if fine_cell_fade > 0.0:
-                grain = _noise(texture, 0, (wx + look[TEXTURE_X]) / FINE_CELL, (wy + look[TEXTURE_Y]) / FINE_CELL)
-                shade += look[TEXTURE] * fine_cell_fade * grain * (1.0 + grass)
+                grain = _noise(texture, 0, (wx + tex_x) / FINE_CELL, (wy + tex_y) / FINE_CELL)
+                shade += tex * fine_cell_fade * grain * (1.0 + grass)
             if grass > 0.0 and coarse_cell_fade > 0.0:
-                patch = _noise(texture, 1, (wx - look[TEXTURE_Y]) / COARSE_CELL, (wy + look[TEXTURE_X]) / COARSE_CELL)
-                shade += look[TEXTURE] * coarse_cell_fade * patch * 1.5 * grass
-            for ch in range(3):
-                value = grass * look[GRASS + ch] + verge * look[VERGE + ch] + asphalt * look[ASPHALT + ch]
-                value += edge * (look[EDGE_LINE + ch] - value)
-                value += centre * (look[CENTRE_LINE + ch] - value)
-                value *= shade
-                value += haze * (look[SKY_HORIZON + ch] - value)
-                out[i, r, col, ch] = min(max(math.floor(value * look[BRIGHTNESS] + 0.5), 0), 255)
+                patch = _noise(texture, 1, (wx - tex_y) / COARSE_CELL, (wy + tex_x) / COARSE_CELL)
+                shade += tex * coarse_cell_fade * patch * 1.5 * grass
+            weights = (grass, verge, asphalt, edge, centre, shade, haze, bright)
+            out[i, r, col, 0] = _channel(weights, g0, v0, a0, e0, c0, h0)
+            out[i, r, col, 1] = _channel(weights, g1, v1, a1, e1, c1, h1)
+            out[i, r, col, 2] = _channel(weights, g2, v2, a2, e2, c2, h2)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _channel(weights, grass_c, verge_c, asphalt_c, edge_c, centre_c, sky_c):
+    """One colour channel of a ground pixel: the surfaces' colours by their coverage, the lines
+    painted over them, the texture's shade, haze towards the horizon's colour, the brightness."""
+    grass, verge, asphalt, edge, centre, shade, haze, bright = weights
+    value = grass * grass_c + verge * verge_c + asphalt * asphalt_c
+    value += edge * (edge_c - value)
+    value += centre * (centre_c - value)
+    value *= shade
+    value += haze * (sky_c - value)
+    return min(max(math.floor(value * bright + 0.5), 0), 255)
+
+
+@njit(cache=True, fastmath=FUSED)
 def _camera(state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out):
     for i in range(state.shape[0]):
         _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath=FUSED)
 def _camera_parallel(state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out):
     for i in prange(state.shape[0]):
         _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out)
