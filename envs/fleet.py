@@ -465,7 +465,9 @@ class Fleet:
         )
 
     # ----------------------------------------------------------------- step
-    def step(self, actions: np.ndarray, frozen: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def step(
+        self, actions: np.ndarray, frozen: np.ndarray | None = None, table: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Advance every car one step and observe: ``(table, obs)``, the step table
         ``[len(STEP_COLUMNS), N]`` and the observations ``[N, ...]`` after the step.
 
@@ -474,12 +476,15 @@ class Fleet:
                 clipped to [-1, 1]; NaN or infinite values are a ValueError (and nothing moves).
             frozen: ``[N]`` bool, cars that were just reset: they stay where they are, draw no
                 random gust, and report their start (no reward, not terminated).
+            table: a step table of :func:`step_table` to write into, for a caller that reads it
+                before the next step (the single env); by default a new one (the vector env's
+                info arrays are rows of it).
 
         ``features`` are computed in the step's own pass over the cars (one loop reads each car
         once); the other sensors run their kernel after it.
         """
         frozen = self._moving if frozen is None else frozen
-        table = step_table(self.num_cars)
+        table = step_table(self.num_cars) if table is None else table
         roads, fused = self.roads, self._fused
         obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features
         push = self.wind if self._no_gusts else self._push(frozen)
@@ -556,13 +561,14 @@ def info_arrays(table: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 
 
 _ROAD_AT = INFO_KEYS.index("road")
+_INFO_NUMBERS = len(INFO_KEYS) - 1  # rows of the step table that are info values
+_FLAGS_AT = tuple(INFO_KEYS.index(key) for key in FLAG_KEYS)
 
 
 def car_info(table: np.ndarray, i: int, label: str) -> dict:
     """Car ``i``'s ``info`` as Python scalars, one per key of ``INFO_KEYS``, in that order."""
-    values = table[:, i].tolist()
-    values.insert(_ROAD_AT, label)  # the table's rows are INFO_KEYS without the road, then the step's own
-    info = dict(zip(INFO_KEYS, values))
-    for key in FLAG_KEYS:
-        info[key] = info[key] != 0.0
-    return info
+    values = table[:_INFO_NUMBERS, i].tolist()  # the table's rows are INFO_KEYS without the road, then the step's own
+    values.insert(_ROAD_AT, label)
+    for k in _FLAGS_AT:
+        values[k] = values[k] != 0.0
+    return dict(zip(INFO_KEYS, values))

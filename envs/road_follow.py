@@ -12,7 +12,7 @@ from gymnasium import spaces
 from envs.car import HEADING, LATERAL, SPEED
 from envs.config import RoadFollowConfig
 from envs.episode import draw_episodes
-from envs.fleet import ROW_REWARD, ROW_SLIDING, ROW_TERMINATED, Fleet, car_info
+from envs.fleet import ROW_REWARD, ROW_SLIDING, ROW_TERMINATED, Fleet, car_info, step_table
 from envs.observations import observation_space
 
 MAX_EPISODE_STEPS = 3000
@@ -112,6 +112,7 @@ class RoadFollowEnv(gym.Env):
         self.renderer = None
         self._single_shape = (self.config.action_size,)
         self._action_shape = (1, self.config.action_size)
+        self._table = step_table(1)  # each step's numbers, read into the info before the next step
         self._trail = np.zeros((0, 4))
         self._trail_len = 0
         self._started = False
@@ -126,7 +127,7 @@ class RoadFollowEnv(gym.Env):
         except (TypeError, ValueError, OverflowError):
             a = validate_actions(action, self._action_shape)  # raises a ValueError that says what is wrong
         a = a.reshape(self._action_shape) if a.shape == self._single_shape else validate_actions(a, self._action_shape)
-        table, obs = fleet.step(a)  # NaN or infinite actions: ValueError
+        table, obs = fleet.step(a, table=self._table)  # NaN or infinite actions: ValueError
         info = car_info(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
             self._record_trail(bool(table[ROW_SLIDING, 0]))
