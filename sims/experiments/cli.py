@@ -94,7 +94,7 @@ def _overfitting_options(p):
 
 
 def _road_change_options(p):
-    from sims.experiments.road_change import CHANGE_NAMES, RoadChangeConfig
+    from sims.experiments.road_change import APPEARANCE_CHANGE_NAMES, CHANGE_NAMES, RoadChangeConfig
 
     g = p.add_argument_group(GRID)
     options = add_config(
@@ -102,14 +102,19 @@ def _road_change_options(p):
     )
     g.add_argument(
         "--change",
-        choices=CHANGE_NAMES,
+        choices=CHANGE_NAMES + APPEARANCE_CHANGE_NAMES,
         action="append",
         dest="change_names",
-        help="change of the world, repeatable (default: all)",
+        help=f"change of the world, repeatable (default: all of {', '.join(CHANGE_NAMES)}; "
+        f"with --observation camera: {', '.join(APPEARANCE_CHANGE_NAMES)})",
     )
 
     def configure(args):
-        config = options.build(args, RoadChangeConfig.quick() if args.quick else RoadChangeConfig())
+        if getattr(args, "setup.observation", None) == "camera":  # the dashcam grid: its methods and changes
+            base = RoadChangeConfig.quick_camera() if args.quick else RoadChangeConfig.camera()
+        else:
+            base = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
+        config = options.build(args, base)
         return config.with_overrides(changes=args.change_names)
 
     return configure
