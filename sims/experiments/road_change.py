@@ -161,7 +161,7 @@ class RoadChangeConfig:
             seeds=1,
             changes=APPEARANCE_CHANGES,
             setup=RoadChangeSetup(
-                train_roads=24, epochs=5, dagger_rounds=1, eval_roads=12, observation="camera", frame_stride=6
+                train_roads=32, epochs=10, dagger_rounds=1, eval_roads=12, observation="camera", frame_stride=6
             ),
         )
 
