@@ -80,10 +80,10 @@ def _overfitting_options(p):
     g.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per number of roads (default: 3, quick: 1 or 2)")
     g.add_argument(
         "--observation",
-        choices=("features", "image"),
+        choices=("features", "image", "camera"),
         action="append",
         dest="observations",
-        help="observation arm, repeatable (default: both)",
+        help="observation arm, repeatable (default: features and image; camera, the slowest, when named)",
     )
 
     def configure(args):
