@@ -244,7 +244,8 @@ COMMANDS = (
             ),
             _experiment(
                 "road-change",
-                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads",
+                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads "
+                "(--observation camera: and side cameras, on darker, brighter, snowy and unmarked roads)",
                 _road_change_options,
             ),
             _experiment(

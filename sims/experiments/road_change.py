@@ -122,8 +122,9 @@ class RoadChangeSetup:
 class RoadChangeConfig:
     """The grid: methods x seeds trained once (``setup``), then every change at every strength."""
 
-    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
-    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC."""
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": ALL_METHODS})
+    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC; camera only: ``side``,
+    BC on clean driving seen also from side cameras (default with --observation camera: all four)."""
     seeds: int = 5
     """Seeds per method (data, initial weights and shuffling)."""
     first_seed: int = 0
