@@ -70,12 +70,12 @@ MARKING_ORDER = ("dashed", "solid", "none")
 """The ``markings`` change: strength k is the daylight look with the k-th centre marking (``none`` also
 removes the edge lines, the ``no-markings`` look)."""
 APPEARANCE_CHANGES = (
-    Change("darker", "darker: brightness", "x", (1.0, 0.7, 0.5, 0.35), harder_when_lower=True),
-    Change("brighter", "brighter: brightness", "x", (1.0, 1.4, 2.0, 2.8)),
+    Change("darker", "darker: brightness", "", (1.0, 0.7, 0.5, 0.35), harder_when_lower=True),
+    Change("brighter", "brighter: brightness", "", (1.0, 1.4, 2.0, 2.8)),
     Change("look", "another look", "", tuple(float(k) for k in range(len(LOOK_ORDER))), tick_labels=LOOK_ORDER),
     Change(
         "markings",
-        "markings changed or removed: centre marking",
+        "fewer markings: centre marking",
         "",
         tuple(float(k) for k in range(len(MARKING_ORDER))),
         tick_labels=MARKING_ORDER,
