@@ -352,7 +352,7 @@ def plot(rows: list[dict], path) -> Path:
     fig, axes = plt.subplots(len(observations), 3, figsize=(14, 3.9 * len(observations)), squeeze=False)
     train_colour, unseen_colour = "#1f5fd6", "#e07b00"
     for row_axes, observation in zip(axes, observations):
-        net = {"image": "CNN", "camera": "PilotNet-style CNN"}.get(observation, "MLP")
+        net = {"image": "CNN", "camera": "PilotNet CNN"}.get(observation, "MLP")
         panels = [
             ("train_loss", "test_loss", "loss (MSE of normalized steering)", "log", "Loss"),
             ("train_completion", "unseen_completion", "completion rate [%]", "linear", "Completion"),
