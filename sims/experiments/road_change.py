@@ -156,7 +156,7 @@ class RoadChangeConfig:
     def camera(cls) -> RoadChangeConfig:
         """The dashcam grid: plain BC, DART, side cameras and DAgger, trained in daylight on every 6th
         frame of few roads, one seed, driven on darker, brighter, other-looking and unmarked roads;
-        sized to finish in about 35 minutes of a loaded 2-core machine."""
+        44 min on the loaded 2-core machine (README, *Experiments*)."""
         return cls(
             methods=CAMERA_METHODS,
             seeds=1,
