@@ -93,6 +93,23 @@ def test_overfitting_quick_trains_one_road_models_on_one_road(tmp_path):
     assert _png_size(tmp_path / "overfitting.png")[1] > 400
 
 
+@pytest.mark.slow
+def test_overfitting_camera_arm_runs_when_asked_for(tmp_path):
+    assert {a.observation for a in overfitting.OverfittingConfig().arms} == {"features", "image"}
+    argv = ["experiment", "overfitting", "--quick", "--observation", "camera", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    arm = overfitting.OverfittingConfig.quick().camera_arm
+    rows = read_csv(tmp_path / "results.csv")
+    assert [(r["observation"], r["train_roads"]) for r in rows] == [("camera", n) for n in arm.road_counts]
+    for row in rows:
+        assert row["frame_stride"] == arm.training.frame_stride
+        assert row["train_loss"] > 0 and row["test_loss"] > 0 and row["unseen_roads_driven"] == 2
+    dataset = json.loads((tmp_path / "runs" / "camera-roads1-seed0.json").read_text())["dataset"]
+    assert dataset["observation"] == "camera" and dataset["frame_stride"] == arm.training.frame_stride
+    assert f"every {arm.training.frame_stride}th frame" in (tmp_path / "summary.md").read_text()
+    assert _png_size(tmp_path / "overfitting.png")[1] > 300
+
+
 def test_training_roads_are_nested_and_differ_between_seeds():
     four = overfitting.training_roads(4, seed=1)
     assert [r.name for r in overfitting.training_roads(2, seed=1)] == [r.name for r in four[:2]]
@@ -155,6 +172,64 @@ def test_each_change_changes_the_world_it_names(change):
         field = {"crosswind": "crosswind", "steering_bias": "steering_bias", "sensor_noise": "observation_noise"}
         assert getattr(config.disturbances, field[change.name]) == strength
     assert str(f"{strength:g}") in description or change.name == "curvature"
+
+
+@pytest.mark.slow
+def test_road_change_camera_compares_four_methods_on_appearance_changes(tmp_path):
+    out = tmp_path / "camera"
+    assert main(["experiment", "road-change", "--quick", "--observation", "camera", "--out", str(out)]) == 0
+    config = road_change.RoadChangeConfig.quick_camera()
+    training = {t["method"]: t for t in read_csv(out / "training.csv")}
+    assert list(training) == list(road_change.CAMERA_METHODS) == ["bc", "dart", "side", "dagger"]
+    assert training["side"]["side_cameras"] == 0.5 and training["side"]["collect_noise_std"] == 0
+    assert training["bc"]["side_cameras"] == 0 and training["dart"]["collect_noise_std"] == 0.15
+    # side cameras: the same drives seen from three cameras
+    assert training["side"]["train_samples"] == 3 * training["bc"]["train_samples"]
+    assert training["dagger"]["train_samples"] > training["bc"]["train_samples"]
+    assert all(t["frame_stride"] == config.setup.frame_stride for t in training.values())
+    rows = read_csv(out / "results.csv")
+    points = sorted((c.name, s) for c in road_change.APPEARANCE_CHANGES for s in (c.strengths[0], c.strengths[-1]))
+    for method in (*road_change.CAMERA_METHODS, "expert"):
+        assert sorted((r["change"], r["strength"]) for r in rows if r["method"] == method) == points
+    snow = next(r for r in rows if r["change"] == "look" and r["strength"] == 2)
+    assert "snow" in snow["world"]
+    text = (out / "summary.md").read_text()
+    assert "side cameras" in text and "look at snow" in text and "markings" in text
+    assert _png_size(out / "road_change.png")[0] > 800
+
+
+@pytest.mark.parametrize("change", road_change.APPEARANCE_CHANGES, ids=lambda c: c.name)
+def test_each_appearance_change_changes_only_the_look(change):
+    from envs.appearance import LOOKS
+
+    base_roads, base_config, _ = road_change.changed_world(change.name, change.strengths[0], 2, "camera")
+    roads, config, description = road_change.changed_world(change.name, change.strengths[-1], 2, "camera")
+    assert [r.name for r in roads] == [r.name for r in base_roads] and config.observation == "camera"
+    assert base_config.appearance == LOOKS["day"]
+    assert replace(config, appearance=LOOKS["day"]) == base_config, "only the look changes"
+    expected = {
+        "darker": LOOKS["day"].replace(brightness=0.35),
+        "brighter": LOOKS["day"].replace(brightness=2.8),
+        "look": LOOKS["snow"],
+        "markings": LOOKS["no-markings"],
+    }[change.name]
+    assert config.appearance == expected
+    with pytest.raises(ValueError, match="strengths are"):
+        road_change.changed_world("look", 0.5, 2, "camera")
+
+
+def test_the_features_grid_stays_as_it_was_and_camera_only_parts_are_refused():
+    config = road_change.RoadChangeConfig()
+    assert config.methods == road_change.METHODS == ("bc", "dart", "dagger")
+    assert config.changes == road_change.CHANGES and config.setup.observation == "features"
+    assert config.setup.frame_stride == 1
+    with pytest.raises(ValueError, match="side method needs camera"):
+        replace(config, methods=("bc", "side"))
+    with pytest.raises(ValueError, match="need camera observations"):
+        config.with_overrides(changes=["look"])
+    camera = road_change.RoadChangeConfig.camera()
+    assert camera.methods == road_change.CAMERA_METHODS and camera.changes == road_change.APPEARANCE_CHANGES
+    assert [c.name for c in camera.with_overrides(changes=["markings", "look"]).changes] == ["look", "markings"]
 
 
 # ------------------------------------------------------------------ the grid

@@ -715,3 +715,80 @@ def test_cli_play_draw_evaluate_replay(tmp_path, random_policy, capsys):
     assert rc == 0 and Image.open(tmp_path / "r.gif").n_frames == 12
     assert cli.main(["replay", str(tmp_path / "missing")]) == 2
     capsys.readouterr()
+
+
+# ------------------------------------------------------------------ watch: the dashcam and its saliency
+@pytest.fixture(scope="module")
+def camera_policy():
+    import torch
+
+    from agents.model import Architecture, NetConfig, SteeringNet
+
+    torch.manual_seed(0)
+    shape = observation_space(env_config_for("camera")).shape
+    return SteeringPolicy(SteeringNet(NetConfig("camera", shape, Architecture(hidden=(16,)))))
+
+
+def dashcam_pixels(app, frame_shape) -> np.ndarray:
+    """The dashcam as drawn in the single panel, one screen pixel per camera pixel (its middle)."""
+    from sims.windows.panels import dashcam_rect
+
+    w, h = app.size
+    rect = dashcam_rect((w, h - STATUS_BAR_PX), frame_shape)
+    zoom = rect.width // frame_shape[1]
+    screen = frame_array(app.draw())
+    rows = rect.y + zoom * np.arange(frame_shape[0]) + zoom // 2
+    cols = rect.x + zoom * np.arange(frame_shape[1]) + zoom // 2
+    return screen[np.ix_(rows, cols)]
+
+
+def test_watch_shows_the_dashcam_and_s_lays_the_saliency_over_it(camera_policy):
+    from agents.saliency import occlusion_saliency, overlay
+    from sims.windows.keys import SALIENCY
+    from sims.windows.watch import SALIENCY_EVERY, SALIENCY_PATCH
+
+    app = WatchApp(PolicyDriver(camera_policy), env_config_for("camera"), RoadList(split="train"), size=(960, 540))
+    assert SALIENCY in app.active_keys() and "s saliency" in hints(app.active_keys())
+    app.run(4, pace=False)
+    key(pg.K_SPACE)
+    app.run(1, pace=False)
+    frame = app.panels[0].run.obs.copy()
+    plain = dashcam_pixels(app, frame.shape)
+    np.testing.assert_array_equal(plain, frame)  # the frame the policy sees, blown up
+    assert not app.show_saliency
+    key(pg.K_s)
+    app.run(1, pace=False)
+    assert app.show_saliency and app.panels[0].run.obs is not None
+    shown = dashcam_pixels(app, frame.shape)
+    saliency = occlusion_saliency(camera_policy, frame[None], patch=SALIENCY_PATCH, stride=SALIENCY_PATCH)[0]
+    np.testing.assert_array_equal(shown, overlay(frame, saliency))
+    change = np.abs(shown.astype(int) - plain.astype(int)).sum(axis=-1)
+    high, low = saliency >= np.quantile(saliency, 0.9), saliency <= np.quantile(saliency, 0.1)
+    assert change[high].mean() > 3 * max(change[low].mean(), 1.0), "the overlay is strongest where covering matters"
+    assert any("saliency" in text for text, _ in app.state_labels())
+
+    # maps are made again only every SALIENCY_EVERY steps, not every frame
+    made = app._saliency[app.panels[0]].maps_made
+    for _ in range(SALIENCY_EVERY - 1):
+        key(pg.K_PERIOD)
+        app.run(1, pace=False)
+    assert app._saliency[app.panels[0]].maps_made == made
+    key(pg.K_PERIOD)
+    app.run(1, pace=False)
+    assert app._saliency[app.panels[0]].maps_made == made + 1 or app.panels[0].run.done
+    key(pg.K_s)
+    app.run(1, pace=False)
+    assert not app.show_saliency
+    np.testing.assert_array_equal(dashcam_pixels(app, frame.shape), app.panels[0].run.obs)
+    app.close()
+
+
+def test_watch_without_a_camera_policy_has_no_dashcam_and_no_saliency_key():
+    from sims.windows.keys import SALIENCY
+
+    app = watch()
+    assert SALIENCY not in app.active_keys() and not app.dashcam
+    key(pg.K_s)
+    app.run(1, pace=False)
+    assert not app.show_saliency
+    app.close()

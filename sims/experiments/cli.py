@@ -80,10 +80,10 @@ def _overfitting_options(p):
     g.add_argument("--seeds", type=bounded_int(1, 10_000), help="seeds per number of roads (default: 3, quick: 1 or 2)")
     g.add_argument(
         "--observation",
-        choices=("features", "image"),
+        choices=("features", "image", "camera"),
         action="append",
         dest="observations",
-        help="observation arm, repeatable (default: both)",
+        help="observation arm, repeatable (default: features and image; camera, the slowest, when named)",
     )
 
     def configure(args):
@@ -94,7 +94,7 @@ def _overfitting_options(p):
 
 
 def _road_change_options(p):
-    from sims.experiments.road_change import CHANGE_NAMES, RoadChangeConfig
+    from sims.experiments.road_change import APPEARANCE_CHANGE_NAMES, CHANGE_NAMES, RoadChangeConfig
 
     g = p.add_argument_group(GRID)
     options = add_config(
@@ -102,14 +102,19 @@ def _road_change_options(p):
     )
     g.add_argument(
         "--change",
-        choices=CHANGE_NAMES,
+        choices=CHANGE_NAMES + APPEARANCE_CHANGE_NAMES,
         action="append",
         dest="change_names",
-        help="change of the world, repeatable (default: all)",
+        help=f"change of the world, repeatable (default: all of {', '.join(CHANGE_NAMES)}; "
+        f"with --observation camera: {', '.join(APPEARANCE_CHANGE_NAMES)})",
     )
 
     def configure(args):
-        config = options.build(args, RoadChangeConfig.quick() if args.quick else RoadChangeConfig())
+        if getattr(args, "setup.observation", None) == "camera":  # the dashcam grid: its methods and changes
+            base = RoadChangeConfig.quick_camera() if args.quick else RoadChangeConfig.camera()
+        else:
+            base = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
+        config = options.build(args, base)
         return config.with_overrides(changes=args.change_names)
 
     return configure
@@ -239,7 +244,8 @@ COMMANDS = (
             ),
             _experiment(
                 "road-change",
-                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads",
+                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads "
+                "(--observation camera: and side cameras, on darker, brighter, snowy and unmarked roads)",
                 _road_change_options,
             ),
             _experiment(

@@ -10,7 +10,9 @@ the train split, families taken in turn starting from family ``s``, so the
 spread over seeds includes *which* roads a model happened to get.
 
 Both the ``features`` observation (an MLP) and the ``image`` one (a CNN) are
-run; images are where memorising roads is easiest to see.
+run; images are where memorising roads is easiest to see. The ``camera`` arm
+(the PilotNet-style CNN on the dashcam, every 6th frame) runs when asked for
+(``--observation camera``): its frames make it the slowest arm.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class ArmTraining:
     """How every model of one observation arm trains."""
 
     observation: str
-    """``features`` (MLP) or ``image`` (CNN)."""
+    """``features`` (MLP), ``image`` (CNN) or ``camera`` (PilotNet-style CNN)."""
     gradient_steps: int
     """Optimizer steps of every model, whatever its number of roads."""
     batch_size: int
     """Minibatch size [samples]."""
+    frame_stride: int = 1
+    """Record every this many steps of the expert's drives (camera frames are big, consecutive ones alike)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,12 @@ class OverfittingSetup:
         check_grid(self)
 
 
+CAMERA_ARM = ObservationArm(
+    ArmTraining("camera", gradient_steps=300, batch_size=64, frame_stride=6), (1, 2, 4, 8, 16, 32), seeds=2
+)
+"""The dashcam arm: about 130 frames per road at every 6th step, 300 minibatches of 64 per model."""
+
+
 @dataclass(frozen=True)
 class OverfittingConfig:
     """The grid: observation arms x numbers of training roads x seeds, in the shared ``setup``."""
@@ -92,6 +102,8 @@ class OverfittingConfig:
     """Seeds are ``first_seed, first_seed + 1, ...``."""
     setup: OverfittingSetup = field(default_factory=OverfittingSetup)
     """What every run shares."""
+    camera_arm: ObservationArm = CAMERA_ARM
+    """The arm that runs only when asked for (``--observation camera``): the slowest by far."""
 
     def __post_init__(self):
         check_grid(self)
@@ -106,14 +118,22 @@ class OverfittingConfig:
                 ObservationArm(ArmTraining("image", gradient_steps=8, batch_size=32), (1, 2), seeds=1),
             ),
             setup=OverfittingSetup(test_roads=2, unseen_roads=2, max_train_roads_driven=2),
+            camera_arm=ObservationArm(
+                ArmTraining("camera", gradient_steps=4, batch_size=16, frame_stride=20), (1, 2), seeds=1
+            ),
         )
 
     def with_seeds(
         self, seeds: int | None = None, first_seed: int | None = None, observations: tuple[str, ...] | None = None
     ) -> OverfittingConfig:
-        arms = tuple(a for a in self.arms if observations is None or a.observation in observations)
+        if observations is None:
+            arms = self.arms
+        else:
+            extra = tuple(a for a in (self.camera_arm,) if a.observation not in {b.observation for b in self.arms})
+            arms = tuple(a for a in (*self.arms, *extra) if a.observation in observations)
         if not arms:
-            raise ValueError(f"no arm for observations {observations}; have {[a.observation for a in self.arms]}")
+            have = [a.observation for a in (*self.arms, self.camera_arm)]
+            raise ValueError(f"no arm for observations {observations}; have {have}")
         if seeds is not None:
             arms = tuple(replace(a, seeds=seeds) for a in arms)
         return replace(self, arms=arms, first_seed=self.first_seed if first_seed is None else first_seed)
@@ -135,7 +155,7 @@ class OverfittingRun:
     @property
     def cost(self) -> float:
         """Rough relative run time, to start the long runs first."""
-        per_sample = 40.0 if self.observation == "image" else 1.0
+        per_sample = {"image": 40.0, "camera": 400.0}.get(self.observation, 1.0)
         return per_sample * (self.training.gradient_steps * self.training.batch_size + 3000 * self.train_roads)
 
     @property
@@ -171,15 +191,25 @@ def run(spec: OverfittingRun) -> dict:
 
     setup, training = spec.setup, spec.training
     roads = training_roads(spec.train_roads, spec.seed, setup.families)
+    stride = training.frame_stride
     data = collect(
-        CollectConfig(num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation)),
+        CollectConfig(
+            num_roads=len(roads), seed=spec.seed, env=collect_world(observation=spec.observation), frame_stride=stride
+        ),
         roads=roads,
     )
     test_world = collect_world(split="unseen", families=setup.families, observation=spec.observation)
-    test_data = collect(CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=test_world))
+    test_data = collect(
+        CollectConfig(num_roads=setup.test_roads, seed=TEST_DATA_SEED, env=test_world, frame_stride=stride)
+    )
     batches_per_epoch = math.ceil(len(data) / training.batch_size)
     epochs = max(1, round(training.gradient_steps / batches_per_epoch))
     config = TrainConfig(epochs=epochs, batch_size=training.batch_size, seed=spec.seed, print_every=0)
+    if spec.observation == "camera":  # the camera demo's PilotNet-style head and step size
+        from sims.demo_config import DemoConfig
+
+        demo = DemoConfig.camera().train
+        config = replace(config, learning_rate=demo.learning_rate, net=demo.net)
     policy, _ = train(data, None, config)
 
     train_loss = evaluate_loss(policy.net, *to_tensors(data))
@@ -198,6 +228,7 @@ def run(spec: OverfittingRun) -> dict:
         "model_train_roads": policy.metadata["train_data"]["roads"],
         "epochs": epochs,
         "batch_size": training.batch_size,
+        "frame_stride": stride,
         "gradient_steps": epochs * batches_per_epoch,
         "train_loss": train_loss,
         "test_loss": test_loss,
@@ -321,7 +352,7 @@ def plot(rows: list[dict], path) -> Path:
     fig, axes = plt.subplots(len(observations), 3, figsize=(14, 3.9 * len(observations)), squeeze=False)
     train_colour, unseen_colour = "#1f5fd6", "#e07b00"
     for row_axes, observation in zip(axes, observations):
-        net = "CNN" if observation == "image" else "MLP"
+        net = {"image": "CNN", "camera": "PilotNet CNN"}.get(observation, "MLP")
         panels = [
             ("train_loss", "test_loss", "loss (MSE of normalized steering)", "log", "Loss"),
             ("train_completion", "unseen_completion", "completion rate [%]", "linear", "Completion"),
@@ -377,7 +408,8 @@ def summary(rows: list[dict], config: OverfittingConfig, table: str) -> str:
         lines.append(
             f"- `{arm.observation}`: {len(arm.road_counts)} road counts x {arm.seeds} seeds; every model "
             f"trains for the whole number of epochs nearest to {arm.training.gradient_steps} gradient steps of "
-            f"{arm.training.batch_size} samples (at least one epoch): {min(steps)} to {max(steps)} steps."
+            f"{arm.training.batch_size} samples (at least one epoch): {min(steps)} to {max(steps)} steps"
+            + (f"; every {arm.training.frame_stride}th frame of each drive." if arm.training.frame_stride > 1 else ".")
         )
     lines += [
         f"- Test loss: the expert's (DART) driving of {config.setup.test_roads} unseen roads; closed loop on "

@@ -13,6 +13,12 @@ in changed worlds: sharper curves, narrower roads, higher speed, crosswind,
 steering bias and sensor noise, each at several strengths, all with the same
 evaluation seed, so every driver meets exactly the same changed world.
 
+With ``--observation camera`` (:meth:`RoadChangeConfig.camera`) the policies are
+PilotNet-style CNNs on the dashcam, a fourth method joins (``side``: clean
+expert driving plus side cameras, the Udacity trick), and the world changes how
+it looks (:data:`APPEARANCE_CHANGES`): darker and brighter, another look (dusk,
+snow), other centre markings or none.
+
 The grid has two stages: training runs (method x seed) and evaluation runs
 (driver x seed x change x strength), each one row of its CSV.
 """
@@ -26,7 +32,7 @@ from pathlib import Path
 from envs import DEFAULT_FAMILIES, FAMILIES
 from envs.checks import in_range
 from sims.experiments.grid import Backend, check_grid, run_grid, write_csv, write_text
-from sims.experiments.road_change_report import METHODS, format_table, plot, summary
+from sims.experiments.road_change_report import ALL_METHODS, CAMERA_METHODS, METHODS, format_table, plot, summary
 
 EVAL_SEED = 0
 """Seeds every evaluation episode (crosswind direction, gusts, sensor noise): the same world for every driver."""
@@ -44,6 +50,8 @@ class Change:
     strengths: tuple[float, ...]
     harder_when_lower: bool = False
     """True if a smaller strength is the harder world (road width)."""
+    tick_labels: tuple[str, ...] = ()
+    """Names of the strengths 0, 1, 2, ... where a strength is an index (a look), not a number."""
 
 
 CHANGES = (
@@ -55,6 +63,27 @@ CHANGES = (
     Change("sensor_noise", "sensor noise", "m", (0.0, 0.1, 0.3, 0.6, 1.0)),
 )
 CHANGE_NAMES = tuple(c.name for c in CHANGES)
+
+LOOK_ORDER = ("day", "dusk", "snow")
+"""The ``look`` change: strength k is the k-th of these looks (:data:`envs.appearance.LOOKS`)."""
+MARKING_ORDER = ("dashed", "solid", "none")
+"""The ``markings`` change: strength k is the daylight look with the k-th centre marking (``none`` also
+removes the edge lines, the ``no-markings`` look)."""
+APPEARANCE_CHANGES = (
+    Change("darker", "darker: brightness", "", (1.0, 0.7, 0.5, 0.35), harder_when_lower=True),
+    Change("brighter", "brighter: brightness", "", (1.0, 1.4, 2.0, 2.8)),
+    Change("look", "another look", "", tuple(float(k) for k in range(len(LOOK_ORDER))), tick_labels=LOOK_ORDER),
+    Change(
+        "markings",
+        "fewer markings: centre marking",
+        "",
+        tuple(float(k) for k in range(len(MARKING_ORDER))),
+        tick_labels=MARKING_ORDER,
+    ),
+)
+"""How the camera's world can look different from the daylight it learned in (``camera`` only)."""
+APPEARANCE_CHANGE_NAMES = tuple(c.name for c in APPEARANCE_CHANGES)
+ALL_CHANGES = CHANGES + APPEARANCE_CHANGES
 
 
 @dataclass(frozen=True)
@@ -71,23 +100,31 @@ class RoadChangeSetup:
     """DART steering noise std (normalized steering)."""
     eval_roads: int = 48
     """Unseen roads driven at every change and strength."""
-    observation: str = field(default="features", metadata={"choices": ("features", "rays")})
+    observation: str = field(default="features", metadata={"choices": ("features", "rays", "camera")})
     """Observation of the trained policies."""
     families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
     """Road families, used in turn."""
+
+    frame_stride: int = 1
+    """Record every this many steps of each drive (camera frames are big; consecutive ones nearly equal)."""
+    side_cameras: float = 0.5
+    """The ``side`` method's cameras [m] left and right of the car (as in the camera demo)."""
 
     def __post_init__(self):
         check_grid(self)
         in_range(self, "dagger_rounds", 0, 1000)
         in_range(self, "dart_noise", 0.0, 10.0)
+        in_range(self, "frame_stride", 1, 1000)
+        in_range(self, "side_cameras", 0.01, 2.0, unit="m")
 
 
 @dataclass(frozen=True)
 class RoadChangeConfig:
     """The grid: methods x seeds trained once (``setup``), then every change at every strength."""
 
-    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": METHODS})
-    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC."""
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": ALL_METHODS})
+    """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC; camera only: ``side``,
+    BC on clean driving seen also from side cameras (default with --observation camera: all four)."""
     seeds: int = 5
     """Seeds per method (data, initial weights and shuffling)."""
     first_seed: int = 0
@@ -98,8 +135,14 @@ class RoadChangeConfig:
 
     def __post_init__(self):
         check_grid(self)
-        if not self.methods or any(m not in METHODS for m in self.methods):
-            raise ValueError(f"methods must be among {', '.join(METHODS)}, got {self.methods}")
+        if not self.methods or any(m not in ALL_METHODS for m in self.methods):
+            raise ValueError(f"methods must be among {', '.join(ALL_METHODS)}, got {self.methods}")
+        camera = self.setup.observation == "camera"
+        if "side" in self.methods and not camera:
+            raise ValueError("the side method needs camera observations (--observation camera)")
+        appearance = [c.name for c in self.changes if c.name in APPEARANCE_CHANGE_NAMES]
+        if appearance and not camera:
+            raise ValueError(f"the change(s) {', '.join(appearance)} need camera observations (--observation camera)")
 
     @classmethod
     def quick(cls) -> RoadChangeConfig:
@@ -109,20 +152,47 @@ class RoadChangeConfig:
             setup=RoadChangeSetup(train_roads=3, epochs=2, dagger_rounds=1, eval_roads=2),
         )
 
+    @classmethod
+    def camera(cls) -> RoadChangeConfig:
+        """The dashcam grid: plain BC, DART, side cameras and DAgger, trained in daylight on every 6th
+        frame of few roads, one seed, driven on darker, brighter, other-looking and unmarked roads;
+        44 min on the loaded 2-core machine (README, *Experiments*)."""
+        return cls(
+            methods=CAMERA_METHODS,
+            seeds=1,
+            changes=APPEARANCE_CHANGES,
+            setup=RoadChangeSetup(
+                train_roads=32, epochs=10, dagger_rounds=1, eval_roads=12, observation="camera", frame_stride=6
+            ),
+        )
+
+    @classmethod
+    def quick_camera(cls) -> RoadChangeConfig:
+        return cls(
+            methods=CAMERA_METHODS,
+            seeds=1,
+            changes=tuple(replace(c, strengths=(c.strengths[0], c.strengths[-1])) for c in APPEARANCE_CHANGES),
+            setup=RoadChangeSetup(
+                train_roads=2, epochs=1, dagger_rounds=1, eval_roads=2, observation="camera", frame_stride=20
+            ),
+        )
+
     def with_overrides(self, seeds=None, first_seed=None, methods=None, changes=None, observation=None):
         kw = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed)) if v is not None}
         if observation is not None:
             kw["setup"] = replace(self.setup, observation=observation)
         if methods:
-            unknown = set(methods) - set(METHODS)
+            unknown = set(methods) - set(ALL_METHODS)
             if unknown:
-                raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(METHODS)}")
+                raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(ALL_METHODS)}")
             kw["methods"] = tuple(methods)
         if changes:
-            unknown = set(changes) - set(CHANGE_NAMES)
+            names = tuple(c.name for c in ALL_CHANGES)
+            unknown = set(changes) - set(names)
             if unknown:
-                raise ValueError(f"unknown change(s) {sorted(unknown)}; choose from {', '.join(CHANGE_NAMES)}")
-            kw["changes"] = tuple(c for c in self.changes if c.name in changes)
+                raise ValueError(f"unknown change(s) {sorted(unknown)}; choose from {', '.join(names)}")
+            mine = {c.name: c for c in self.changes}
+            kw["changes"] = tuple(mine.get(c.name, c) for c in ALL_CHANGES if c.name in changes)
         return replace(self, **kw)
 
 
@@ -158,8 +228,12 @@ def train_policy(spec: TrainingRun) -> dict:
         noise_std=noise,
         seed=spec.seed,
         env=collect_world(families=setup.families, observation=setup.observation),
+        frame_stride=setup.frame_stride,
+        side_cameras=setup.side_cameras if spec.method == "side" else 0.0,
     )
     train_config = TrainConfig(epochs=setup.epochs, seed=spec.seed, print_every=0)
+    if setup.observation == "camera":
+        train_config = camera_training(train_config)
     data = collect(collect_config)
     expert_samples = len(data)
     policy, _ = train(data, None, train_config)
@@ -171,6 +245,8 @@ def train_policy(spec: TrainingRun) -> dict:
         "seed": spec.seed,
         "train_roads": setup.train_roads,
         "collect_noise_std": noise,
+        "frame_stride": setup.frame_stride,
+        "side_cameras": collect_config.side_cameras,
         "dagger_rounds": setup.dagger_rounds if spec.method == "dagger" else 0,
         "expert_driven_samples": expert_samples,
         "train_samples": len(data),
@@ -187,6 +263,15 @@ def train_policy(spec: TrainingRun) -> dict:
         "state": {k: v.detach().numpy().copy() for k, v in net.state_dict().items()},
     }
     return {"row": row, "details": weights}
+
+
+def camera_training(config):
+    """``config`` (a :class:`agents.training.TrainConfig`) with the camera demo's minibatch, step size and
+    PilotNet-style head, without its augmentations (so that every changed look is new to the net)."""
+    from sims.demo_config import DemoConfig
+
+    demo = DemoConfig.camera().train
+    return replace(config, batch_size=demo.batch_size, learning_rate=demo.learning_rate, net=demo.net)
 
 
 def _quiet(*args, **kwargs) -> None:
@@ -251,9 +336,29 @@ def changed_world(
         ]
         env_config = replace(env_config, disturbances=Disturbances(**{field: strength}))
         description += f" with {field.replace('_', ' ')} {strength:g}"
+    elif change in APPEARANCE_CHANGE_NAMES:
+        env_config, look = appearance_world(env_config, change, strength)
+        description += f" in {look}"
     else:
-        raise ValueError(f"unknown change {change!r}; choose from {', '.join(CHANGE_NAMES)}")
+        names = CHANGE_NAMES + APPEARANCE_CHANGE_NAMES
+        raise ValueError(f"unknown change {change!r}; choose from {', '.join(names)}")
     return roads, env_config, description
+
+
+def appearance_world(env_config, change: str, strength: float):
+    """``env_config`` in the look of an appearance change at ``strength``, and the look described."""
+    from envs.appearance import LOOKS
+
+    day = LOOKS["day"]
+    if change in ("darker", "brighter"):
+        return replace(env_config, appearance=day.replace(brightness=strength)), f"daylight at brightness {strength:g}"
+    index = round(strength)
+    order = LOOK_ORDER if change == "look" else MARKING_ORDER
+    if not (0 <= index < len(order) and abs(strength - index) < 1e-9):
+        raise ValueError(f"{change} strengths are 0 ... {len(order) - 1} ({', '.join(order)}), got {strength:g}")
+    if change == "look":
+        return replace(env_config, appearance=LOOKS[order[index]]), f"the {order[index]} look"
+    return replace(env_config, appearance=day.replace(markings=order[index])), f"daylight, {order[index]} markings"
 
 
 def evaluate_in_changed_world(spec: EvaluationRun) -> dict:

@@ -11,16 +11,32 @@ from sims.experiments.figures import plot_with_spread, pyplot, save_figure
 from sims.experiments.grid import mean_and_spread
 
 METHODS = ("bc", "dart", "dagger")
-METHOD_LABELS = {"bc": "plain BC", "dart": "DART (noise-injected data)", "dagger": "DAgger", "expert": "expert"}
-METHOD_COLOURS = {"bc": "#d7301f", "dart": "#1f5fd6", "dagger": "#1a9850", "expert": "#555555"}
-METHOD_STYLES = {"bc": ("o", "-", 3.2), "dart": ("^", "-", 2.2), "dagger": ("v", "-", 1.3), "expert": ("s", "--", 1.3)}
+"""The methods of the ``features`` and ``rays`` grids."""
+CAMERA_METHODS = ("bc", "dart", "side", "dagger")
+"""The methods of the ``camera`` grid: ``side`` adds the Udacity trick of side cameras."""
+ALL_METHODS = ("bc", "dart", "side", "dagger")
+METHOD_LABELS = {
+    "bc": "plain BC",
+    "dart": "DART (noise-injected data)",
+    "side": "side cameras",
+    "dagger": "DAgger",
+    "expert": "expert",
+}
+METHOD_COLOURS = {"bc": "#d7301f", "dart": "#1f5fd6", "side": "#8e44ad", "dagger": "#1a9850", "expert": "#555555"}
+METHOD_STYLES = {
+    "bc": ("o", "-", 3.2),
+    "dart": ("^", "-", 2.2),
+    "side": ("D", "-", 1.8),
+    "dagger": ("v", "-", 1.3),
+    "expert": ("s", "--", 1.3),
+}
 """Marker, line style and width: the lines drawn first are wider, so lines that coincide stay visible."""
 
 
 # ------------------------------------------------------------------ reporting
 def _drivers(rows) -> list[str]:
     present = set(r["method"] for r in rows)
-    return [m for m in (*METHODS, "expert") if m in present]
+    return [m for m in (*ALL_METHODS, "expert") if m in present]
 
 
 def _values(rows, method, change, strength, key) -> list[float]:
@@ -45,8 +61,15 @@ def format_table(rows: list[dict], changes) -> str:
                 comp = mean_and_spread(_values(rows, m, change.name, s, "completion_rate"))[0]
                 cte = mean_and_spread(_values(rows, m, change.name, s, "mean_abs_cte"))[0]
                 cells.append(f"{100 * comp:>11.0f}% {cte:>6.3f}")
-            lines.append(f"{change.name:<15}{s:>8.3g} {change.unit:<3}" + "".join(f"{c:>20}" for c in cells))
+            lines.append(f"{change.name:<15}{strength_text(change, s):>12}" + "".join(f"{c:>20}" for c in cells))
     return "\n".join(lines)
+
+
+def strength_text(change, strength: float) -> str:
+    """``strength`` as the table shows it: its label (a look's name) or the number and unit."""
+    if change.tick_labels:
+        return change.tick_labels[round(strength)]
+    return f"{strength:>8.3g} {change.unit:<3}"
 
 
 NOTES = {
@@ -60,6 +83,13 @@ NOTES = {
     ): "every training sample was at\nexactly 10 m/s: the net has never\nseen its speed input change",
 }
 """Notes drawn on a panel where the reason for the curves is not in the picture."""
+
+
+def _axis_label(change) -> str:
+    label = change.label.split(": ")[-1] + (f" [{change.unit}]" if change.unit else "")
+    if change.harder_when_lower:
+        label += " (narrower: right)" if change.name == "width" else " (lower: right)"
+    return label
 
 
 def _width_range(families) -> str:
@@ -96,13 +126,13 @@ def plot(rows: list[dict], changes, path, observation: str = "features", familie
             ax.grid(alpha=0.3, which="both")
             if change.harder_when_lower:
                 ax.invert_xaxis()
-            ax.set_xlabel(
-                f"{change.label.split(': ')[-1]} [{change.unit}]"
-                + (" (narrower: right)" if change.harder_when_lower else "")
-            )
+            ax.set_xlabel(_axis_label(change))
         if change.name == "curvature":
             for ax in (top, bottom):
                 ax.set_xticks(x, [f"1/{1 / s:.3g}" for s in x], fontsize=8)
+        if change.tick_labels:
+            for ax in (top, bottom):
+                ax.set_xticks(x, [strength_text(change, s) for s in x], fontsize=8)
         note = NOTES.get((observation, change.name))
         if note:
             top.text(
@@ -139,6 +169,25 @@ def _off_road_margin() -> float:
     return RoadFollowConfig().off_road_margin
 
 
+def _camera_notes(config) -> list[str]:
+    """How the camera grid's data differs from the features grid's (none for other observations)."""
+    setup = config.setup
+    if setup.observation != "camera":
+        return []
+    notes = [
+        f"- Camera data: every {setup.frame_stride}th step of each drive is recorded (uint8 frames), in the "
+        "daylight look (`day`) with no appearance randomization and no augmentation: every changed look is new "
+        "to every learner."
+    ]
+    if "side" in config.methods:
+        notes.append(
+            f"- Side cameras: the expert drives cleanly as for plain BC, and frames from cameras "
+            f"{setup.side_cameras:g} m left and right of the car are added, labelled with the expert's steering "
+            "from there (`PathExpert.shift_correction`)."
+        )
+    return notes
+
+
 def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> str:
     """``summary.md`` of the grid ``config`` (a :class:`RoadChangeConfig`)."""
     setup = config.setup
@@ -147,7 +196,9 @@ def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> 
         for m in config.methods
     }
     lines = [
-        "# Road change: behaviour cloning, DART and DAgger in a changed world",
+        "# Road change: behaviour cloning, DART"
+        + (", side cameras" if "side" in config.methods else "")
+        + " and DAgger in a changed world",
         "",
         f"- Training: the first {setup.train_roads} train roads ({'+'.join(setup.families)}) at 10 m/s, "
         f"{setup.epochs} epochs, `{setup.observation}` observation, {config.seeds} seed(s) per method. "
@@ -157,6 +208,7 @@ def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> 
             if "dagger" in config.methods
             else "."
         ),
+        *_camera_notes(config),
         f"- Evaluation: {setup.eval_roads} unseen roads per change and strength, the same roads and evaluation "
         "seed for every driver; the expert is shown for reference.",
         "",
@@ -176,7 +228,7 @@ def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> 
             comp = mean_and_spread(_values(rows, m, change.name, hardest, "completion_rate"))[0]
             cte = mean_and_spread(_values(rows, m, change.name, hardest, "mean_abs_cte"))[0]
             parts.append(f"{METHOD_LABELS[m]} {100 * comp:.0f}% ({cte:.3f} m)")
-        lines.append(f"- {change.label} at {hardest:.3g} {change.unit}: " + ", ".join(parts) + ".")
+        lines.append(f"- {change.label} at {strength_text(change, hardest).strip()}: " + ", ".join(parts) + ".")
     divisors = [float(t["speed_input_scale"]) for t in training_rows if "speed_input_scale" in t]
     if divisors and all(d == 1.0 for d in divisors) and any(c.name == "speed" for c in config.changes):
         lines += [

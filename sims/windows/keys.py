@@ -82,7 +82,19 @@ DRIVING_KEYS = (
     QUIT,
 )
 SPLIT_VIEW = Key(("v",), "v", "split view: a train and an unseen road", "toggle_split", "v split view")
-WATCH_KEYS = (*DRIVING_KEYS[:-1], SPLIT_VIEW, QUIT)
+SALIENCY = Key(
+    ("s",), "s", "saliency on the dashcam on / off (where covering moves the steering)", "toggle_saliency", "s saliency"
+)
+# watch steps with "." only: its "s" is the saliency (listed only for a policy that sees the camera)
+WATCH_KEYS = (
+    HELP,
+    PAUSE,
+    Key((".",), ".", "one step (pauses)", "step_once"),
+    *DRIVING_KEYS[3:-1],
+    SPLIT_VIEW,
+    SALIENCY,
+    QUIT,
+)
 
 # -- play: the arrows (and A / D) steer, so roads change with n / p, and a step is "." only
 PLAY_KEYS = (

@@ -5,7 +5,8 @@ coloured by |cross-track error|, the expert's car as a ghost, the car, a HUD of 
 metrics (top left), a small plot of cross-track error over distance (bottom left,
 :mod:`sims.windows.plot`), the scale bar (bottom right) and, when a road is done, a
 banner saying how it ended (top right). A status bar under the panels shows the keys,
-the time speed and the recording. :func:`paint_drive` draws a panel of a
+the time speed and the recording. A policy that sees the camera has its dashcam drawn at the
+top right (:func:`draw_dashcam`). :func:`paint_drive` draws a panel of a
 :class:`agents.trajectory.Trajectory` at one step: the windows and every video file
 (``sims.video.drive_frames``) draw drives with it.
 """
@@ -247,3 +248,39 @@ def draw_help(surface, title: str, keys: list[tuple[str, str]]) -> None:
         surface.blit(f.render(k, True, PAUSED_YELLOW), (box.x + 2 * PADDING, y))
         surface.blit(f.render(d, True, (235, 235, 235)), (box.x + 4 * PADDING + key_w, y))
         y += line_h
+
+
+# ---------------------------------------------------------------- the dashcam
+DASHCAM_TOP_PX = 52  # [px] from the panel's top: below where the outcome banner goes
+DASHCAM_MAX_WIDTH = 0.36  # of the panel's width
+
+
+def dashcam_rect(panel_size: tuple[int, int], frame_shape: tuple[int, ...]):
+    """Where the dashcam goes in a panel of ``panel_size``: top right, below the banner, scaled
+    by a whole factor to at most ``DASHCAM_MAX_WIDTH`` of the panel (None: the panel is too small)."""
+    w, h = panel_size
+    fh, fw = frame_shape[:2]
+    zoom = min(int(DASHCAM_MAX_WIDTH * w) // fw, (h // 2 - DASHCAM_TOP_PX) // fh, 6)
+    if zoom < 1:
+        return None
+    return pygame.Rect(w - fw * zoom - PADDING, DASHCAM_TOP_PX, fw * zoom, fh * zoom)
+
+
+def draw_dashcam(surface, frame: np.ndarray, caption: str):
+    """The camera frame ``frame[H, W, 3]`` (uint8) blown up at the top right of ``surface``, framed,
+    with ``caption`` under it; returns where it went (None: no room)."""
+    rect = dashcam_rect(surface.get_size(), frame.shape)
+    if rect is None:
+        return None
+    picture = pygame.image.frombuffer(np.ascontiguousarray(frame).tobytes(), frame.shape[1::-1], "RGB")
+    surface.blit(pygame.transform.scale(picture, rect.size), rect.topleft)
+    pygame.draw.rect(surface, STATUS_BG, rect.inflate(4, 4), 2)
+    f = rendering.font(12)
+    label = f.render(caption, True, (255, 255, 255))
+    if label.get_width() > rect.width and ", " in caption:  # too wide: the part before the comma
+        label = f.render(caption.split(", ")[0], True, (255, 255, 255))
+    back = pygame.Rect(rect.x - 2, rect.bottom + 2, max(rect.width, label.get_width()) + 4, label.get_height() + 4)
+    back.right = min(back.right, surface.get_width())
+    surface.fill(STATUS_BG, back)
+    surface.blit(label, (back.x + 2, back.y + 2))
+    return rect
