@@ -94,7 +94,7 @@ def _overfitting_options(p):
 
 
 def _road_change_options(p):
-    from sims.experiments.road_change import CHANGE_NAMES, RoadChangeConfig
+    from sims.experiments.road_change import ALL_CHANGE_NAMES, RoadChangeConfig
 
     g = p.add_argument_group(GRID)
     options = add_config(
@@ -102,14 +102,18 @@ def _road_change_options(p):
     )
     g.add_argument(
         "--change",
-        choices=CHANGE_NAMES,
+        choices=ALL_CHANGE_NAMES,
         action="append",
         dest="change_names",
-        help="change of the world, repeatable (default: all)",
+        help="change of the world, repeatable (default: all of the car's; the dynamic car's: grip, speed)",
     )
 
     def configure(args):
-        config = options.build(args, RoadChangeConfig.quick() if args.quick else RoadChangeConfig())
+        if getattr(args, "setup.car", "kinematic") == "dynamic":  # the dynamic car's grid, then the options given
+            base = RoadChangeConfig.dynamic(quick=args.quick)
+        else:
+            base = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
+        config = options.build(args, base)
         return config.with_overrides(changes=args.change_names)
 
     return configure
@@ -239,7 +243,8 @@ COMMANDS = (
             ),
             _experiment(
                 "road-change",
-                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads",
+                "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads; "
+                "--car dynamic: tyres that slip, trained on dry or mixed surfaces, on slipperier and faster roads",
                 _road_change_options,
             ),
             _experiment(
