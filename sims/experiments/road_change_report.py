@@ -362,7 +362,7 @@ def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: 
             f"{blind[0]['friction_inputs']} points ahead, and in its training every one of them was 1.0 (dry). "
             "An input that never varied is only centred, so it was 0 in every training sample and the weights "
             "that read it were never trained; on ice it is -0.9, and what the net does with it is whatever "
-            "those untrained weights happen to do. The mixed policy saw wet, snow and ice ahead and learned "
-            "to brake for them.",
+            "those untrained weights happen to do. The mixed policy's friction inputs did vary in its "
+            "training (wet, snow and ice ahead), and the expert labelled what to do about them.",
         ]
     return "\n".join(lines) + "\n"
