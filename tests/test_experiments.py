@@ -213,6 +213,8 @@ def test_road_change_refuses_options_of_the_other_car(capsys):
     assert "grip, speed" in capsys.readouterr().err
     assert main(["experiment", "road-change", "--method", "dry", "--quick"]) == 2
     assert main(["experiment", "road-change", "--car", "dynamic", "--observation", "rays", "--quick"]) == 2
+    assert main(["experiment", "road-change", "--car", "dynamic", "--family", "icy", "--quick"]) == 2
+    assert "dry: twisty, mixed: wet+icy" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ the grid

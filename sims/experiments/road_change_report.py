@@ -316,7 +316,7 @@ def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: 
         "",
         f"- Training (as `roadschool demo --car dynamic`, smaller): the car with tyres that slip chooses its "
         f"speed (throttle and brake, speed limit 15 m/s); the first {setup.train_roads} train roads of each "
-        f"condition with DART noise {setup.dart_noise:g} on steering and throttle, {setup.epochs} epochs, "
+        f"condition with DART noise {setup.dart_noise:g} on steering and throttle, {setup.epochs} epoch(s), "
         f"{setup.dagger_rounds} DAgger round(s), {config.seeds} seed(s) per condition. "
         + "; ".join(
             f"{DYNAMIC_LABELS[m]} ({families.get(m, '?')}): {samples[m]:.0f} training samples" for m in config.methods
