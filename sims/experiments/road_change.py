@@ -30,6 +30,8 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from envs import DEFAULT_FAMILIES, FAMILIES
 from envs.checks import in_range
 from sims.experiments.grid import Backend, check_grid, run_grid, write_csv, write_text
@@ -546,7 +548,12 @@ def evaluate_dynamic(spec: EvaluationRun) -> dict:
 
     roads, env_config, description = dynamic_world(spec.change, spec.strength, spec.setup.eval_roads)
     driver = ExpertDriver() if spec.weights is None else PolicyDriver(policy_from_weights(spec.weights))
-    result = aggregate([t.metrics() for t in drive(driver, roads, env_config, seed=EVAL_SEED)])
+    trajectories = drive(driver, roads, env_config, seed=EVAL_SEED)
+    result = aggregate([t.metrics() for t in trajectories])
+    starts = first_section_starts(spec.setup.eval_roads)
+    entries = [speed_where(t, start) for t, start in zip(trajectories, starts) if start is not None]
+    entries = [v for v in entries if v is not None]
+    result["speed_at_first_section"] = sum(entries) / len(entries) if entries else None
     row = {
         "method": spec.method,
         "seed": "" if spec.seed is None else spec.seed,
@@ -559,17 +566,34 @@ def evaluate_dynamic(spec: EvaluationRun) -> dict:
     return {"row": row, "details": {}}
 
 
+def first_section_starts(eval_roads: int) -> list[float | None]:
+    """[m] where the first slippery section of each of the dynamic car's evaluation roads begins
+    (the unseen ``icy`` roads; the same place on their dry versions); None for a road without one."""
+    from envs.generation import split_roads
+
+    return [road.surfaces[0][0] if road.surfaces else None for road in split_roads("unseen", eval_roads, "icy")]
+
+
+def speed_where(trajectory, s: float) -> float | None:
+    """[m/s] the car's speed when it first got ``s`` [m] along the road; None if it never did."""
+    reached = np.flatnonzero(trajectory.progress_m >= s)
+    return float(trajectory.speed[reached[0]]) if len(reached) else None
+
+
 DYNAMIC_METRICS = (
     "completion_rate",
     "off_road_rate",
     "mean_abs_cte",
     "max_abs_cte",
     "mean_speed",
+    "speed_at_first_section",
     "lap_time",
     "peak_lateral_accel",
     "sliding_time",
 )
-"""The columns of the dynamic car's ``results.csv`` (see :mod:`agents.evaluation`)."""
+"""The columns of the dynamic car's ``results.csv`` (see :mod:`agents.evaluation`; and
+``speed_at_first_section`` [m/s], the mean speed with which the cars reached the start of their
+road's first slippery section, over the cars that got there: how fast they enter it)."""
 
 
 def run_dynamic_experiment(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from envs import DEFAULT_FAMILIES, RoadFollowConfig
@@ -206,11 +207,26 @@ DYNAMIC_PANELS = (
     ("completion_rate", "completion [%]", 100.0),
     ("off_road_rate", "left the road [%]", 100.0),
     ("mean_speed", "mean speed [m/s]", 1.0),
+    ("speed_at_first_section", "speed entering the first\nslippery section [m/s]", 1.0),
     ("sliding_time", "time sliding [s per road]", 1.0),
     ("mean_abs_cte", "mean |cross-track error| [m]", 1.0),
 )
 """Rows of the dynamic car's figure: column of ``results.csv``, axis label, scale."""
 GRIP_NAMES = {1.0: "dry", 0.7: "wet", 0.55: "gravel", 0.3: "snow", 0.1: "ice"}
+
+
+def _dynamic_values(rows, method, change, strength, key) -> list[float]:
+    """As :func:`_values`, with a value that could not be measured (None or empty) as NaN."""
+    return [
+        math.nan if r[key] is None or r[key] == "" else float(r[key])
+        for r in rows
+        if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12
+    ]
+
+
+def _speed_or_dash(value: float) -> str:
+    """``12.3m/s``, or a dash where no car got there."""
+    return f"{value:>4.1f}m/s" if math.isfinite(value) else f"{'-':>7}"
 
 
 def _dynamic_drivers(rows) -> list[str]:
@@ -228,22 +244,30 @@ def format_dynamic_table(rows: list[dict], changes) -> str:
     """Completion, off-road, mean speed, time sliding and mean |cte| of every driver (means over
     seeds), one line per change and strength."""
     drivers = _dynamic_drivers(rows)
-    cell = 34
+    cell = 42
     lines = [
         f"{'change':<8}{'strength':>11}" + "".join(f"{m:>{cell}}" for m in drivers),
-        f"{'':<8}{'':>11}" + "".join(f"{'done  off  speed  slide  |cte|':>{cell}}" for _ in drivers),
+        f"{'':<8}{'':>11}" + "".join(f"{'done  off  speed  entry  slide  |cte|':>{cell}}" for _ in drivers),
     ]
     for change in changes:
         for s in change.strengths:
             cells = []
             for m in drivers:
                 v = {
-                    key: mean_and_spread(_values(rows, m, change.name, s, key))[0]
-                    for key in ("completion_rate", "off_road_rate", "mean_speed", "sliding_time", "mean_abs_cte")
+                    key: mean_and_spread(_dynamic_values(rows, m, change.name, s, key))[0]
+                    for key in (
+                        "completion_rate",
+                        "off_road_rate",
+                        "mean_speed",
+                        "speed_at_first_section",
+                        "sliding_time",
+                        "mean_abs_cte",
+                    )
                 }
                 cells.append(
                     f"{100 * v['completion_rate']:>3.0f}% {100 * v['off_road_rate']:>3.0f}% "
-                    f"{v['mean_speed']:>4.1f}m/s {v['sliding_time']:>5.1f}s {v['mean_abs_cte']:>5.2f}m"
+                    f"{v['mean_speed']:>4.1f}m/s {_speed_or_dash(v['speed_at_first_section'])} "
+                    f"{v['sliding_time']:>5.1f}s {v['mean_abs_cte']:>5.2f}m"
                 )
             lines.append(f"{change.name:<8}{_strength_name(change, s):>11}" + "".join(f"{c:>{cell}}" for c in cells))
     return "\n".join(lines)
@@ -263,7 +287,7 @@ def plot_dynamic(rows: list[dict], changes, path) -> Path:
         for method in _dynamic_drivers(rows):
             marker, linestyle, width = DYNAMIC_STYLES[method]
             for row_index, (key, _, scale) in enumerate(DYNAMIC_PANELS):
-                values = [[scale * v for v in _values(rows, method, change.name, s, key)] for s in x]
+                values = [[scale * v for v in _dynamic_values(rows, method, change.name, s, key)] for s in x]
                 plot_with_spread(
                     axes[row_index, col],
                     x,
@@ -299,7 +323,7 @@ def plot_dynamic(rows: list[dict], changes, path) -> Path:
         "leftmost point: dry roads at 15 m/s, the dry policy's training world; line: mean over seeds",
         fontsize=10.5,
     )
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, 0.03, 1, 0.975))
     return save_figure(fig, path)
 
 
@@ -331,7 +355,8 @@ def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: 
         "learner is not told it).",
         "",
         "done: completed the road; off: left it; speed: mean speed [m/s] (over the steps driven, also of a "
-        "car that left the road); slide: seconds per road with a tyre sliding; |cte|: mean |cross-track "
+        "car that left the road); entry: speed [m/s] where the road's first slippery section begins (on the "
+        "dry roads: the same place); slide: seconds per road with a tyre sliding; |cte|: mean |cross-track "
         "error| [m]. Means over seeds; `results.csv` has one row per driver, seed, change and strength "
         "(with lap time and peak lateral acceleration too), `training.csv` one per trained policy, `models/` "
         "the checkpoints:",
@@ -346,7 +371,7 @@ def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: 
         parts = []
         for m in _dynamic_drivers(rows):
             v = {
-                key: mean_and_spread(_values(rows, m, change.name, hardest, key))[0]
+                key: mean_and_spread(_dynamic_values(rows, m, change.name, hardest, key))[0]
                 for key in ("completion_rate", "off_road_rate", "mean_speed", "sliding_time")
             }
             parts.append(
