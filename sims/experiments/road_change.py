@@ -90,8 +90,8 @@ DYNAMIC_CHANGES = (
     ),
 )
 """The dynamic car's changes. ``grip``: the unseen roads of the ``icy`` family (``twisty``'s
-bends), their slippery sections (about half of each road after the lead-in, 40-120 m each,
-alternating with dry stretches) all made of the surface with this friction coefficient: dry
+bends), their slippery sections (after the lead-in, 40-120 m each, alternating with dry
+stretches as long; 43% of the first 200 roads' length) all made of the surface with this friction coefficient: dry
 (1.0, the dry policy's training world), wet (0.7), snow (0.3), ice (0.1). ``speed``: the same
 roads, dry, with a higher speed limit: every episode starts at this speed and the expert plans
 up to it; the learner is not told the limit, it meets it as a faster start than in training."""

@@ -349,8 +349,9 @@ def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: 
         f"- Evaluation: {setup.eval_roads} unseen roads of the `icy` family (the bends of `twisty`) per change "
         "and strength, the same roads and evaluation seed for every driver; the expert plans its speed for "
         "the friction ahead and is shown for reference.",
-        "- grip: the roads' slippery sections (about half of each road, 40-120 m each, alternating with dry "
-        "stretches) all of one surface: dry 1.0 (no sections), wet 0.7, snow 0.3, ice 0.1. speed: the same "
+        "- grip: the roads' slippery sections (40-120 m each, alternating with dry stretches as long; the "
+        "`world` column of `results.csv` gives their share of the roads) all of one surface: dry 1.0 "
+        "(no sections), wet 0.7, snow 0.3, ice 0.1. speed: the same "
         "roads, dry, each episode starting at the speed limit, which is also the expert's top speed (the "
         "learner is not told it).",
         "",
