@@ -34,6 +34,7 @@ import numpy as np
 
 from envs import DEFAULT_FAMILIES, FAMILIES
 from envs.checks import in_range
+from sims.demo_config import demo_world
 from sims.experiments.grid import Backend, check_grid, run_grid, write_csv, write_text
 from sims.experiments.road_change_report import (
     METHODS,
@@ -78,8 +79,8 @@ TRAINING_SURFACES = {"dry": ("twisty",), "mixed": ("wet", "icy")}
 """The dynamic car's training conditions: the road families each policy is trained on. Both
 have the same bends (``wet`` and ``icy`` are ``twisty`` with slippery sections)."""
 DYNAMIC_METHODS = tuple(TRAINING_SURFACES)
-DYNAMIC_TOP_SPEED = 15.0
-"""[m/s] the speed limit of the dynamic car's training world (``demo_world("dynamic")``)."""
+DYNAMIC_TOP_SPEED = demo_world("dynamic").target_speed
+"""[m/s] the speed limit of the dynamic car's training world (``demo_world("dynamic")``: 15 m/s)."""
 DYNAMIC_CHANGES = (
     Change("grip", "slipperier roads: friction of the sections", "mu", (1.0, 0.7, 0.3, 0.1), harder_when_lower=True),
     Change(
@@ -174,7 +175,7 @@ class RoadChangeConfig:
     @classmethod
     def dynamic(cls, quick: bool = False) -> RoadChangeConfig:
         """The dynamic car's grid: dry and mixed policies, 2 seeds each (300 train roads, 6 epochs, DART,
-        one DAgger round: half the dynamic demo's roads, about 30 minutes on 2 busy cores), driven on
+        one DAgger round: half the dynamic demo's roads, about 25 minutes on 2 busy cores), driven on
         200 unseen roads at every grip and speed strength; ``quick``: a tiny one for tests."""
         if quick:
             return cls(
@@ -458,8 +459,6 @@ def dynamic_training_world(method: str):
     """The world a ``dry`` or ``mixed`` policy is trained in: the dynamic demo's (the car with tyres
     that slip, throttle and brake, speed limit 15 m/s, a preview of friction and bends ahead) on the
     families of :data:`TRAINING_SURFACES`."""
-    from sims.demo_config import demo_world
-
     if method not in TRAINING_SURFACES:
         raise ValueError(f"training condition must be one of {', '.join(DYNAMIC_METHODS)}, got {method!r}")
     return replace(demo_world("dynamic"), families=TRAINING_SURFACES[method])
