@@ -16,6 +16,14 @@ ROAD_PREVIEW = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 75.0, 90.0, 
 """[m] ahead where the dynamic demo's features report friction and curvature: as far as the
 expert's plan needs to brake from 15 m/s for a bend on ice."""
 CARS = ("kinematic", "dynamic")
+DYNAMIC_NEEDS_FEATURES = (
+    "--car dynamic needs --observation features: a single {frame} does not show the car's speed (nor the "
+    "friction ahead), which braking for ice needs; drop --observation for the dynamic car, or drop --car dynamic "
+    "for the {observation} lesson"
+)
+SINGLE_FRAMES = {"camera": "camera frame", "rays": "scan of the rays", "image": "top-down image"}
+"""Why the demo refuses the dynamic car with ``camera``, ``rays`` or ``image``: its driver chooses
+its speed, and only the ``features`` report the speed and the road's friction and bends ahead."""
 
 
 def demo_world(car: str = "kinematic", observation: str = "features") -> RoadFollowConfig:
@@ -93,7 +101,14 @@ class DemoConfig:
     def preset(
         cls, seed: int = 0, observation: str = "features", car: str = "kinematic", quick: bool = False
     ) -> DemoConfig:
-        """The demo of a car and observation type: the full one, or (``quick``) a small one for tests."""
+        """The demo of a car and observation type: the full one, or (``quick``) a small one for tests.
+
+        Raises:
+            ValueError: the dynamic car with an observation other than ``features`` (see
+                :data:`DYNAMIC_NEEDS_FEATURES`)."""
+        if car == "dynamic" and observation != "features":
+            frame = SINGLE_FRAMES.get(observation, f"{observation} observation")
+            raise ValueError(DYNAMIC_NEEDS_FEATURES.format(frame=frame, observation=observation))
         world = demo_world(car, observation)
         if observation == "camera":
             config = cls.camera(seed, world)

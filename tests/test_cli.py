@@ -261,6 +261,14 @@ def test_demo_with_the_dynamic_car_learns_steering_and_throttle_on_slippery_road
     assert "learner" in out.stdout
 
 
+@pytest.mark.parametrize("observation", ["camera", "rays", "image"])
+def test_demo_refuses_the_dynamic_car_with_a_sensor_that_cannot_see_its_speed(observation):
+    out = run_cli("demo", "--car", "dynamic", "--observation", observation, "--quick")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--car dynamic needs --observation features" in lines[0] and "speed" in lines[0]
+
+
 @pytest.mark.slow
 def test_demo_quick_writes_every_output(tmp_path):
     out = run_cli("demo", "--quick", "--out", str(tmp_path / "run"), "--no-progress")

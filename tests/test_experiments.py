@@ -232,6 +232,65 @@ def test_the_features_grid_stays_as_it_was_and_camera_only_parts_are_refused():
     assert [c.name for c in camera.with_overrides(changes=["markings", "look"]).changes] == ["look", "markings"]
 
 
+def test_road_change_dynamic_quick_trains_on_dry_and_mixed_roads_and_drives_slipperier_ones(tmp_path):
+    from agents.model import SteeringPolicy
+
+    out = tmp_path / "dynamic"
+    assert main(["experiment", "road-change", "--car", "dynamic", "--quick", "--workers", "1", "--out", str(out)]) == 0
+    config = road_change.RoadChangeConfig.dynamic(quick=True)
+    training = {t["method"]: t for t in read_csv(out / "training.csv")}
+    assert set(training) == {"dry", "mixed"}
+    assert training["dry"]["families"] == "twisty" and training["mixed"]["families"] == "wet+icy"
+    # the dry policy never saw the friction ahead change; the mixed one did
+    assert training["dry"]["friction_inputs_varied"] == 0
+    assert training["mixed"]["friction_inputs_varied"] == training["mixed"]["friction_inputs"] > 0
+    rows = read_csv(out / "results.csv")
+    points = sorted((c.name, s) for c in config.changes for s in c.strengths)
+    for method in ("dry", "mixed", "expert"):
+        assert sorted((r["change"], r["strength"]) for r in rows if r["method"] == method) == points
+    expert = {(r["change"], r["strength"]): r for r in rows if r["method"] == "expert"}
+    dry, ice = expert[("grip", 1.0)], expert[("grip", 0.1)]
+    assert dry["completion_rate"] == 1.0 and ice["mean_speed"] < dry["mean_speed"]  # the expert slows for ice
+    assert expert[("speed", 25.0)]["mean_speed"] > expert[("speed", 15.0)]["mean_speed"]
+    for row in rows:
+        assert 0 <= row["sliding_time"] and row["mean_speed"] > 0
+    policy = SteeringPolicy.load(out / "models" / "mixed-seed0.pt")
+    assert policy.net.config.outputs == 2  # steering and throttle
+    assert _png_size(out / "road_change.png")[0] > 600
+    assert "trained on dry roads" in (out / "summary.md").read_text()
+
+
+def test_the_dynamic_changes_change_the_grip_and_the_speed_limit():
+    from envs.road import SURFACES
+
+    base_roads, base_config, _ = road_change.dynamic_world("grip", 1.0, 3)
+    assert all(r.surfaces == () for r in base_roads)
+    assert base_config.car.model == "dynamic" and base_config.throttle and base_config.target_speed == 15.0
+    assert base_config.start_lateral_offset == 0.0
+    icy, icy_config, description = road_change.dynamic_world("grip", 0.1, 3)
+    assert [r.name for r in icy] == [r.name for r in base_roads]  # the same roads, now with ice on them
+    assert all(r.surfaces and {surface for _, _, surface in r.surfaces} == {"ice"} for r in icy)
+    assert icy_config == base_config and "ice" in description
+    assert all(min(r.friction) == SURFACES["ice"] and max(r.friction) == 1.0 for r in icy)
+    fast_roads, fast_config, _ = road_change.dynamic_world("speed", 25.0, 3)
+    assert fast_config.target_speed == 25.0 and all(r.surfaces == () for r in fast_roads)
+    with pytest.raises(ValueError, match="friction of a surface"):
+        road_change.dynamic_world("grip", 0.5, 1)
+    with pytest.raises(ValueError, match="grip, speed"):
+        road_change.dynamic_world("width", 3.0, 1)
+
+
+def test_road_change_refuses_options_of_the_other_car(capsys):
+    assert main(["experiment", "road-change", "--car", "dynamic", "--method", "bc", "--quick"]) == 2
+    assert "dry, mixed" in capsys.readouterr().err
+    assert main(["experiment", "road-change", "--car", "dynamic", "--change", "width", "--quick"]) == 2
+    assert "grip, speed" in capsys.readouterr().err
+    assert main(["experiment", "road-change", "--method", "dry", "--quick"]) == 2
+    assert main(["experiment", "road-change", "--car", "dynamic", "--observation", "rays", "--quick"]) == 2
+    assert main(["experiment", "road-change", "--car", "dynamic", "--family", "icy", "--quick"]) == 2
+    assert "dry: twisty, mixed: wet+icy" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ the grid
 TINY = [replace(s, setup=replace(s.setup, epochs=2)) for s in batching.grid(batching.BatchingConfig.quick())]
 

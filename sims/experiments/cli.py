@@ -94,7 +94,13 @@ def _overfitting_options(p):
 
 
 def _road_change_options(p):
-    from sims.experiments.road_change import APPEARANCE_CHANGE_NAMES, CHANGE_NAMES, RoadChangeConfig
+    from sims.experiments.road_change import (
+        ALL_CHANGE_NAMES,
+        APPEARANCE_CHANGE_NAMES,
+        CHANGE_NAMES,
+        DYNAMIC_CHANGE_NAMES,
+        RoadChangeConfig,
+    )
 
     g = p.add_argument_group(GRID)
     options = add_config(
@@ -102,15 +108,18 @@ def _road_change_options(p):
     )
     g.add_argument(
         "--change",
-        choices=CHANGE_NAMES + APPEARANCE_CHANGE_NAMES,
+        choices=ALL_CHANGE_NAMES,
         action="append",
         dest="change_names",
-        help=f"change of the world, repeatable (default: all of {', '.join(CHANGE_NAMES)}; "
-        f"with --observation camera: {', '.join(APPEARANCE_CHANGE_NAMES)})",
+        help=f"change of the world, repeatable (default: all of the grid's: {', '.join(CHANGE_NAMES)}; "
+        f"with --observation camera: {', '.join(APPEARANCE_CHANGE_NAMES)}; "
+        f"with --car dynamic: {', '.join(DYNAMIC_CHANGE_NAMES)})",
     )
 
     def configure(args):
-        if getattr(args, "setup.observation", None) == "camera":  # the dashcam grid: its methods and changes
+        if getattr(args, "setup.car", "kinematic") == "dynamic":  # the dynamic car's grid, then the options given
+            base = RoadChangeConfig.dynamic(quick=args.quick)
+        elif getattr(args, "setup.observation", None) == "camera":  # the dashcam grid: its methods and changes
             base = RoadChangeConfig.quick_camera() if args.quick else RoadChangeConfig.camera()
         else:
             base = RoadChangeConfig.quick() if args.quick else RoadChangeConfig()
@@ -245,7 +254,8 @@ COMMANDS = (
             _experiment(
                 "road-change",
                 "BC, DART and DAgger on sharper, narrower, faster, windy, misaligned and noisy roads "
-                "(--observation camera: and side cameras, on darker, brighter, snowy and unmarked roads)",
+                "(--observation camera: and side cameras, on darker, brighter, snowy and unmarked roads; "
+                "--car dynamic: tyres that slip, trained on dry or mixed surfaces, on slipperier and faster roads)",
                 _road_change_options,
             ),
             _experiment(

@@ -19,6 +19,13 @@ expert driving plus side cameras, the Udacity trick), and the world changes how
 it looks (:data:`APPEARANCE_CHANGES`): darker and brighter, another look (dusk,
 snow), other centre markings or none.
 
+With ``car="dynamic"`` (``--car dynamic``) the grid is the lesson of tyres that slip
+instead: the car of ``roadschool demo --car dynamic``, whose driver chooses its speed, trained on
+``dry`` roads (the ``twisty`` family) or on ``mixed`` surfaces (the ``wet`` and ``icy``
+families), each the demo's way (DART noise on steering and throttle, then DAgger), then
+driven on roads made slipperier (``grip``) and with a higher speed limit (``speed``); see
+:data:`DYNAMIC_CHANGES` and :func:`dynamic_world`.
+
 The grid has two stages: training runs (method x seed) and evaluation runs
 (driver x seed x change x strength), each one row of its CSV.
 """
@@ -29,10 +36,23 @@ import dataclasses
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from envs import DEFAULT_FAMILIES, FAMILIES
 from envs.checks import in_range
+from sims.demo_config import demo_world
 from sims.experiments.grid import Backend, check_grid, run_grid, write_csv, write_text
-from sims.experiments.road_change_report import ALL_METHODS, CAMERA_METHODS, METHODS, format_table, plot, summary
+from sims.experiments.road_change_report import (
+    ALL_METHODS,
+    CAMERA_METHODS,
+    METHODS,
+    dynamic_summary,
+    format_dynamic_table,
+    format_table,
+    plot,
+    plot_dynamic,
+    summary,
+)
 
 EVAL_SEED = 0
 """Seeds every evaluation episode (crosswind direction, gusts, sensor noise): the same world for every driver."""
@@ -85,6 +105,32 @@ APPEARANCE_CHANGES = (
 APPEARANCE_CHANGE_NAMES = tuple(c.name for c in APPEARANCE_CHANGES)
 ALL_CHANGES = CHANGES + APPEARANCE_CHANGES
 
+CARS = ("kinematic", "dynamic")
+TRAINING_SURFACES = {"dry": ("twisty",), "mixed": ("wet", "icy")}
+"""The dynamic car's training conditions: the road families each policy is trained on. Both
+have the same bends (``wet`` and ``icy`` are ``twisty`` with slippery sections)."""
+DYNAMIC_METHODS = tuple(TRAINING_SURFACES)
+DYNAMIC_TOP_SPEED = demo_world("dynamic").target_speed
+"""[m/s] the speed limit of the dynamic car's training world (``demo_world("dynamic")``: 15 m/s)."""
+DYNAMIC_CHANGES = (
+    Change("grip", "slipperier roads: friction of the sections", "mu", (1.0, 0.7, 0.3, 0.1), harder_when_lower=True),
+    Change(
+        "speed",
+        "higher speed limit: start and expert's top speed",
+        "m/s",
+        (DYNAMIC_TOP_SPEED, 17.5, 20.0, 25.0),
+    ),
+)
+"""The dynamic car's changes. ``grip``: the unseen roads of the ``icy`` family (``twisty``'s
+bends), their slippery sections (after the lead-in, 40-120 m each, alternating with dry
+stretches as long; 43% of the first 200 roads' length) all made of the surface with this friction coefficient: dry
+(1.0, the dry policy's training world), wet (0.7), snow (0.3), ice (0.1). ``speed``: the same
+roads, dry, with a higher speed limit: every episode starts at this speed and the expert plans
+up to it; the learner is not told the limit, it meets it as a faster start than in training."""
+DYNAMIC_CHANGE_NAMES = tuple(c.name for c in DYNAMIC_CHANGES)
+ALL_CHANGE_NAMES = tuple(dict.fromkeys(CHANGE_NAMES + APPEARANCE_CHANGE_NAMES + DYNAMIC_CHANGE_NAMES))
+"""Every change a grid may name (``speed`` is the kinematic car's cruise speed, the dynamic car's limit)."""
+
 
 @dataclass(frozen=True)
 class RoadChangeSetup:
@@ -103,7 +149,12 @@ class RoadChangeSetup:
     observation: str = field(default="features", metadata={"choices": ("features", "rays", "camera")})
     """Observation of the trained policies."""
     families: tuple[str, ...] = field(default=DEFAULT_FAMILIES, metadata={"choices": tuple(FAMILIES)})
-    """Road families, used in turn."""
+    """Road families, used in turn (the kinematic car; the dynamic car's come with its training conditions)."""
+    car: str = field(default="kinematic", metadata={"choices": CARS})
+    """kinematic: the slip-free car at 10 m/s, BC, DART and DAgger; dynamic: the car with tyres that
+    slip and a driver that chooses its speed, trained on dry or mixed surfaces, on slipperier and faster
+    roads (its own defaults: methods dry mixed, 2 seeds, 300 train roads, 6 epochs, 1 DAgger round, 200
+    eval roads; the other options change them)."""
 
     frame_stride: int = 1
     """Record every this many steps of each drive (camera frames are big; consecutive ones nearly equal)."""
@@ -116,15 +167,27 @@ class RoadChangeSetup:
         in_range(self, "dart_noise", 0.0, 10.0)
         in_range(self, "frame_stride", 1, 1000)
         in_range(self, "side_cameras", 0.01, 2.0, unit="m")
+        if self.car not in CARS:
+            raise ValueError(f"car must be one of {', '.join(CARS)}, got {self.car!r}")
+        if self.car == "dynamic" and tuple(self.families) != DEFAULT_FAMILIES:
+            raise ValueError(
+                "families: only for car kinematic; with car dynamic the training roads come from methods "
+                "(dry: twisty, mixed: wet+icy)"
+            )
+        if self.car == "dynamic" and self.observation != "features":
+            raise ValueError(
+                "observation must be features with car dynamic (only they preview the friction and bends ahead)"
+            )
 
 
 @dataclass(frozen=True)
 class RoadChangeConfig:
     """The grid: methods x seeds trained once (``setup``), then every change at every strength."""
 
-    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": ALL_METHODS})
+    methods: tuple[str, ...] = field(default=METHODS, metadata={"choices": ALL_METHODS + DYNAMIC_METHODS})
     """Training methods: behaviour cloning, BC on DART-noised data, DAgger after BC; camera only: ``side``,
-    BC on clean driving seen also from side cameras (default with --observation camera: all four)."""
+    BC on clean driving seen also from side cameras (default with --observation camera: all four); for
+    the dynamic car the training surfaces: dry, mixed (wet and icy)."""
     seeds: int = 5
     """Seeds per method (data, initial weights and shuffling)."""
     first_seed: int = 0
@@ -135,8 +198,11 @@ class RoadChangeConfig:
 
     def __post_init__(self):
         check_grid(self)
-        if not self.methods or any(m not in ALL_METHODS for m in self.methods):
-            raise ValueError(f"methods must be among {', '.join(ALL_METHODS)}, got {self.methods}")
+        allowed = DYNAMIC_METHODS if self.setup.car == "dynamic" else ALL_METHODS
+        if not self.methods or any(m not in allowed for m in self.methods):
+            raise ValueError(
+                f"methods must be among {', '.join(allowed)} with car {self.setup.car}, got {self.methods}"
+            )
         camera = self.setup.observation == "camera"
         if "side" in self.methods and not camera:
             raise ValueError("the side method needs camera observations (--observation camera)")
@@ -177,22 +243,48 @@ class RoadChangeConfig:
             ),
         )
 
+    @classmethod
+    def dynamic(cls, quick: bool = False) -> RoadChangeConfig:
+        """The dynamic car's grid: dry and mixed policies, 2 seeds each (300 train roads, 6 epochs, DART,
+        one DAgger round: half the dynamic demo's roads, about 25 minutes on 2 busy cores), driven on
+        200 unseen roads at every grip and speed strength; ``quick``: a tiny one for tests."""
+        if quick:
+            return cls(
+                methods=DYNAMIC_METHODS,
+                seeds=1,
+                changes=tuple(replace(c, strengths=(c.strengths[0], c.strengths[-1])) for c in DYNAMIC_CHANGES),
+                setup=RoadChangeSetup(train_roads=3, epochs=1, dagger_rounds=1, eval_roads=2, car="dynamic"),
+            )
+        return cls(
+            methods=DYNAMIC_METHODS,
+            seeds=2,
+            changes=DYNAMIC_CHANGES,
+            setup=RoadChangeSetup(train_roads=300, epochs=6, dagger_rounds=1, eval_roads=200, car="dynamic"),
+        )
+
     def with_overrides(self, seeds=None, first_seed=None, methods=None, changes=None, observation=None):
         kw = {k: v for k, v in (("seeds", seeds), ("first_seed", first_seed)) if v is not None}
         if observation is not None:
             kw["setup"] = replace(self.setup, observation=observation)
+        dynamic = self.setup.car == "dynamic"
         if methods:
-            unknown = set(methods) - set(ALL_METHODS)
+            allowed = DYNAMIC_METHODS if dynamic else ALL_METHODS
+            unknown = set(methods) - set(allowed)
             if unknown:
-                raise ValueError(f"unknown method(s) {sorted(unknown)}; choose from {', '.join(ALL_METHODS)}")
+                raise ValueError(
+                    f"unknown method(s) {sorted(unknown)} with --car {self.setup.car}; choose from {', '.join(allowed)}"
+                )
             kw["methods"] = tuple(methods)
         if changes:
-            names = tuple(c.name for c in ALL_CHANGES)
+            pool = DYNAMIC_CHANGES if dynamic else ALL_CHANGES
+            names = tuple(c.name for c in pool)
             unknown = set(changes) - set(names)
             if unknown:
-                raise ValueError(f"unknown change(s) {sorted(unknown)}; choose from {', '.join(names)}")
+                raise ValueError(
+                    f"unknown change(s) {sorted(unknown)} with --car {self.setup.car}; choose from {', '.join(names)}"
+                )
             mine = {c.name: c for c in self.changes}
-            kw["changes"] = tuple(mine.get(c.name, c) for c in ALL_CHANGES if c.name in changes)
+            kw["changes"] = tuple(mine.get(c.name, c) for c in pool if c.name in changes)
         return replace(self, **kw)
 
 
@@ -415,6 +507,8 @@ def run_experiment(
     ``road_change.png`` and ``summary.md``."""
     from agents.model import NetConfig, SteeringNet, save_checkpoint
 
+    if config.setup.car == "dynamic":
+        return run_dynamic_experiment(out, config, backend, log, resume)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     setup = config.setup
@@ -453,6 +547,208 @@ def run_experiment(
     plot(rows, config.changes, out / "road_change.png", setup.observation, setup.families)
     table = format_table(rows, config.changes)
     write_text(out / "summary.md", summary(rows, [t["row"] for t in trained], config, table))
+    log(table)
+    log(f"wrote {out}/training.csv, results.csv, models/, road_change.png, summary.md")
+    return rows
+
+
+# ------------------------------------------------------------------ the dynamic car
+@dataclass(frozen=True)
+class DynamicTrainingRun(TrainingRun):
+    """One policy of the dynamic car to train: a training condition (``dry``, ``mixed``) and a seed."""
+
+    @property
+    def cost(self) -> float:
+        rounds = self.setup.dagger_rounds
+        return float((rounds + 2) * (rounds + 1) // 2)
+
+
+def dynamic_training_world(method: str):
+    """The world a ``dry`` or ``mixed`` policy is trained in: the dynamic demo's (the car with tyres
+    that slip, throttle and brake, speed limit 15 m/s, a preview of friction and bends ahead) on the
+    families of :data:`TRAINING_SURFACES`."""
+    if method not in TRAINING_SURFACES:
+        raise ValueError(f"training condition must be one of {', '.join(DYNAMIC_METHODS)}, got {method!r}")
+    return replace(demo_world("dynamic"), families=TRAINING_SURFACES[method])
+
+
+def train_dynamic_policy(spec: TrainingRun) -> dict:
+    """Collect with DART noise on steering and throttle, train, then DAgger (as ``demo --car
+    dynamic``), on the roads of the run's training condition; return the weights."""
+    from agents.dagger import dagger
+    from agents.data import CollectConfig, collect, config_to_dict
+    from agents.training import TrainConfig, train
+    from envs.observations import feature_names
+
+    setup = spec.setup
+    world = dynamic_training_world(spec.method)
+    collect_config = CollectConfig(num_roads=setup.train_roads, noise_std=setup.dart_noise, seed=spec.seed, env=world)
+    train_config = TrainConfig(epochs=setup.epochs, seed=spec.seed, print_every=0)
+    data = collect(collect_config)
+    expert_samples = len(data)
+    policy, _ = train(data, None, train_config)
+    if setup.dagger_rounds:
+        policy, data, _ = dagger(policy, data, None, setup.dagger_rounds, collect_config, train_config, log=_quiet)
+    net = policy.net
+    names = feature_names(world)
+    friction = [i for i, name in enumerate(names) if name.startswith("friction_")]
+    row = {
+        "method": spec.method,
+        "seed": spec.seed,
+        "families": "+".join(world.families),
+        "train_roads": setup.train_roads,
+        "collect_noise_std": setup.dart_noise,
+        "dagger_rounds": setup.dagger_rounds,
+        "expert_driven_samples": expert_samples,
+        "train_samples": len(data),
+        "epochs": setup.epochs,
+        # what the net divides its friction inputs by: their spread in training, 1 where they never varied
+        "friction_input_scale": float(net.obs_std[friction].mean()),
+        "friction_inputs_varied": int((net.obs_std[friction] != 1.0).sum()),
+        "friction_inputs": len(friction),
+    }
+    weights = {
+        "net_config": net.config.as_dict(),
+        "state": {k: v.detach().numpy().copy() for k, v in net.state_dict().items()},
+        "env": config_to_dict(world),
+    }
+    return {"row": row, "details": weights}
+
+
+def dynamic_world(change: str, strength: float, eval_roads: int):
+    """The roads, the environment config and a description of the dynamic car's ``change`` at ``strength``.
+
+    The roads are the first ``eval_roads`` unseen roads of the ``icy`` family (the bends of
+    ``twisty``, the dry policy's training roads). ``grip``: their slippery sections all made of the
+    surface whose friction coefficient is ``strength`` (1.0: dry, no sections); ``speed``: dry,
+    every episode starts at ``strength`` [m/s] and the expert plans up to it."""
+    from agents.evaluation import env_config_for
+    from envs.generation import split_roads
+    from envs.road import SURFACES
+
+    env_config = env_config_for("features", dynamic_training_world("mixed"))
+    roads = split_roads("unseen", eval_roads, "icy")
+    dry = [road.with_surfaces(()) for road in roads]
+    if change == "grip":
+        surface = next((name for name, mu in SURFACES.items() if abs(mu - strength) < 1e-9), None)
+        if surface is None:
+            known = ", ".join(f"{name} {mu:g}" for name, mu in SURFACES.items())
+            raise ValueError(f"grip strength must be the friction of a surface ({known}), got {strength:g}")
+        if surface == "dry":
+            return dry, env_config, "unseen twisty-shaped roads, dry (as the dry policy's training)"
+        roads = [road.with_surfaces([(start, end, surface) for start, end, _ in road.surfaces]) for road in roads]
+        share = sum(sum(e - s for s, e, _ in r.surfaces) for r in roads) / sum(r.length for r in roads)
+        return roads, env_config, f"unseen twisty-shaped roads, {100 * share:.0f}% of them {surface} (mu {strength:g})"
+    if change == "speed":
+        env_config = replace(env_config, target_speed=strength)
+        if abs(strength - DYNAMIC_TOP_SPEED) < 1e-9:
+            return dry, env_config, f"unseen twisty-shaped roads, dry, at the training speed limit {strength:g} m/s"
+        return dry, env_config, f"unseen twisty-shaped roads, dry, starting at {strength:g} m/s (expert's limit)"
+    raise ValueError(f"unknown change {change!r} of the dynamic car; choose from {', '.join(DYNAMIC_CHANGE_NAMES)}")
+
+
+def evaluate_dynamic(spec: EvaluationRun) -> dict:
+    """One driver of the dynamic car on the unseen roads of one changed world: completion, off-road,
+    |cte|, speed, lap time, lateral acceleration and time sliding."""
+    from agents.drivers import ExpertDriver, PolicyDriver
+    from agents.evaluation import aggregate, drive
+
+    roads, env_config, description = dynamic_world(spec.change, spec.strength, spec.setup.eval_roads)
+    driver = ExpertDriver() if spec.weights is None else PolicyDriver(policy_from_weights(spec.weights))
+    trajectories = drive(driver, roads, env_config, seed=EVAL_SEED)
+    result = aggregate([t.metrics() for t in trajectories])
+    starts = first_section_starts(spec.setup.eval_roads)
+    entries = [speed_where(t, start) for t, start in zip(trajectories, starts) if start is not None]
+    entries = [v for v in entries if v is not None]
+    result["speed_at_first_section"] = sum(entries) / len(entries) if entries else None
+    row = {
+        "method": spec.method,
+        "seed": "" if spec.seed is None else spec.seed,
+        "change": spec.change,
+        "strength": spec.strength,
+        "world": description,
+        **{key: result[key] for key in DYNAMIC_METRICS},
+        "roads": result["episodes"],
+    }
+    return {"row": row, "details": {}}
+
+
+def first_section_starts(eval_roads: int) -> list[float | None]:
+    """[m] where the first slippery section of each of the dynamic car's evaluation roads begins
+    (the unseen ``icy`` roads; the same place on their dry versions); None for a road without one."""
+    from envs.generation import split_roads
+
+    return [road.surfaces[0][0] if road.surfaces else None for road in split_roads("unseen", eval_roads, "icy")]
+
+
+def speed_where(trajectory, s: float) -> float | None:
+    """[m/s] the car's speed when it first got ``s`` [m] along the road; None if it never did."""
+    reached = np.flatnonzero(trajectory.progress_m >= s)
+    return float(trajectory.speed[reached[0]]) if len(reached) else None
+
+
+DYNAMIC_METRICS = (
+    "completion_rate",
+    "off_road_rate",
+    "mean_abs_cte",
+    "max_abs_cte",
+    "mean_speed",
+    "speed_at_first_section",
+    "lap_time",
+    "peak_lateral_accel",
+    "sliding_time",
+)
+"""The columns of the dynamic car's ``results.csv`` (see :mod:`agents.evaluation`; and
+``speed_at_first_section`` [m/s], the mean speed with which the cars reached the start of their
+road's first slippery section, over the cars that got there: how fast they enter it)."""
+
+
+def run_dynamic_experiment(
+    out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print, resume: bool = False
+) -> list[dict]:
+    """The dynamic car's grid: train the dry and mixed policies, then drive every grip and speed
+    strength; write ``training.csv``, ``results.csv``, ``models/``, ``road_change.png``, ``summary.md``."""
+    from agents.model import save_checkpoint
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    setup = config.setup
+    training = [
+        DynamicTrainingRun(m, config.first_seed + k, setup) for m in config.methods for k in range(config.seeds)
+    ]
+    log(f"road-change (dynamic car), stage 1: {len(training)} training runs on {backend.describe()}")
+    trained = run_grid(
+        train_dynamic_policy, training, backend, describe_training, log, store=out / ".runs" / "training", resume=resume
+    )
+    write_csv(out / "training.csv", [t["row"] for t in trained])
+    for spec, result in zip(training, trained):
+        policy = policy_from_weights(result["details"])
+        save_checkpoint(out / "models" / f"{spec.name}.pt", policy.net, env=result["details"]["env"], **result["row"])
+
+    evaluations = [EvaluationRun("expert", None, c.name, s, setup) for c in config.changes for s in c.strengths] + [
+        EvaluationRun(spec.method, spec.seed, c.name, s, setup, result["details"])
+        for spec, result in zip(training, trained)
+        for c in config.changes
+        for s in c.strengths
+    ]
+    log(f"road-change (dynamic car), stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
+    results = run_grid(
+        evaluate_dynamic,
+        evaluations,
+        backend,
+        describe_evaluation,
+        log,
+        store=out / ".runs" / "evaluation",
+        resume=resume,
+    )
+    rows = [r["row"] for r in results]
+    train_samples = {(t["row"]["method"], t["row"]["seed"]): t["row"]["train_samples"] for t in trained}
+    for row in rows:
+        row["train_samples"] = train_samples.get((row["method"], row["seed"]), "")
+    write_csv(out / "results.csv", rows)
+    plot_dynamic(rows, config.changes, out / "road_change.png")
+    table = format_dynamic_table(rows, config.changes)
+    write_text(out / "summary.md", dynamic_summary(rows, [t["row"] for t in trained], config, table))
     log(table)
     log(f"wrote {out}/training.csv, results.csv, models/, road_change.png, summary.md")
     return rows

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from envs import DEFAULT_FAMILIES, RoadFollowConfig
@@ -246,5 +247,200 @@ def summary(rows: list[dict], training_rows: list[dict], config, table: str) -> 
             "so the car drives exactly as before; the road only leaves less margin (the car is off the "
             f"road once |cte| exceeds half the width plus {_off_road_margin():g} m). "
             "Try `--observation rays`, whose sensors see the road's edges.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ the dynamic car
+DYNAMIC_LABELS = {"dry": "trained on dry roads", "mixed": "trained on wet + icy roads", "expert": "expert"}
+DYNAMIC_COLOURS = {"dry": "#d7301f", "mixed": "#1f5fd6", "expert": "#555555"}
+DYNAMIC_STYLES = {"dry": ("o", "-", 2.6), "mixed": ("^", "-", 1.8), "expert": ("s", "--", 1.3)}
+DYNAMIC_PANELS = (
+    ("completion_rate", "completion [%]", 100.0),
+    ("off_road_rate", "left the road [%]", 100.0),
+    ("mean_speed", "mean speed [m/s]", 1.0),
+    ("speed_at_first_section", "speed entering the first\nslippery section [m/s]", 1.0),
+    ("sliding_time", "time sliding [s per road]", 1.0),
+    ("mean_abs_cte", "mean |cross-track error| [m]", 1.0),
+)
+"""Rows of the dynamic car's figure: column of ``results.csv``, axis label, scale."""
+GRIP_NAMES = {1.0: "dry", 0.7: "wet", 0.55: "gravel", 0.3: "snow", 0.1: "ice"}
+
+
+def _dynamic_values(rows, method, change, strength, key) -> list[float]:
+    """As :func:`_values`, with a value that could not be measured (None or empty) as NaN."""
+    return [
+        math.nan if r[key] is None or r[key] == "" else float(r[key])
+        for r in rows
+        if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12
+    ]
+
+
+def _speed_or_dash(value: float) -> str:
+    """``12.3m/s``, or a dash where no car got there."""
+    return f"{value:>4.1f}m/s" if math.isfinite(value) else f"{'-':>7}"
+
+
+def _dynamic_drivers(rows) -> list[str]:
+    present = set(r["method"] for r in rows)
+    return [m for m in DYNAMIC_LABELS if m in present]
+
+
+def _strength_name(change, strength: float) -> str:
+    if change.name == "grip":
+        return f"{GRIP_NAMES.get(round(strength, 2), '')} {strength:g}".strip()
+    return f"{strength:g} {change.unit}"
+
+
+def format_dynamic_table(rows: list[dict], changes) -> str:
+    """Completion, off-road, mean speed, time sliding and mean |cte| of every driver (means over
+    seeds), one line per change and strength."""
+    drivers = _dynamic_drivers(rows)
+    cell = 42
+    lines = [
+        f"{'change':<8}{'strength':>11}" + "".join(f"{m:>{cell}}" for m in drivers),
+        f"{'':<8}{'':>11}" + "".join(f"{'done  off  speed  entry  slide  |cte|':>{cell}}" for _ in drivers),
+    ]
+    for change in changes:
+        for s in change.strengths:
+            cells = []
+            for m in drivers:
+                v = {
+                    key: mean_and_spread(_dynamic_values(rows, m, change.name, s, key))[0]
+                    for key in (
+                        "completion_rate",
+                        "off_road_rate",
+                        "mean_speed",
+                        "speed_at_first_section",
+                        "sliding_time",
+                        "mean_abs_cte",
+                    )
+                }
+                cells.append(
+                    f"{100 * v['completion_rate']:>3.0f}% {100 * v['off_road_rate']:>3.0f}% "
+                    f"{v['mean_speed']:>4.1f}m/s {_speed_or_dash(v['speed_at_first_section'])} "
+                    f"{v['sliding_time']:>5.1f}s {v['mean_abs_cte']:>5.2f}m"
+                )
+            lines.append(f"{change.name:<8}{_strength_name(change, s):>11}" + "".join(f"{c:>{cell}}" for c in cells))
+    return "\n".join(lines)
+
+
+def plot_dynamic(rows: list[dict], changes, path) -> Path:
+    """One column per change (grip, speed), one row per metric of :data:`DYNAMIC_PANELS`."""
+    plt = pyplot()
+    fig, axes = plt.subplots(
+        len(DYNAMIC_PANELS),
+        len(changes),
+        figsize=(4.6 * len(changes) + 1, 2.4 * len(DYNAMIC_PANELS) + 1.2),
+        squeeze=False,
+    )
+    for col, change in enumerate(changes):
+        x = list(change.strengths)
+        for method in _dynamic_drivers(rows):
+            marker, linestyle, width = DYNAMIC_STYLES[method]
+            for row_index, (key, _, scale) in enumerate(DYNAMIC_PANELS):
+                values = [[scale * v for v in _dynamic_values(rows, method, change.name, s, key)] for s in x]
+                plot_with_spread(
+                    axes[row_index, col],
+                    x,
+                    values,
+                    DYNAMIC_COLOURS[method],
+                    DYNAMIC_LABELS[method],
+                    marker=marker,
+                    linestyle=linestyle,
+                    linewidth=width,
+                )
+        axes[0, col].set_title(change.label, fontsize=10)
+        for row_index, (key, label, _) in enumerate(DYNAMIC_PANELS):
+            ax = axes[row_index, col]
+            ax.grid(alpha=0.3)
+            if key in ("completion_rate", "off_road_rate"):
+                ax.set_ylim(-5, 105)
+            if change.harder_when_lower:
+                ax.invert_xaxis()
+            if change.name == "grip":
+                ax.set_xticks(x, [_strength_name(change, s) for s in x], fontsize=8)
+            if col == 0:
+                ax.set_ylabel(label, fontsize=9)
+        axes[-1, col].set_xlabel(
+            "friction coefficient of the slippery sections (slipperier: right)"
+            if change.name == "grip"
+            else f"speed limit [{change.unit}]: the start speed and the expert's top speed"
+        )
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    roads = int(rows[0]["roads"])
+    fig.suptitle(
+        f"Road change, the car with tyres that slip: {roads} unseen roads per point\n"
+        "leftmost point: dry roads at 15 m/s, the dry policy's training world; line: mean over seeds",
+        fontsize=10.5,
+    )
+    fig.tight_layout(rect=(0, 0.03, 1, 0.975))
+    return save_figure(fig, path)
+
+
+def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: str) -> str:
+    """``summary.md`` of the dynamic car's grid ``config`` (a :class:`RoadChangeConfig` with ``car="dynamic"``)."""
+    setup = config.setup
+    samples = {
+        m: mean_and_spread([float(t["train_samples"]) for t in training_rows if t["method"] == m])[0]
+        for m in config.methods
+    }
+    families = {t["method"]: t["families"] for t in training_rows}
+    lines = [
+        "# Road change, the car with tyres that slip: trained on dry or on mixed surfaces",
+        "",
+        f"- Training (as `roadschool demo --car dynamic`, smaller): the car with tyres that slip chooses its "
+        f"speed (throttle and brake, speed limit 15 m/s); the first {setup.train_roads} train roads of each "
+        f"condition with DART noise {setup.dart_noise:g} on steering and throttle, {setup.epochs} epoch(s), "
+        f"{setup.dagger_rounds} DAgger round(s), {config.seeds} seed(s) per condition. "
+        + "; ".join(
+            f"{DYNAMIC_LABELS[m]} ({families.get(m, '?')}): {samples[m]:.0f} training samples" for m in config.methods
+        )
+        + ".",
+        f"- Evaluation: {setup.eval_roads} unseen roads of the `icy` family (the bends of `twisty`) per change "
+        "and strength, the same roads and evaluation seed for every driver; the expert plans its speed for "
+        "the friction ahead and is shown for reference.",
+        "- grip: the roads' slippery sections (40-120 m each, alternating with dry stretches as long; the "
+        "`world` column of `results.csv` gives their share of the roads) all of one surface: dry 1.0 "
+        "(no sections), wet 0.7, snow 0.3, ice 0.1. speed: the same "
+        "roads, dry, each episode starting at the speed limit, which is also the expert's top speed (the "
+        "learner is not told it).",
+        "",
+        "done: completed the road; off: left it; speed: mean speed [m/s] (over the steps driven, also of a "
+        "car that left the road); entry: speed [m/s] where the road's first slippery section begins (on the "
+        "dry roads: the same place); slide: seconds per road with a tyre sliding; |cte|: mean |cross-track "
+        "error| [m]. Means over seeds; `results.csv` has one row per driver, seed, change and strength "
+        "(with lap time and peak lateral acceleration too), `training.csv` one per trained policy, `models/` "
+        "the checkpoints:",
+        "",
+        "```",
+        table,
+        "```",
+        "",
+    ]
+    for change in config.changes:
+        hardest = change.strengths[-1]
+        parts = []
+        for m in _dynamic_drivers(rows):
+            v = {
+                key: mean_and_spread(_dynamic_values(rows, m, change.name, hardest, key))[0]
+                for key in ("completion_rate", "off_road_rate", "mean_speed", "sliding_time")
+            }
+            parts.append(
+                f"{DYNAMIC_LABELS[m]} completes {100 * v['completion_rate']:.0f}% (off road "
+                f"{100 * v['off_road_rate']:.0f}%, {v['mean_speed']:.1f} m/s, {v['sliding_time']:.1f} s sliding)"
+            )
+        lines.append(f"- {change.label} at {_strength_name(change, hardest)}: " + "; ".join(parts) + ".")
+    blind = [t for t in training_rows if int(t["friction_inputs_varied"]) == 0]
+    if blind:
+        lines += [
+            "",
+            f"Why the dry policy cannot know: its features include the friction of the road at "
+            f"{blind[0]['friction_inputs']} points ahead, and in its training every one of them was 1.0 (dry). "
+            "An input that never varied is only centred, so it was 0 in every training sample and the weights "
+            "that read it were never trained; on ice it is -0.9, and what the net does with it is whatever "
+            "those untrained weights happen to do. The mixed policy's friction inputs did vary in its "
+            "training (wet, snow and ice ahead), and the expert labelled what to do about them.",
         ]
     return "\n".join(lines) + "\n"
