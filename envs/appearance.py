@@ -27,6 +27,16 @@ _COLOURS = ("asphalt", "edge_line", "centre_line", "verge", "grass", "sky_horizo
 
 RGB = tuple[int, int, int]
 
+SURFACE_COLOURS: dict[str, RGB] = {  # the road's surface where it is not dry asphalt (``envs.road.SURFACES``)
+    "dry": (92, 92, 98),
+    "wet": (58, 66, 96),  # dark, blue-tinged: water on asphalt
+    "gravel": (150, 128, 96),
+    "snow": (222, 226, 232),
+    "ice": (170, 214, 236),
+}
+"""Colours of the road's surfaces, in the top view and in the camera (where dry asphalt takes the
+look's own asphalt colour, and the others replace it)."""
+
 
 @dataclass(frozen=True)
 class Appearance:

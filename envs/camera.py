@@ -50,6 +50,7 @@ from envs.appearance import (
     ROW_SIZE,
     SKY_HORIZON,
     SKY_ZENITH,
+    SURFACE_COLOURS,
     TEXTURE,
     TEXTURE_X,
     TEXTURE_Y,
@@ -59,6 +60,7 @@ from envs.appearance import (
 from envs.car import HEADING, X, Y
 from envs.config import RoadFollowConfig
 from envs.jit import njit, prange
+from envs.road import SURFACES
 from envs.road_batch import RoadBatch, S, edge_centre, edge_start
 
 VERGE_WIDTH = 1.2  # [m] gravel strip beyond each edge of the asphalt
@@ -146,6 +148,14 @@ def ground_texture() -> np.ndarray:
     return rng.uniform(-1.0, 1.0, (2, TEXTURE_CELLS, TEXTURE_CELLS))
 
 
+def surface_table() -> np.ndarray:
+    """``[K, 4]``: the friction coefficient and RGB colour of each surface other than dry asphalt
+    (``envs.road.SURFACES``, ``envs.appearance.SURFACE_COLOURS``): where the road's friction there
+    is one of them, the camera paints the asphalt in its colour."""
+    rows = [(mu, *SURFACE_COLOURS[name]) for name, mu in SURFACES.items() if name != "dry"]
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
 # ---------------------------------------------------------------------------------- kernel
 @njit(cache=True, inline="always")
 def _cover(a, b, p, w):
@@ -190,8 +200,12 @@ def _clip_columns(a, b, low, high, lo, hi):
 
 
 @njit(cache=True, inline="always", fastmath=FUSED)
-def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out):
-    """Car ``i``'s camera frame into ``out[i]`` (``[H, W, 3]`` uint8)."""
+def _camera_car(
+    i, state, track, slots, atlas, friction, surfaces, rows, looks, texture, chords, nearest, nearest_chord, out
+):
+    """Car ``i``'s camera frame into ``out[i]`` (``[H, W, 3]`` uint8). ``friction`` is the road
+    tables' friction column, ``surfaces`` ``[K, 4]`` the friction coefficient and colour of each
+    surface other than dry asphalt (:func:`surface_table`)."""
     x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
     c, sn = math.cos(heading), math.sin(heading)
     road = slots[i]
@@ -315,10 +329,17 @@ def _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nea
             if grass > 0.0 and coarse_cell_fade > 0.0:
                 patch = _noise(texture, 1, (wx - tex_y) / COARSE_CELL, (wy + tex_x) / COARSE_CELL)
                 shade += tex * coarse_cell_fade * patch * 1.5 * grass
+            road_colour = (a0, a1, a2)  # the look's asphalt, or the surface of the road there
+            if asphalt > 0.0 and len(surfaces) > 0:
+                mu = friction[road.offset + min(max(math.floor(best[2, col] / road.spacing), 0), road.num_rows - 1)]
+                if mu != 1.0:
+                    for m in range(len(surfaces)):
+                        if surfaces[m, 0] == mu:
+                            road_colour = (surfaces[m, 1], surfaces[m, 2], surfaces[m, 3])
             weights = (grass, verge, asphalt, edge, centre, shade, haze, bright)
-            out[i, r, col, 0] = _channel(weights, g0, v0, a0, e0, c0, h0)
-            out[i, r, col, 1] = _channel(weights, g1, v1, a1, e1, c1, h1)
-            out[i, r, col, 2] = _channel(weights, g2, v2, a2, e2, c2, h2)
+            out[i, r, col, 0] = _channel(weights, g0, v0, road_colour[0], e0, c0, h0)
+            out[i, r, col, 1] = _channel(weights, g1, v1, road_colour[1], e1, c1, h1)
+            out[i, r, col, 2] = _channel(weights, g2, v2, road_colour[2], e2, c2, h2)
 
 
 @njit(cache=True, inline="always")
@@ -335,15 +356,21 @@ def _channel(weights, grass_c, verge_c, asphalt_c, edge_c, centre_c, sky_c):
 
 
 @njit(cache=True, fastmath=FUSED)
-def _camera(state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out):
+def _camera(state, track, slots, atlas, friction, surfaces, rows, looks, texture, chords, nearest, nearest_chord, out):
     for i in range(state.shape[0]):
-        _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out)
+        _camera_car(
+            i, state, track, slots, atlas, friction, surfaces, rows, looks, texture, chords, nearest, nearest_chord, out
+        )
 
 
 @njit(cache=True, parallel=True, fastmath=FUSED)
-def _camera_parallel(state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out):
+def _camera_parallel(
+    state, track, slots, atlas, friction, surfaces, rows, looks, texture, chords, nearest, nearest_chord, out
+):
     for i in prange(state.shape[0]):
-        _camera_car(i, state, track, slots, atlas, rows, looks, texture, chords, nearest, nearest_chord, out)
+        _camera_car(
+            i, state, track, slots, atlas, friction, surfaces, rows, looks, texture, chords, nearest, nearest_chord, out
+        )
 
 
 class CameraSensor:
@@ -354,6 +381,7 @@ class CameraSensor:
         self.shape = (height, width, 3)
         self.rows = row_table(config)
         self.texture = ground_texture()
+        self.surfaces = surface_table()
         self.look = get_look(config.appearance)
         self.randomization = float(config.appearance_randomization)
         self.count = math.ceil((BEHIND + 2.0 * config.camera_range) / CHORD) + 1  # chords per car
@@ -388,6 +416,8 @@ class CameraSensor:
             track,
             roads.kernel_slots,
             roads.atlas,
+            roads.friction,
+            self.surfaces,
             self.rows,
             self._rows_for(n),
             self.texture,

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from envs.appearance import SURFACE_COLOURS
+
 if TYPE_CHECKING:
     from envs.road import Road
 
@@ -35,14 +37,7 @@ RENDER_MODES = ("rgb_array", "human")
 
 # colours (R, G, B)
 GRASS_COLOUR = (84, 138, 66)
-ASPHALT_COLOUR = (92, 92, 98)
-SURFACE_COLOURS = {  # the road's surface where it is not dry asphalt (``envs.road.SURFACES``)
-    "dry": ASPHALT_COLOUR,
-    "wet": (58, 66, 96),  # dark, blue-tinged: water on asphalt
-    "gravel": (150, 128, 96),
-    "snow": (222, 226, 232),
-    "ice": (170, 214, 236),
-}
+ASPHALT_COLOUR = SURFACE_COLOURS["dry"]
 SKID_COLOUR = (28, 28, 30)
 SKID_WIDTH = 0.25  # [m]
 VELOCITY_COLOUR = (250, 210, 40)

@@ -213,3 +213,27 @@ def test_motion_shows_in_the_near_ground_and_far_ground_does_not_shimmer():
     assert near.any() and far.any()
     assert change[near].mean() > 2.0  # the texture moves with the car
     assert change[far].max() < 40  # a sampled thin line would blink by ~150 levels
+
+
+@pytest.mark.parametrize("surface", ["wet", "snow", "ice", "gravel"])
+def test_the_camera_shows_where_the_road_turns_slippery(surface):
+    """A section of another surface 20-40 m ahead is painted in that surface's colour there, and
+    only there: nearer and farther the asphalt keeps the look's colour (black in this look)."""
+    from envs.appearance import SURFACE_COLOURS
+
+    config = RoadFollowConfig(**GEOMETRY)
+    road = straight_road().with_surfaces([(20.0, 40.0, surface)])
+    env = RoadFollowEnv(config=config)
+    obs, _ = env.reset(seed=0, options={"road": road, "start_offset": (0.0, 0.0)})
+    ahead = row_table(config)[:, 1]  # the ground distance each row sees [m] (the car is at s = 0)
+    centre = config.camera_size[1] // 2
+    inside = [r for r in range(len(ahead)) if 22.0 < ahead[r] < 38.0]
+    outside = [r for r in range(len(ahead)) if 3.0 < ahead[r] < 18.0 or 42.0 < ahead[r] < 200.0]
+    assert inside and outside
+    for r in inside:
+        assert tuple(obs[r, centre]) == SURFACE_COLOURS[surface]
+    for r in outside:
+        assert tuple(obs[r, centre]) == (0, 0, 0)
+    dry, _ = RoadFollowEnv(config=config).reset(seed=0, options={"road": straight_road(), "start_offset": (0.0, 0.0)})
+    changed = np.flatnonzero((obs != dry).any(axis=(1, 2)))
+    assert set(changed) <= {r for r in range(len(ahead)) if 19.0 < ahead[r] < 41.0}, "only the section's rows change"
