@@ -17,8 +17,9 @@ ahead as chords about 2 m long (from the road tables, ``envs.road_batch``), in t
 For each ground row it finds, for each chord near the row, the columns where the chord is the
 nearest and within reach (its foot and its offset are linear in the column), so every pixel
 knows its signed distance from the centreline and its arc length along it. The colour follows:
-asphalt, edge lines, centre marking (dashed, solid or none), verge, grass; a seeded value-noise
-ground texture fixed to the world, so motion is visible; haze towards the horizon; sky above it.
+asphalt (or the colour of the road's surface there, where it is wet, gravel, snow or ice), edge
+lines, centre marking (dashed, solid or none), verge, grass; a seeded value-noise ground texture
+fixed to the world, so motion is visible; haze towards the horizon; sky above it.
 
 Far ground is filtered analytically rather than supersampled: each pixel's footprint on the
 ground [m] (from the row's depth step and the column's lateral step, seen along and across the

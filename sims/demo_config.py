@@ -17,13 +17,13 @@ ROAD_PREVIEW = (0.0, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 75.0, 90.0, 
 expert's plan needs to brake from 15 m/s for a bend on ice."""
 CARS = ("kinematic", "dynamic")
 DYNAMIC_NEEDS_FEATURES = (
-    "--car dynamic needs --observation features: a single {frame} does not show the car's speed (nor the "
-    "friction ahead), which braking for ice needs; drop --observation for the dynamic car, or drop --car dynamic "
-    "for the {observation} lesson"
+    "--car dynamic needs --observation features: a single {frame} does not show the car's speed, which "
+    "braking for ice needs; drop --observation for the dynamic car, or drop --car dynamic for the {observation} "
+    "lesson"
 )
 SINGLE_FRAMES = {"camera": "camera frame", "rays": "scan of the rays", "image": "top-down image"}
 """Why the demo refuses the dynamic car with ``camera``, ``rays`` or ``image``: its driver chooses
-its speed, and only the ``features`` report the speed and the road's friction and bends ahead."""
+its speed, and only the ``features`` report the speed (and the road's friction and bends far ahead)."""
 
 
 def demo_world(car: str = "kinematic", observation: str = "features") -> RoadFollowConfig:
