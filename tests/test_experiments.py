@@ -385,3 +385,12 @@ def test_tutorial_links_and_figures_exist_and_are_small():
     assert len(figures) >= 3
     for figure in figures:
         assert (TUTORIAL.parent / figure).stat().st_size < 400_000
+
+
+def test_a_grid_refuses_the_other_cars_changes_when_it_is_made():
+    """Not after training: a dynamic grid with the kinematic car's changes, or the other way round."""
+    dynamic = road_change.RoadChangeConfig.dynamic(quick=True)
+    with pytest.raises(ValueError, match="are not the dynamic car's"):
+        replace(dynamic, changes=road_change.CHANGES)
+    with pytest.raises(ValueError, match="are not the kinematic car's"):
+        replace(road_change.RoadChangeConfig(), changes=road_change.DYNAMIC_CHANGES[:1])

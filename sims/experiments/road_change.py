@@ -209,6 +209,13 @@ class RoadChangeConfig:
         appearance = [c.name for c in self.changes if c.name in APPEARANCE_CHANGE_NAMES]
         if appearance and not camera:
             raise ValueError(f"the change(s) {', '.join(appearance)} need camera observations (--observation camera)")
+        pool = DYNAMIC_CHANGES if self.setup.car == "dynamic" else ALL_CHANGES
+        other = [c.name for c in self.changes if c.name not in {p.name for p in pool}]
+        if other:
+            raise ValueError(
+                f"the change(s) {', '.join(other)} are not the {self.setup.car} car's; "
+                f"choose from {', '.join(p.name for p in pool)}"
+            )
 
     @classmethod
     def quick(cls) -> RoadChangeConfig:
