@@ -511,24 +511,32 @@ def run_experiment(
     out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print, resume: bool = False
 ) -> list[dict]:
     """Train, then drive every changed world; write ``training.csv``, ``results.csv``, ``models/``,
-    ``road_change.png`` and ``summary.md``."""
-    from agents.model import NetConfig, SteeringNet, save_checkpoint
+    ``road_change.png`` and ``summary.md``. The dynamic car's grid trains the dry and mixed
+    policies and drives every grip and speed strength, with its own metrics, figure and summary."""
+    from agents.model import save_checkpoint
 
-    if config.setup.car == "dynamic":
-        return run_dynamic_experiment(out, config, backend, log, resume)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     setup = config.setup
-    training = [TrainingRun(m, config.first_seed + k, setup) for m in config.methods for k in range(config.seeds)]
-    log(f"road-change, stage 1: {len(training)} training runs on {backend.describe()}")
+    if setup.car == "dynamic":
+        title, run, train, evaluate = (
+            "road-change (dynamic car)",
+            DynamicTrainingRun,
+            train_dynamic_policy,
+            evaluate_dynamic,
+        )
+    else:
+        title, run, train, evaluate = "road-change", TrainingRun, train_policy, evaluate_in_changed_world
+    training = [run(m, config.first_seed + k, setup) for m in config.methods for k in range(config.seeds)]
+    log(f"{title}, stage 1: {len(training)} training runs on {backend.describe()}")
     trained = run_grid(
-        train_policy, training, backend, describe_training, log, store=out / ".runs" / "training", resume=resume
+        train, training, backend, describe_training, log, store=out / ".runs" / "training", resume=resume
     )
     write_csv(out / "training.csv", [t["row"] for t in trained])
     for spec, result in zip(training, trained):
-        net = SteeringNet(NetConfig.from_dict(result["details"]["net_config"]))
-        net.load_state_dict(policy_from_weights(result["details"]).net.state_dict())
-        save_checkpoint(out / "models" / f"{spec.name}.pt", net, **result["row"])
+        details = result["details"]
+        world = {"env": details["env"]} if "env" in details else {}  # the dynamic policies' training world
+        save_checkpoint(out / "models" / f"{spec.name}.pt", policy_from_weights(details).net, **world, **result["row"])
 
     evaluations = [EvaluationRun("expert", None, c.name, s, setup) for c in config.changes for s in c.strengths] + [
         EvaluationRun(spec.method, spec.seed, c.name, s, setup, result["details"])
@@ -536,30 +544,30 @@ def run_experiment(
         for c in config.changes
         for s in c.strengths
     ]
-    log(f"road-change, stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
+    log(f"{title}, stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
     results = run_grid(
-        evaluate_in_changed_world,
-        evaluations,
-        backend,
-        describe_evaluation,
-        log,
-        store=out / ".runs" / "evaluation",
-        resume=resume,
+        evaluate, evaluations, backend, describe_evaluation, log, store=out / ".runs" / "evaluation", resume=resume
     )
     rows = [r["row"] for r in results]
     train_samples = {(t["row"]["method"], t["row"]["seed"]): t["row"]["train_samples"] for t in trained}
     for row in rows:
         row["train_samples"] = train_samples.get((row["method"], row["seed"]), "")
     write_csv(out / "results.csv", rows)
-    plot(rows, config.changes, out / "road_change.png", setup.observation, setup.families)
-    table = format_table(rows, config.changes)
-    write_text(out / "summary.md", summary(rows, [t["row"] for t in trained], config, table))
+    training_rows = [t["row"] for t in trained]
+    if setup.car == "dynamic":
+        plot_dynamic(rows, config.changes, out / "road_change.png")
+        table = format_dynamic_table(rows, config.changes)
+        text = dynamic_summary(rows, training_rows, config, table)
+    else:
+        plot(rows, config.changes, out / "road_change.png", setup.observation, setup.families)
+        table = format_table(rows, config.changes)
+        text = summary(rows, training_rows, config, table)
+    write_text(out / "summary.md", text)
     log(table)
     log(f"wrote {out}/training.csv, results.csv, models/, road_change.png, summary.md")
     return rows
 
 
-# ------------------------------------------------------------------ the dynamic car
 @dataclass(frozen=True)
 class DynamicTrainingRun(TrainingRun):
     """One policy of the dynamic car to train: a training condition (``dry``, ``mixed``) and a seed."""
@@ -708,54 +716,3 @@ DYNAMIC_METRICS = (
 """The columns of the dynamic car's ``results.csv`` (see :mod:`agents.evaluation`; and
 ``speed_at_first_section`` [m/s], the mean speed with which the cars reached the start of their
 road's first slippery section, over the cars that got there: how fast they enter it)."""
-
-
-def run_dynamic_experiment(
-    out: Path, config: RoadChangeConfig, backend: Backend = Backend(), log=print, resume: bool = False
-) -> list[dict]:
-    """The dynamic car's grid: train the dry and mixed policies, then drive every grip and speed
-    strength; write ``training.csv``, ``results.csv``, ``models/``, ``road_change.png``, ``summary.md``."""
-    from agents.model import save_checkpoint
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    setup = config.setup
-    training = [
-        DynamicTrainingRun(m, config.first_seed + k, setup) for m in config.methods for k in range(config.seeds)
-    ]
-    log(f"road-change (dynamic car), stage 1: {len(training)} training runs on {backend.describe()}")
-    trained = run_grid(
-        train_dynamic_policy, training, backend, describe_training, log, store=out / ".runs" / "training", resume=resume
-    )
-    write_csv(out / "training.csv", [t["row"] for t in trained])
-    for spec, result in zip(training, trained):
-        policy = policy_from_weights(result["details"])
-        save_checkpoint(out / "models" / f"{spec.name}.pt", policy.net, env=result["details"]["env"], **result["row"])
-
-    evaluations = [EvaluationRun("expert", None, c.name, s, setup) for c in config.changes for s in c.strengths] + [
-        EvaluationRun(spec.method, spec.seed, c.name, s, setup, result["details"])
-        for spec, result in zip(training, trained)
-        for c in config.changes
-        for s in c.strengths
-    ]
-    log(f"road-change (dynamic car), stage 2: {len(evaluations)} evaluation runs on {backend.describe()}")
-    results = run_grid(
-        evaluate_dynamic,
-        evaluations,
-        backend,
-        describe_evaluation,
-        log,
-        store=out / ".runs" / "evaluation",
-        resume=resume,
-    )
-    rows = [r["row"] for r in results]
-    train_samples = {(t["row"]["method"], t["row"]["seed"]): t["row"]["train_samples"] for t in trained}
-    for row in rows:
-        row["train_samples"] = train_samples.get((row["method"], row["seed"]), "")
-    write_csv(out / "results.csv", rows)
-    plot_dynamic(rows, config.changes, out / "road_change.png")
-    table = format_dynamic_table(rows, config.changes)
-    write_text(out / "summary.md", dynamic_summary(rows, [t["row"] for t in trained], config, table))
-    log(table)
-    log(f"wrote {out}/training.csv, results.csv, models/, road_change.png, summary.md")
-    return rows

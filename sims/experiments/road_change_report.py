@@ -41,8 +41,10 @@ def _drivers(rows) -> list[str]:
 
 
 def _values(rows, method, change, strength, key) -> list[float]:
+    """The ``key`` values of ``method``'s rows at ``change`` and ``strength``; one that could not be
+    measured (None or empty: no car reached a slippery section) as NaN."""
     return [
-        float(r[key])
+        math.nan if r[key] is None or r[key] == "" else float(r[key])
         for r in rows
         if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12
     ]
@@ -267,15 +269,6 @@ DYNAMIC_PANELS = (
 GRIP_NAMES = {1.0: "dry", 0.7: "wet", 0.55: "gravel", 0.3: "snow", 0.1: "ice"}
 
 
-def _dynamic_values(rows, method, change, strength, key) -> list[float]:
-    """As :func:`_values`, with a value that could not be measured (None or empty) as NaN."""
-    return [
-        math.nan if r[key] is None or r[key] == "" else float(r[key])
-        for r in rows
-        if r["method"] == method and r["change"] == change and abs(float(r["strength"]) - strength) < 1e-12
-    ]
-
-
 def _speed_or_dash(value: float) -> str:
     """``12.3m/s``, or a dash where no car got there."""
     return f"{value:>4.1f}m/s" if math.isfinite(value) else f"{'-':>7}"
@@ -306,7 +299,7 @@ def format_dynamic_table(rows: list[dict], changes) -> str:
             cells = []
             for m in drivers:
                 v = {
-                    key: mean_and_spread(_dynamic_values(rows, m, change.name, s, key))[0]
+                    key: mean_and_spread(_values(rows, m, change.name, s, key))[0]
                     for key in (
                         "completion_rate",
                         "off_road_rate",
@@ -339,7 +332,7 @@ def plot_dynamic(rows: list[dict], changes, path) -> Path:
         for method in _dynamic_drivers(rows):
             marker, linestyle, width = DYNAMIC_STYLES[method]
             for row_index, (key, _, scale) in enumerate(DYNAMIC_PANELS):
-                values = [[scale * v for v in _dynamic_values(rows, method, change.name, s, key)] for s in x]
+                values = [[scale * v for v in _values(rows, method, change.name, s, key)] for s in x]
                 plot_with_spread(
                     axes[row_index, col],
                     x,
@@ -424,7 +417,7 @@ def dynamic_summary(rows: list[dict], training_rows: list[dict], config, table: 
         parts = []
         for m in _dynamic_drivers(rows):
             v = {
-                key: mean_and_spread(_dynamic_values(rows, m, change.name, hardest, key))[0]
+                key: mean_and_spread(_values(rows, m, change.name, hardest, key))[0]
                 for key in ("completion_rate", "off_road_rate", "mean_speed", "sliding_time")
             }
             parts.append(
