@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
 
 from envs import limits
 from envs.appearance import Appearance, get_look
@@ -112,6 +115,14 @@ class RoadFollowConfig:
     """Per-step penalty times (cte / half width)^2."""
     off_road_penalty: float = 10.0
     """One-off penalty for leaving the road."""
+
+    @cached_property
+    def road_pool(self) -> np.ndarray:
+        """``[P]`` int64 the road indices episodes draw from: ``road_indices``, or ``0 .. num_roads - 1``
+        as an empty array (read-only; made once, so a reset does not convert the tuple again)."""
+        pool = np.asarray(self.road_indices if self.road_indices is not None else (), dtype=np.int64)
+        pool.flags.writeable = False
+        return pool
 
     def __post_init__(self):
         if self.observation not in OBSERVATION_TYPES:

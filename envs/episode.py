@@ -12,9 +12,13 @@ import numpy as np
 
 from envs.config import RoadFollowConfig
 from envs.generation import generate_roads
+from envs.jit import njit
 from envs.road import Road
 
 OPTION_KEYS = ("road", "family", "road_index", "start_offset")
+UNIFORMS_PER_EPISODE = 4
+"""Numbers each episode draws from its car's rng, whatever its options: family, road index,
+lateral and heading offset."""
 ROADS_KEPT = 8192
 """Most roads the caller's ``roads`` dict of :func:`draw_episodes` holds before it is emptied
 (the vector env's: about 25 kB a default road, so at most some 200 MB; the default pool of 2,000
@@ -26,6 +30,7 @@ def draw_episodes(
     rngs: list[np.random.Generator],
     options: list[dict | None] | None = None,
     roads: dict | None = None,
+    uniforms: np.ndarray | None = None,
 ) -> tuple[list[Road], np.ndarray, np.ndarray]:
     """Choose the road and start offset of a new episode for each of ``M`` cars.
 
@@ -40,21 +45,33 @@ def draw_episodes(
             ``start_offset`` ``(lateral [m], heading [rad])``. Unknown keys are an error.
         roads: a dict the caller keeps between calls, mapping ``(family, index)`` to the
             generated road, so that a road drawn before costs one look-up.
+        uniforms: ``[M, UNIFORMS_PER_EPISODE]`` the numbers each car's rng gave for this
+            episode, if the caller drew them already (``envs.seeding.GeneratorTable``); by
+            default they are drawn here.
 
     Returns:
         ``(roads, lateral[M] [m], heading[M] [rad])``.
     """
-    u = np.empty((len(rngs), 4))
-    for rng, row in zip(rngs, u):
-        rng.random(out=row)
-    family_pick = (u[:, 0] * len(config.families)).astype(np.int64)
-    pool = config.road_indices
-    if pool is not None:
-        index_pick = np.asarray(pool, dtype=np.int64)[(u[:, 1] * len(pool)).astype(np.int64)]
-    else:
-        index_pick = (u[:, 1] * config.num_roads).astype(np.int64)
-    lateral = (2.0 * u[:, 2] - 1.0) * config.start_lateral_offset
-    heading = (2.0 * u[:, 3] - 1.0) * config.start_heading_offset
+    u = uniforms
+    if u is None:
+        u = np.empty((len(rngs), UNIFORMS_PER_EPISODE))
+        for rng, row in zip(rngs, u):
+            rng.random(out=row)
+    m = len(u)
+    family_pick, index_pick = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
+    lateral, heading = np.empty(m), np.empty(m)
+    _episode_numbers(
+        u,
+        len(config.families),
+        config.road_pool,
+        config.num_roads,
+        config.start_lateral_offset,
+        config.start_heading_offset,
+        family_pick,
+        index_pick,
+        lateral,
+        heading,
+    )
     names = config.families
     picks = [(names[f], i) for f, i in zip(family_pick.tolist(), index_pick.tolist())]  # (family, index)
     given: dict[int, Road] = {}
@@ -76,12 +93,26 @@ def draw_episodes(
         roads = {}
     elif len(roads) > ROADS_KEPT:
         roads.clear()
-    chosen = [given.get(k) or roads.get(key) for k, key in enumerate(picks)]
+    chosen = [given.get(k) or roads.get(key) for k, key in enumerate(picks)] if given else list(map(roads.get, picks))
     if any(road is None for road in chosen):  # roads not drawn before: seeded and drawn together
         new = list(dict.fromkeys(key for road, key in zip(chosen, picks) if road is None))
         roads.update(zip(new, generate_roads(config.split, new)))
         chosen = [road or roads[key] for road, key in zip(chosen, picks)]
     return chosen, lateral, heading
+
+
+@njit(cache=True)
+def _episode_numbers(u, num_families, pool, num_roads, lateral_offset, heading_offset, family, index, lateral, heading):
+    """Each row of ``u`` (an episode's uniforms) as its family and road index (from ``pool``, or
+    ``0 .. num_roads - 1`` if it is empty) and its start's lateral [m] and heading [rad] offsets."""
+    for m in range(u.shape[0]):
+        family[m] = int(u[m, 0] * num_families)
+        if len(pool) > 0:
+            index[m] = pool[int(u[m, 1] * len(pool))]
+        else:
+            index[m] = int(u[m, 1] * num_roads)
+        lateral[m] = (2.0 * u[m, 2] - 1.0) * lateral_offset
+        heading[m] = (2.0 * u[m, 3] - 1.0) * heading_offset
 
 
 def _start_offset(value) -> tuple[float, float]:

@@ -42,7 +42,7 @@ from envs.config import RoadFollowConfig
 from envs.jit import PARALLEL_FROM, njit, prange, records_for_kernels
 from envs.observations import FeatureSensor, _features_car, make_sensor
 from envs.road import Road
-from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, project_car, segment_foot
+from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, copy_record, project_car, segment_foot
 
 INFO_KEYS = (
     "cte",
@@ -322,11 +322,28 @@ def _step_cars_parallel(
 
 
 @njit(cache=True)
-def _place_cars(cars, lateral, heading_offset, target_speed, state, track, seg, steps, slots, atlas, headings):
-    """Put ``cars[M]`` at the start of their roads, ``lateral[M]`` [m] to the left and turned by
-    ``heading_offset[M]`` [rad]: they project onto the road's first segment."""
+def _place_cars(
+    cars,
+    entries,
+    records,
+    slot_words,
+    lateral,
+    heading_offset,
+    target_speed,
+    state,
+    track,
+    seg,
+    steps,
+    slots,
+    atlas,
+    headings,
+):
+    """Give ``cars[M]`` the road records ``entries[M]`` (``envs.road_batch.copy_record``) and put
+    them at their roads' start, ``lateral[M]`` [m] to the left and turned by ``heading_offset[M]``
+    [rad]: they project onto the road's first segment."""
     for k in range(len(cars)):
         i = cars[k]
+        copy_record(records, slot_words, i, entries[k])
         road = slots[i]
         cos0, sin0 = math.cos(road.heading0), math.sin(road.heading0)
         x = road.x0 - lateral[k] * sin0
@@ -438,10 +455,11 @@ class Fleet:
     ) -> None:
         """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad]."""
         cars = np.asarray(cars, dtype=np.int64)
-        self.roads.set_roads(cars, roads)
-        for i, rng in zip(cars.tolist(), rngs):
-            self.rngs[i] = rng
-        self.road_labels[cars] = [road.name for road in roads]
+        entries = self.roads.store(cars, roads)
+        labels, own = self.road_labels, self.rngs
+        for i, rng, road in zip(cars.tolist(), rngs, roads):
+            own[i] = rng
+            labels[i] = road.name
         if hasattr(self.sensor, "reset_cars"):  # a sensor with per-episode state (the camera's look)
             self.sensor.reset_cars(cars, rngs, self.num_cars)
         crosswind = self.config.disturbances.crosswind
@@ -450,8 +468,12 @@ class Fleet:
                 sign = 1.0 if rng.random() < 0.5 else -1.0
                 heading0 = float(road.headings[0])
                 self.wind[i] = sign * crosswind * np.array([-math.sin(heading0), math.cos(heading0)])
+        roads = self.roads
         _place_cars(
             cars,
+            entries,
+            roads.records,
+            roads.slot_words,
             np.asarray(lateral, dtype=np.float64),
             np.asarray(heading_offset, dtype=np.float64),
             float(self.config.target_speed),
@@ -459,9 +481,9 @@ class Fleet:
             self.track,
             self.seg,
             self.steps,
-            self.roads.kernel_slots,
-            self.roads.atlas,
-            self.roads.headings,
+            roads.kernel_slots,
+            roads.atlas,
+            roads.headings,
         )
 
     # ----------------------------------------------------------------- step

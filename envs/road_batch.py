@@ -207,10 +207,10 @@ class RoadBatch:
         self.slots = np.rec.array(np.zeros(num_slots, dtype=ROAD_RECORD))
         self.slots[:] = _empty_record()
         self.kernel_slots = records_for_kernels(self.slots)  # the same memory, as kernels take it
-        self._slot_words = _words(self.slots)
+        self.slot_words = _words(self.slots)
         # each road stored: id -> (record number, road); _records[k] is its slot record
         self._atlas_index: dict[int, tuple[int, Road]] = {}
-        self._records = np.zeros(64, dtype=ROAD_RECORD)
+        self._set_records(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
         self._used = 0
         self._tables(1024)
@@ -218,7 +218,8 @@ class RoadBatch:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.kernel_slots = records_for_kernels(self.slots)  # unpickled, the views were copies
-        self._slot_words = _words(self.slots)
+        self.slot_words = _words(self.slots)
+        self._set_records(self._records)
 
     # ------------------------------------------------------------- per-slot values
     @property
@@ -249,8 +250,15 @@ class RoadBatch:
     def set_roads(self, slots: np.ndarray, roads: list[Road]) -> None:
         """Put ``roads[k]`` in ``slots[k]``: the record of a road already stored is copied,
         a new road is stored first."""
+        slots = np.asarray(slots, dtype=np.int64)
+        copy_records(self.records, self.slot_words, slots, self.store(slots, roads))
+
+    def store(self, slots: np.ndarray, roads: list[Road]) -> np.ndarray:
+        """The record numbers ``[M]`` of ``roads`` (storing those not stored yet), which are to
+        go into ``slots``: the caller copies the records (:func:`copy_records`, into
+        :attr:`slot_words`). ``slots`` must not change before that."""
         in_slot = self.roads
-        for slot, road in zip(np.asarray(slots).tolist(), roads):
+        for slot, road in zip(slots.tolist(), roads):
             in_slot[slot] = road
         index = self._atlas_index
         entries = [hit[0] if (hit := index.get(id(road))) is not None and hit[1] is road else -1 for road in roads]
@@ -262,8 +270,7 @@ class RoadBatch:
             for road in roads:
                 self._entry(road)
             entries = [self._atlas_index[id(road)][0] for road in roads]
-        # as 8-byte words: numpy copies structured items field by field, words ~10x faster
-        self._slot_words[slots] = _words(self._records)[entries]
+        return np.array(entries, dtype=np.int64)
 
     def _entry(self, road: Road) -> int:
         """Record number of ``road``, storing it in the atlas if new."""
@@ -292,12 +299,16 @@ class RoadBatch:
         )
         self._used += num_rows
         if self._num_records == len(self._records):
-            self._records = np.concatenate([self._records, np.zeros_like(self._records)])
+            self._set_records(np.concatenate([self._records, np.zeros_like(self._records)]))
         entry = self._num_records
         self._num_records += 1
         self._records[entry] = self._record(road, offset, num_rows)
         self._atlas_index[id(road)] = (entry, road)
         return entry
+
+    def _set_records(self, records: np.ndarray) -> None:
+        self._records = records
+        self.records = _words(records)  # the same memory as 8-byte words, as kernels copy them
 
     def _layout(self, road: Road) -> tuple[int, int]:
         """``(laps, extension)``: a closed road is stored ``laps`` times over plus its first point
@@ -413,6 +424,20 @@ class RoadBatch:
         j = np.floor(s / slots.spacing[:, None]).astype(np.int64)
         j = np.minimum(np.maximum(j, 0), slots.look_hi[:, None])
         return self.curvatures[j + slots.offset[:, None]]
+
+
+@njit(cache=True, inline="always")
+def copy_record(records, slot_words, slot, entry):
+    """Record ``entry`` of ``records`` into slot ``slot``, word by word (both as ``[n, 15]`` int64)."""
+    for w in range(slot_words.shape[1]):
+        slot_words[slot, w] = records[entry, w]
+
+
+@njit(cache=True)
+def copy_records(records, slot_words, slots, entries):
+    """Records ``entries[M]`` into ``slots[M]`` (:func:`copy_record`)."""
+    for k in range(len(slots)):
+        copy_record(records, slot_words, slots[k], entries[k])
 
 
 def _words(records: np.ndarray) -> np.ndarray:

@@ -15,10 +15,16 @@ fills a pool of four words, ``generate_state`` hashes the pool into the output w
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 from numpy.random.bit_generator import ISeedSequence
+
+from envs.jit import jit_disabled, njit
 
 _POOL = 4  # numpy's DEFAULT_POOL_SIZE
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
@@ -143,3 +149,77 @@ def generators(seeds: Sequence[int]) -> list[np.random.Generator]:
         for k, bits in zip(ks, bit_generators(entropy)):
             out[k] = np.random.Generator(bits)
     return out
+
+
+# ------------------------------------------------------------------ drawing inside a kernel
+@intrinsic
+def _next_double(typingctx, function, state):
+    """``function(state)``: a bit generator's ``next_double`` (its C function at address
+    ``function``, ``BitGenerator.ctypes.next_double``) on its state at address ``state``
+    (``BitGenerator.ctypes.state_address``): the next uniform in [0, 1) of that generator, as
+    ``Generator.random()`` draws it."""
+
+    def codegen(context, builder, signature, args):
+        byte_pointer = ir.IntType(8).as_pointer()
+        next_double = builder.inttoptr(args[0], ir.FunctionType(ir.DoubleType(), [byte_pointer]).as_pointer())
+        return builder.call(next_double, [builder.inttoptr(args[1], byte_pointer)])
+
+    return types.float64(types.intp, types.intp), codegen
+
+
+@njit(cache=True)
+def _draw_uniforms(rows, functions, states, out):
+    for m in range(len(rows)):
+        i = rows[m]
+        for k in range(out.shape[1]):
+            out[m, k] = _next_double(functions[i], states[i])
+
+
+class GeneratorTable:
+    """The generators of ``N`` cars as a kernel draws from them: each one's bit generator's
+    ``next_double`` function and state (``numpy.random.BitGenerator.ctypes``), so that drawing a
+    few numbers for each of many cars costs one kernel call, not a ``Generator.random`` call a
+    car (1-2 us each). A car's row is refreshed whenever it is asked to draw from another
+    generator than last time; the table holds the generators it points into, so they stay alive.
+    With ``NUMBA_DISABLE_JIT=1``, or a generator without a ``ctypes`` interface, it calls
+    ``Generator.random``. Either way each car's numbers and its generator's state afterwards
+    are exactly those of ``rng.random(count)``."""
+
+    def __init__(self, num_cars: int):
+        self.num_cars = num_cars
+        self._clear()
+
+    def _clear(self) -> None:
+        self._generators: list[np.random.Generator | None] = [None] * self.num_cars
+        self._functions = np.zeros(self.num_cars, dtype=np.intp)
+        self._states = np.zeros(self.num_cars, dtype=np.intp)
+
+    def __getstate__(self) -> dict:  # addresses mean nothing in another process
+        return {"num_cars": self.num_cars}
+
+    def __setstate__(self, state: dict) -> None:
+        self.num_cars = state["num_cars"]
+        self._clear()
+
+    def uniforms(self, cars: np.ndarray, rngs: Sequence[np.random.Generator], count: int) -> np.ndarray:
+        """``[M, count]``: row ``k`` is ``rngs[k].random(count)``, drawn for car ``cars[k]``."""
+        out = np.empty((len(rngs), count))
+        cars = np.asarray(cars, dtype=np.int64)
+        known = self._generators
+        native = not jit_disabled()
+        for i, rng in zip(cars.tolist(), rngs):
+            if known[i] is not rng:
+                try:
+                    interface = rng.bit_generator.ctypes
+                except AttributeError:  # not a numpy Generator: drawn by its own method
+                    native = False
+                    break
+                known[i] = rng
+                self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
+                self._states[i] = interface.state_address
+        if native:
+            _draw_uniforms(cars, self._functions, self._states, out)
+        else:
+            for rng, row in zip(rngs, out):
+                row[:] = rng.random(count)
+        return out
