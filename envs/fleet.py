@@ -39,7 +39,7 @@ from envs.car import (
     wrap_angle,
 )
 from envs.config import RoadFollowConfig
-from envs.jit import PARALLEL_FROM, njit, prange, records_for_kernels
+from envs.jit import PARALLEL_FROM, njit, prange, prefetch_row, records_for_kernels, threads
 from envs.observations import FeatureSensor, _features_car, make_sensor
 from envs.road import Road
 from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, copy_record, project_car, segment_foot
@@ -121,93 +121,162 @@ def params_record(config: RoadFollowConfig, max_steps: int | None) -> np.recarra
 
 
 # ------------------------------------------------------------------------------- kernels
+PREFETCH_AHEAD = 2  # cars: the step of car i asks for the road rows of car i + 2 (1 and 4 ran no faster)
+
+
 @njit(cache=True, inline="always")
-def _step_car(i, state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table):
-    """One car's step; a car in ``frozen`` (just reset) stays and reports its start. ``params`` is
-    a one-element record array of ``PARAMS_RECORD``: the car's and the world's settings. Returns
-    the cosine and sine of the car's heading after the step."""
+def _prefetch_car(i, track, seg, slots, atlas, headings, friction, lookup, lookahead):
+    """Start fetching the road rows car ``i`` reads: the segment its projection starts from and
+    the samples its look-ahead points fall on (where they are before the step; a step moves them
+    by a row or so, mostly within the same cache line)."""
     road = slots[i]
-    car = world = params[0]
-    reward_progress = reward_centering = reward_off_road = lateral_accel = 0.0
-    off_road = finished = truncated = slid = False
-    mu = friction[road.offset + seg[i]]  # the surface under the car
-    if frozen[i]:
-        cos_h, sin_h = math.cos(state[i, HEADING]), math.sin(state[i, HEADING])
-    else:
-        steer_command = min(max(actions[i, 0], -1.0), 1.0)
-        if world.throttle:
-            accel = min(max(actions[i, 1], -1.0), 1.0) * car.max_accel
+    row = road.offset + seg[i]
+    prefetch_row(atlas, row)
+    prefetch_row(headings, row)
+    prefetch_row(friction, row)
+    if len(lookahead) > 0:
+        per_metre = 1.0 / road.spacing
+        last = road.num_rows - 1
+        for k in range(len(lookahead)):
+            sample = min(max(int((track[i, S] + lookahead[k]) * per_metre), 0), last)
+            prefetch_row(lookup, road.offset + sample)
+
+
+@njit(cache=True)
+def _step_range(
+    lo,
+    hi,
+    state,
+    track,
+    seg,
+    steps,
+    slots,
+    atlas,
+    headings,
+    curvatures,
+    friction,
+    params,
+    actions,
+    push,
+    frozen,
+    table,
+    lookup,
+    lookahead,
+    cte_limit,
+    reach,
+    preview,
+    features,
+):
+    """Step cars ``lo .. hi - 1``; a car in ``frozen`` (just reset) stays and reports its start.
+    ``params`` is a one-element record array of ``PARAMS_RECORD``: the car's and the world's
+    settings. With a non-empty ``lookahead`` each car's ``features`` observation is written in
+    the same pass.
+
+    The loop over cars is this function's own, for the serial and the parallel kernel alike
+    (the parallel one calls it on a range of cars per thread): numba inlining a per-car function
+    into a loop keeps the function's arrays reference-counted once a car, which cost 150 ns a car
+    here (1.2 ms against 0.55 ms for 4,096 cars, measured on the 2-core machine)."""
+    for i in range(lo, hi):
+        if i + PREFETCH_AHEAD < hi:
+            _prefetch_car(i + PREFETCH_AHEAD, track, seg, slots, atlas, headings, friction, lookup, lookahead)
+        road = slots[i]
+        car = world = params[0]
+        reward_progress = reward_centering = reward_off_road = lateral_accel = 0.0
+        off_road = finished = truncated = slid = False
+        mu = friction[road.offset + seg[i]]  # the surface under the car
+        if frozen[i]:
+            cos_h, sin_h = math.cos(state[i, HEADING]), math.sin(state[i, HEADING])
         else:
-            accel = cruise_accel(state[i, SPEED], world.target_speed, car)
-        if car.dynamic:
-            x, y, heading, speed, lateral, yaw_rate, steer, cos_h, sin_h, lateral_accel, slid = single_track_step(
-                state[i, X],
-                state[i, Y],
-                state[i, HEADING],
-                state[i, SPEED],
-                state[i, LATERAL],
-                state[i, YAW_RATE],
-                state[i, STEER],
-                steer_command,
-                accel,
-                car,
-                world.dt,
-                world.steering_bias,
-                push[i, 0],
-                push[i, 1],
-                mu,
+            steer_command = min(max(actions[i, 0], -1.0), 1.0)
+            if world.throttle:
+                accel = min(max(actions[i, 1], -1.0), 1.0) * car.max_accel
+            else:
+                accel = cruise_accel(state[i, SPEED], world.target_speed, car)
+            if car.dynamic:
+                x, y, heading, speed, lateral, yaw_rate, steer, cos_h, sin_h, lateral_accel, slid = single_track_step(
+                    state[i, X],
+                    state[i, Y],
+                    state[i, HEADING],
+                    state[i, SPEED],
+                    state[i, LATERAL],
+                    state[i, YAW_RATE],
+                    state[i, STEER],
+                    steer_command,
+                    accel,
+                    car,
+                    world.dt,
+                    world.steering_bias,
+                    push[i, 0],
+                    push[i, 1],
+                    mu,
+                )
+                state[i, LATERAL], state[i, YAW_RATE] = lateral, yaw_rate
+            else:
+                x, y, heading, speed, steer, cos_h, sin_h = bicycle_step(
+                    state[i, X],
+                    state[i, Y],
+                    state[i, HEADING],
+                    state[i, SPEED],
+                    state[i, STEER],
+                    steer_command,
+                    accel,
+                    car,
+                    world.dt,
+                    world.steering_bias,
+                    push[i, 0],
+                    push[i, 1],
+                )
+            seg[i], s, cte, seg_heading = project_car(atlas, headings, road, x, y, seg[i])
+            progress = s - track[i, S]
+            if road.closed:  # across the start line of a loop
+                progress -= road.length * math.floor(progress / road.length + 0.5)
+            state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, speed, steer
+            track[i, S], track[i, CTE] = s, cte
+            track[i, HEADING_ERROR] = wrap_angle(heading - seg_heading)
+            track[i, DISTANCE] += progress
+            off_road = abs(cte) > road.half_width + world.off_road_margin
+            finished = track[i, DISTANCE] >= road.length - 1e-6
+            ratio = cte / road.half_width
+            reward_progress = world.progress_reward * progress
+            reward_centering = -world.centering_penalty * ratio * ratio
+            reward_off_road = -world.off_road_penalty * off_road
+            steps[i] += 1
+            truncated = world.max_steps > 0 and steps[i] >= world.max_steps
+        table[ROW_CTE, i] = track[i, CTE]
+        table[ROW_HEADING_ERROR, i] = track[i, HEADING_ERROR]
+        table[ROW_PROGRESS, i] = min(track[i, DISTANCE] / road.length, 1.0)
+        table[ROW_PROGRESS_M, i] = track[i, DISTANCE]
+        table[ROW_OFF_ROAD, i] = off_road
+        table[ROW_FINISHED, i] = finished
+        table[ROW_SPEED, i] = state[i, SPEED]
+        table[ROW_STEER, i] = state[i, STEER]
+        table[ROW_REWARD_PROGRESS, i] = reward_progress
+        table[ROW_REWARD_CENTERING, i] = reward_centering
+        table[ROW_REWARD_OFF_ROAD, i] = reward_off_road
+        table[ROW_REWARD, i] = reward_progress + reward_centering + reward_off_road
+        table[ROW_TERMINATED, i] = off_road or finished
+        table[ROW_TRUNCATED, i] = truncated
+        table[ROW_SLIP_ANGLE, i] = math.atan2(state[i, LATERAL], state[i, SPEED]) if car.dynamic else 0.0
+        table[ROW_LATERAL_ACCEL, i] = lateral_accel
+        table[ROW_SLIDING, i] = slid
+        table[ROW_FRICTION, i] = mu
+        if len(lookahead) > 0:
+            _features_car(
+                i,
+                state,
+                track,
+                slots,
+                lookup,
+                lookahead,
+                cte_limit,
+                reach,
+                preview,
+                curvatures,
+                friction,
+                features,
+                cos_h,
+                sin_h,
             )
-            state[i, LATERAL], state[i, YAW_RATE] = lateral, yaw_rate
-        else:
-            x, y, heading, speed, steer, cos_h, sin_h = bicycle_step(
-                state[i, X],
-                state[i, Y],
-                state[i, HEADING],
-                state[i, SPEED],
-                state[i, STEER],
-                steer_command,
-                accel,
-                car,
-                world.dt,
-                world.steering_bias,
-                push[i, 0],
-                push[i, 1],
-            )
-        seg[i], s, cte, seg_heading = project_car(atlas, headings, road, x, y, seg[i])
-        progress = s - track[i, S]
-        if road.closed:  # across the start line of a loop
-            progress -= road.length * math.floor(progress / road.length + 0.5)
-        state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, speed, steer
-        track[i, S], track[i, CTE] = s, cte
-        track[i, HEADING_ERROR] = wrap_angle(heading - seg_heading)
-        track[i, DISTANCE] += progress
-        off_road = abs(cte) > road.half_width + world.off_road_margin
-        finished = track[i, DISTANCE] >= road.length - 1e-6
-        ratio = cte / road.half_width
-        reward_progress = world.progress_reward * progress
-        reward_centering = -world.centering_penalty * ratio * ratio
-        reward_off_road = -world.off_road_penalty * off_road
-        steps[i] += 1
-        truncated = world.max_steps > 0 and steps[i] >= world.max_steps
-    table[ROW_CTE, i] = track[i, CTE]
-    table[ROW_HEADING_ERROR, i] = track[i, HEADING_ERROR]
-    table[ROW_PROGRESS, i] = min(track[i, DISTANCE] / road.length, 1.0)
-    table[ROW_PROGRESS_M, i] = track[i, DISTANCE]
-    table[ROW_OFF_ROAD, i] = off_road
-    table[ROW_FINISHED, i] = finished
-    table[ROW_SPEED, i] = state[i, SPEED]
-    table[ROW_STEER, i] = state[i, STEER]
-    table[ROW_REWARD_PROGRESS, i] = reward_progress
-    table[ROW_REWARD_CENTERING, i] = reward_centering
-    table[ROW_REWARD_OFF_ROAD, i] = reward_off_road
-    table[ROW_REWARD, i] = reward_progress + reward_centering + reward_off_road
-    table[ROW_TERMINATED, i] = off_road or finished
-    table[ROW_TRUNCATED, i] = truncated
-    table[ROW_SLIP_ANGLE, i] = math.atan2(state[i, LATERAL], state[i, SPEED]) if car.dynamic else 0.0
-    table[ROW_LATERAL_ACCEL, i] = lateral_accel
-    table[ROW_SLIDING, i] = slid
-    table[ROW_FRICTION, i] = mu
-    return cos_h, sin_h
 
 
 @njit(cache=True, inline="always")
@@ -219,10 +288,9 @@ def _finite(actions) -> bool:
     return True
 
 
-# The step kernel, as a serial loop and as a prange loop over the same per-car functions (a
-# parallel kernel takes twice as long to compile, so small fleets never pay for it). Each
-# returns False, having changed nothing, if an action is NaN or infinite; with a non-empty
-# ``lookahead`` it writes each car's ``features`` observation in the same pass.
+# The step kernel, serial and over numba's thread pool (a parallel kernel takes twice as long to
+# compile, so small fleets never pay for it): each returns False, having changed nothing, if an
+# action is NaN or infinite.
 @njit(cache=True)
 def _step_cars(
     state,
@@ -248,27 +316,30 @@ def _step_cars(
 ):
     if not _finite(actions):
         return False
-    for i in range(state.shape[0]):
-        cos_h, sin_h = _step_car(
-            i, state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table
-        )
-        if len(lookahead) > 0:
-            _features_car(
-                i,
-                state,
-                track,
-                slots,
-                lookup,
-                lookahead,
-                cte_limit,
-                reach,
-                preview,
-                curvatures,
-                friction,
-                features,
-                cos_h,
-                sin_h,
-            )
+    _step_range(
+        0,
+        state.shape[0],
+        state,
+        track,
+        seg,
+        steps,
+        slots,
+        atlas,
+        headings,
+        curvatures,
+        friction,
+        params,
+        actions,
+        push,
+        frozen,
+        table,
+        lookup,
+        lookahead,
+        cte_limit,
+        reach,
+        preview,
+        features,
+    )
     return True
 
 
@@ -294,30 +365,36 @@ def _step_cars_parallel(
     reach,
     preview,
     features,
+    parts,
 ):
     if not _finite(actions):
         return False
-    for i in prange(state.shape[0]):
-        cos_h, sin_h = _step_car(
-            i, state, track, seg, steps, slots, atlas, headings, friction, params, actions, push, frozen, table
+    n = state.shape[0]
+    for part in prange(parts):  # a range of cars per thread
+        _step_range(
+            part * n // parts,
+            (part + 1) * n // parts,
+            state,
+            track,
+            seg,
+            steps,
+            slots,
+            atlas,
+            headings,
+            curvatures,
+            friction,
+            params,
+            actions,
+            push,
+            frozen,
+            table,
+            lookup,
+            lookahead,
+            cte_limit,
+            reach,
+            preview,
+            features,
         )
-        if len(lookahead) > 0:
-            _features_car(
-                i,
-                state,
-                track,
-                slots,
-                lookup,
-                lookahead,
-                cte_limit,
-                reach,
-                preview,
-                curvatures,
-                friction,
-                features,
-                cos_h,
-                sin_h,
-            )
     return True
 
 
@@ -510,8 +587,7 @@ class Fleet:
         roads, fused = self.roads, self._fused
         obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features
         push = self.wind if self._no_gusts else self._push(frozen)
-        kernel = _step_cars_parallel if self.num_cars >= self.parallel_from else _step_cars
-        if not kernel(
+        args = (
             self.state,
             self.track,
             self.seg,
@@ -532,7 +608,9 @@ class Fleet:
             self._reach,
             self._preview,
             obs,
-        ):
+        )
+        finite = _step_cars_parallel(*args, threads()) if self.num_cars >= self.parallel_from else _step_cars(*args)
+        if not finite:
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         if not fused:
             return table, self.observe()

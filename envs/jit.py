@@ -24,9 +24,21 @@ import os
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-__all__ = ["njit", "prange", "PARALLEL_FROM", "set_threads", "threads", "jit_disabled", "records_for_kernels"]
+__all__ = [
+    "njit",
+    "prange",
+    "PARALLEL_FROM",
+    "set_threads",
+    "threads",
+    "jit_disabled",
+    "records_for_kernels",
+    "prefetch_row",
+]
 
 
 def _parallel_from_environment(default: int = 512) -> int:
@@ -70,3 +82,35 @@ def records_for_kernels(records: np.recarray) -> np.ndarray:
     view, measured on the 2-core machine), or the record array itself when the kernels run as
     plain Python (``NUMBA_DISABLE_JIT=1``), where ``record.field`` needs ``np.recarray``'s records."""
     return records if jit_disabled() else records.view(np.ndarray)
+
+
+def _prefetch_codegen(context, builder, signature, args):
+    array = context.make_array(signature.args[0])(context, builder, args[0])
+    stride = cgutils.unpack_tuple(builder, array.strides)[0]
+    byte = ir.IntType(8).as_pointer()
+    address = builder.gep(builder.bitcast(array.data, byte), [builder.mul(args[1], stride)])
+    i32 = ir.IntType(32)
+    prefetch = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32]), "llvm.prefetch.p0"
+    )
+    # read (0), keep in every cache level (3), data (1)
+    builder.call(prefetch, [address, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+    return context.get_dummy_value()
+
+
+@intrinsic
+def _prefetch_row(typingctx, array, row):
+    if not isinstance(array, types.Array):
+        return None
+    return types.none(array, types.intp), _prefetch_codegen
+
+
+def _prefetch_row_python(array, row) -> None:
+    """Plain Python has no caches to warm."""
+
+
+prefetch_row = _prefetch_row_python if jit_disabled() else _prefetch_row
+"""``prefetch_row(array, i)``: ask the CPU to bring row ``i`` of ``array`` (its first cache line)
+into the caches, without waiting for it; a kernel calls it for a car it will reach soon, whose
+road rows are scattered over tables larger than the caches. An index outside the array fetches
+nothing wrong (a prefetch never faults) but should be avoided."""
