@@ -28,11 +28,15 @@ from gymnasium import spaces
 
 from envs.car import HEADING, SPEED, STEER, CarParams, X, Y
 from envs.config import RoadFollowConfig
-from envs.jit import njit, prange
+from envs.jit import njit, prange, prefetch_row, threads
 from envs.road import SURFACES
 from envs.road_batch import (
     CTE,
     HEADING_ERROR,
+    PX,
+    PY,
+    VX,
+    VY,
     RoadBatch,
     S,
     centreline_at,
@@ -216,66 +220,129 @@ def _around(x: float, y: float) -> float:
 _ANGLE_SLACK = 1e-9  # pseudo-angle margin: rays at a segment's ends are tested too
 
 
-@njit(cache=True, inline="always")
-def _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
-    x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
-    c, sn = math.cos(heading), math.sin(heading)
-    road = slots[i]
+@njit(cache=True)
+def _rays_range(lo, hi, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
+    """The rays of cars ``lo .. hi - 1`` into ``out[lo:hi]``.
+
+    Per car, first the edge points: one table row gives the left and the right point of each
+    sample (every ~1 m), relative to the car, and the pseudo-angle each is seen at (``_around``,
+    0 straight behind). Then, side by side, each edge segment is tested against the rays within
+    the angles it spans (rays sorted by pseudo-angle; consecutive segments span neighbouring
+    angles, so ``first`` walks a step or two); a segment seen across the back, or through the
+    car, against every ray. The loop over cars is this function's own, for the serial and the
+    parallel kernel alike (see ``envs.fleet._step_range``)."""
     rays = len(ray_cos)
-    best = out[i]  # float32: the nearest crossing so far (rounding is monotonic, so the minimum
-    for r in range(rays):  # of the rounded distances is the rounded minimum)
-        best[r] = ray_range
-    stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
-    j0 = edge_start(road, track[i, S] - behind)
-    first = 0  # the first ray (in pseudo-angle order) at or above the last segment's angles
-    for side in (1.0, -1.0):  # the left edge, then the right: one segment per pair of points
-        x0 = y0 = seen0 = 0.0
+    points = np.empty((2, count + 1, 3))  # per side: x, y relative to the car [m], pseudo-angle
+    ray_x = np.empty(rays)  # the rays' directions in the world frame, in pseudo-angle order
+    ray_y = np.empty(rays)
+    best = np.empty(rays)  # the nearest crossing so far of each, in that order
+    cap = np.float32(ray_range)  # as the float32 observation holds it
+    for i in range(lo, hi):
+        if i + 1 < hi:
+            _prefetch_edges(i + 1, track, slots, atlas, behind)
+        x, y, heading = state[i, X], state[i, Y], state[i, HEADING]
+        c, sn = math.cos(heading), math.sin(heading)
+        road = slots[i]
+        for j in range(rays):
+            r = ray_order[j]
+            ray_x[j] = c * ray_cos[r] - sn * ray_sin[r]
+            ray_y[j] = sn * ray_cos[r] + c * ray_sin[r]
+            best[j] = cap
+        stride = max(math.floor(1.0 / road.spacing + 0.5), 1)  # edge points every ~1 m
+        j0 = edge_start(road, track[i, S] - behind)
+        # unit normal to the left of each sample's segment: (-uy, ux), with u = v * spacing
+        offset = road.half_width * road.spacing
         for k in range(count + 1):
-            ex, ey = edge_point(atlas, road, j0 + stride * k, side)
-            x1, y1 = ex - x, ey - y  # the edge point relative to the car, and its pseudo-angle
-            seen1 = _around(-(c * x1 + sn * y1), -(c * y1 - sn * x1))  # seen from it, 0 behind
-            if k > 0:
-                lo, hi = min(seen0, seen1), max(seen0, seen1)
-                # a segment seen across less than half a turn can only cross the rays within its
-                # angles (rays sorted by pseudo-angle; consecutive segments span neighbouring
-                # angles, so `first` walks a step or two); one across the back, or through the
-                # car, may cross any
-                if hi - lo < 2.0 - _ANGLE_SLACK:  # False for NaN too
-                    lo, hi = lo - _ANGLE_SLACK, hi + _ANGLE_SLACK
-                    while first > 0 and ray_at[first - 1] >= lo:
+            row = road.offset + min(max(j0 + stride * k, 0), road.look_hi + 1)
+            px, py, vx, vy = atlas[row, PX], atlas[row, PY], atlas[row, VX], atlas[row, VY]
+            for side in range(2):
+                sign = 1.0 if side == 0 else -1.0  # the left edge, then the right
+                x1 = px - sign * offset * vy - x
+                y1 = py + sign * offset * vx - y
+                points[side, k, 0], points[side, k, 1] = x1, y1
+                points[side, k, 2] = _around(-(c * x1 + sn * y1), -(c * y1 - sn * x1))
+        for side in range(2):
+            first = 0  # the first ray (in pseudo-angle order) at or above the last segment's angles
+            for k in range(1, count + 1):
+                x0, y0, seen0 = points[side, k - 1, 0], points[side, k - 1, 1], points[side, k - 1, 2]
+                x1, y1, seen1 = points[side, k, 0], points[side, k, 1], points[side, k, 2]
+                lo_angle, hi_angle = min(seen0, seen1), max(seen0, seen1)
+                if hi_angle - lo_angle < 2.0 - _ANGLE_SLACK:  # False for NaN too
+                    lo_angle, hi_angle = lo_angle - _ANGLE_SLACK, hi_angle + _ANGLE_SLACK
+                    while first > 0 and ray_at[first - 1] >= lo_angle:
                         first -= 1
-                    while first < rays and ray_at[first] < lo:
+                    while first < rays and ray_at[first] < lo_angle:
                         first += 1
                     j = first
                 else:
-                    j, hi = 0, 5.0
-                while j < rays and ray_at[j] <= hi:
-                    r = ray_order[j]
-                    dir_x = c * ray_cos[r] - sn * ray_sin[r]  # the ray's direction in the world frame
-                    dir_y = sn * ray_cos[r] + c * ray_sin[r]
-                    # cross(ray, point): the side of the ray's line each end lies on; a sign change
-                    # means the segment crosses the line, at `u` along it
-                    was = dir_x * y0 - dir_y * x0
-                    now = dir_x * y1 - dir_y * x1
+                    j, hi_angle = 0, 5.0
+                while j < rays and ray_at[j] <= hi_angle:
+                    # cross(ray, point): the side of the ray's line each end lies on; a sign
+                    # change means the segment crosses the line, at `u` along it
+                    was = ray_x[j] * y0 - ray_y[j] * x0
+                    now = ray_x[j] * y1 - ray_y[j] * x1
                     if was * now <= 0.0 and was != now:
                         u = was / (was - now)
-                        t = (x0 + u * (x1 - x0)) * dir_x + (y0 + u * (y1 - y0)) * dir_y
-                        if 0.0 < t < best[r]:
-                            best[r] = t
+                        t = (x0 + u * (x1 - x0)) * ray_x[j] + (y0 + u * (y1 - y0)) * ray_y[j]
+                        if 0.0 < t < best[j]:
+                            best[j] = t
                     j += 1
-            x0, y0, seen0 = x1, y1, seen1
+        for j in range(rays):
+            # float32: rounding is monotonic, so the rounded minimum is the minimum of the rounded
+            out[i, ray_order[j]] = best[j]
+
+
+@njit(cache=True, inline="always")
+def _prefetch_edges(i, track, slots, atlas, behind):
+    """Start fetching the first table rows car ``i``'s rays read (the rest follow in order)."""
+    road = slots[i]
+    first = road.offset + min(max(edge_start(road, track[i, S] - behind), 0), road.look_hi + 1)
+    prefetch_row(atlas, first)
+    prefetch_row(atlas, first + 2)
 
 
 @njit(cache=True)
 def _rays(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
-    for i in range(state.shape[0]):
-        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out)
+    _rays_range(
+        0,
+        state.shape[0],
+        state,
+        track,
+        slots,
+        atlas,
+        ray_cos,
+        ray_sin,
+        ray_at,
+        ray_order,
+        ray_range,
+        behind,
+        count,
+        out,
+    )
 
 
 @njit(cache=True, parallel=True)
-def _rays_parallel(state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
-    for i in prange(state.shape[0]):
-        _rays_car(i, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out)
+def _rays_parallel(
+    state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out, parts
+):
+    n = state.shape[0]
+    for part in prange(parts):  # a range of cars per thread
+        _rays_range(
+            part * n // parts,
+            (part + 1) * n // parts,
+            state,
+            track,
+            slots,
+            atlas,
+            ray_cos,
+            ray_sin,
+            ray_at,
+            ray_order,
+            ray_range,
+            behind,
+            count,
+            out,
+        )
 
 
 class RaySensor:
@@ -302,8 +369,7 @@ class RaySensor:
 
     def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
         out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        kernel = _rays_parallel if len(state) * self.work >= parallel_from else _rays
-        kernel(
+        args = (
             state,
             track,
             roads.kernel_slots,
@@ -317,6 +383,10 @@ class RaySensor:
             self.count,
             out,
         )
+        if len(state) * self.work >= parallel_from:
+            _rays_parallel(*args, threads())
+        else:
+            _rays(*args)
         return out
 
     def noise_scale(self) -> np.ndarray:
