@@ -377,6 +377,8 @@ def _camera_parallel(
 class CameraSensor:
     """The dashcam of N cars (see the module docstring)."""
 
+    work = PER_FRAME_CARS  # car-steps of the step kernel one frame costs (``envs.observations``)
+
     def __init__(self, config: RoadFollowConfig):
         height, width = config.camera_size
         self.shape = (height, width, 3)
@@ -411,7 +413,7 @@ class CameraSensor:
         nearest = np.empty((n, 3, width))
         nearest_chord = np.empty((n, width), dtype=np.int64)
         # a frame costs about as much as 100 steps of a car: threads pay from a few cars on
-        kernel = _camera_parallel if n * PER_FRAME_CARS >= parallel_from else _camera
+        kernel = _camera_parallel if n * self.work >= parallel_from else _camera
         kernel(
             state,
             track,

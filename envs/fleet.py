@@ -483,6 +483,7 @@ class Fleet:
         self._no_noise = config.disturbances.observation_noise == 0.0
         # what the step kernel takes for its fused features (empty when the sensor is another)
         self._fused = isinstance(self.sensor, FeatureSensor)
+        self._sensor_work = 0 if self._fused else self.sensor.work  # car-steps of work one car's reading costs
         self._obs_shape = (num_cars,) + self.sensor.shape
         self._lookahead = self.sensor.lookahead if self._fused else np.zeros(0)
         self._preview = self.sensor.preview if self._fused else np.zeros(0)
@@ -609,7 +610,9 @@ class Fleet:
             self._preview,
             obs,
         )
-        finite = _step_cars_parallel(*args, threads()) if self.num_cars >= self.parallel_from else _step_cars(*args)
+        # threads from parallel_from cars, or when the sensor's kernel takes them anyway
+        threaded = self.num_cars * max(1, self._sensor_work) >= self.parallel_from
+        finite = _step_cars_parallel(*args, threads()) if threaded else _step_cars(*args)
         if not finite:
             raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
         if not fused:
