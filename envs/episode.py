@@ -101,18 +101,29 @@ def draw_episodes(
     return chosen, lateral, heading
 
 
+@njit(cache=True, inline="always")
+def episode_numbers(u, m, num_families, pool, num_roads, lateral_offset, heading_offset):
+    """Row ``m`` of ``u`` (an episode's uniforms) as ``(family, position, index, lateral,
+    heading)``: the family, the road's position in ``pool`` and its index there (``pool`` empty:
+    both the index in ``0 .. num_roads - 1``), and the start's lateral [m] and heading [rad]
+    offsets."""
+    family = int(u[m, 0] * num_families)
+    if len(pool) > 0:
+        position = int(u[m, 1] * len(pool))
+        index = pool[position]
+    else:
+        position = index = int(u[m, 1] * num_roads)
+    lateral = (2.0 * u[m, 2] - 1.0) * lateral_offset
+    heading = (2.0 * u[m, 3] - 1.0) * heading_offset
+    return family, position, index, lateral, heading
+
+
 @njit(cache=True)
 def _episode_numbers(u, num_families, pool, num_roads, lateral_offset, heading_offset, family, index, lateral, heading):
-    """Each row of ``u`` (an episode's uniforms) as its family and road index (from ``pool``, or
-    ``0 .. num_roads - 1`` if it is empty) and its start's lateral [m] and heading [rad] offsets."""
     for m in range(u.shape[0]):
-        family[m] = int(u[m, 0] * num_families)
-        if len(pool) > 0:
-            index[m] = pool[int(u[m, 1] * len(pool))]
-        else:
-            index[m] = int(u[m, 1] * num_roads)
-        lateral[m] = (2.0 * u[m, 2] - 1.0) * lateral_offset
-        heading[m] = (2.0 * u[m, 3] - 1.0) * heading_offset
+        family[m], _, index[m], lateral[m], heading[m] = episode_numbers(
+            u, m, num_families, pool, num_roads, lateral_offset, heading_offset
+        )
 
 
 def _start_offset(value) -> tuple[float, float]:

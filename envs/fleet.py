@@ -39,10 +39,12 @@ from envs.car import (
     wrap_angle,
 )
 from envs.config import RoadFollowConfig
+from envs.episode import UNIFORMS_PER_EPISODE, episode_numbers
 from envs.jit import PARALLEL_FROM, njit, prange, prefetch_row, records_for_kernels, threads
 from envs.observations import FeatureSensor, _features_car, make_sensor
 from envs.road import Road
 from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, copy_record, project_car, segment_foot
+from envs.seeding import GeneratorTable, next_double
 
 INFO_KEYS = (
     "cte",
@@ -78,6 +80,10 @@ ROW_OFF_ROAD, ROW_FINISHED, ROW_SPEED, ROW_STEER = (_ROW[k] for k in INFO_KEYS[4
 ROW_REWARD_PROGRESS, ROW_REWARD_CENTERING, ROW_REWARD_OFF_ROAD = (_ROW[k] for k in INFO_KEYS[9:12])
 ROW_SLIP_ANGLE, ROW_LATERAL_ACCEL, ROW_SLIDING, ROW_FRICTION = (_ROW[k] for k in INFO_KEYS[12:16])
 ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED = (_ROW[k] for k in STEP_COLUMNS[-3:])
+
+MAX_PICKS = 1 << 22
+"""Most roads (families x pool size) whose stored record a fleet remembers by pick, in a
+``[families, pool]`` int64 table (32 MB); a larger pool starts every episode the long way."""
 
 PARAMS_RECORD = np.dtype(
     [
@@ -398,15 +404,15 @@ def _step_cars_parallel(
     return True
 
 
-@njit(cache=True)
-def _place_cars(
-    cars,
-    entries,
-    records,
-    slot_words,
+@njit(cache=True, inline="always")
+def _place_car(
+    i,
+    entry,
     lateral,
     heading_offset,
     target_speed,
+    records,
+    slot_words,
     state,
     track,
     seg,
@@ -415,24 +421,123 @@ def _place_cars(
     atlas,
     headings,
 ):
-    """Give ``cars[M]`` the road records ``entries[M]`` (``envs.road_batch.copy_record``) and put
-    them at their roads' start, ``lateral[M]`` [m] to the left and turned by ``heading_offset[M]``
-    [rad]: they project onto the road's first segment."""
+    """Give car ``i`` the road record ``entry`` (``envs.road_batch.copy_record``) and put it at
+    the road's start, ``lateral`` [m] to the left and turned by ``heading_offset`` [rad]: it
+    projects onto the road's first segment."""
+    copy_record(records, slot_words, i, entry)
+    road = slots[i]
+    cos0, sin0 = math.cos(road.heading0), math.sin(road.heading0)
+    x = road.x0 - lateral * sin0
+    y = road.y0 + lateral * cos0
+    heading = wrap_angle(road.heading0 + heading_offset)
+    state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, target_speed, 0.0
+    state[i, LATERAL], state[i, YAW_RATE] = 0.0, 0.0  # wheels straight: no slip, no turn
+    s, cte, seg_heading = segment_foot(atlas, headings, road, 0, x, y)
+    seg[i] = 0
+    steps[i] = 0
+    track[i, S], track[i, DISTANCE], track[i, CTE] = s, 0.0, cte
+    track[i, HEADING_ERROR] = wrap_angle(heading - seg_heading)
+
+
+@njit(cache=True)
+def _place_cars(
+    cars,
+    entries,
+    lateral,
+    heading_offset,
+    target_speed,
+    records,
+    slot_words,
+    state,
+    track,
+    seg,
+    steps,
+    slots,
+    atlas,
+    headings,
+):
+    """:func:`_place_car` for ``cars[M]`` with ``entries[M]``, ``lateral[M]``, ``heading_offset[M]``."""
     for k in range(len(cars)):
-        i = cars[k]
-        copy_record(records, slot_words, i, entries[k])
-        road = slots[i]
-        cos0, sin0 = math.cos(road.heading0), math.sin(road.heading0)
-        x = road.x0 - lateral[k] * sin0
-        y = road.y0 + lateral[k] * cos0
-        heading = wrap_angle(road.heading0 + heading_offset[k])
-        state[i, X], state[i, Y], state[i, HEADING], state[i, SPEED], state[i, STEER] = x, y, heading, target_speed, 0.0
-        state[i, LATERAL], state[i, YAW_RATE] = 0.0, 0.0  # wheels straight: no slip, no turn
-        s, cte, seg_heading = segment_foot(atlas, headings, road, 0, x, y)
-        seg[i] = 0
-        steps[i] = 0
-        track[i, S], track[i, DISTANCE], track[i, CTE] = s, 0.0, cte
-        track[i, HEADING_ERROR] = wrap_angle(heading - seg_heading)
+        _place_car(
+            cars[k],
+            entries[k],
+            lateral[k],
+            heading_offset[k],
+            target_speed,
+            records,
+            slot_words,
+            state,
+            track,
+            seg,
+            steps,
+            slots,
+            atlas,
+            headings,
+        )
+
+
+@njit(cache=True)
+def _restart_cars(
+    cars,
+    functions,
+    generator_states,
+    num_families,
+    pool,
+    num_roads,
+    lateral_offset,
+    heading_offset,
+    picks,
+    uniforms,
+    chosen,
+    entries,
+    target_speed,
+    records,
+    slot_words,
+    state,
+    track,
+    seg,
+    steps,
+    slots,
+    atlas,
+    headings,
+):
+    """New episodes for ``cars[M]`` (no options): each draws its uniforms from its generator
+    (``envs.seeding.GeneratorTable``) into ``uniforms[M]``, picks its road and start
+    (``envs.episode.episode_numbers``; ``chosen[M, 2]``: family and position in the pool) and, if
+    ``picks[family, position]`` holds the record of that road (stored before), is placed on it;
+    ``entries[M]`` is that record or -1, for the caller to start through ``draw_episodes``.
+    Returns how many cars were not placed."""
+    missed = 0
+    for m in range(len(cars)):
+        i = cars[m]
+        for k in range(uniforms.shape[1]):
+            uniforms[m, k] = next_double(functions[i], generator_states[i])
+        family, position, _, lateral, heading = episode_numbers(
+            uniforms, m, num_families, pool, num_roads, lateral_offset, heading_offset
+        )
+        chosen[m, 0], chosen[m, 1] = family, position
+        entry = picks[family, position]
+        entries[m] = entry
+        if entry < 0:
+            missed += 1
+        else:
+            _place_car(
+                i,
+                entry,
+                lateral,
+                heading,
+                target_speed,
+                records,
+                slot_words,
+                state,
+                track,
+                seg,
+                steps,
+                slots,
+                atlas,
+                headings,
+            )
+    return missed
 
 
 def step_table(num_cars: int) -> np.ndarray:
@@ -475,6 +580,9 @@ class Fleet:
         self.road_labels = np.empty(num_cars, dtype=object)
         self.wind = np.zeros((num_cars, 2))  # [m/s] constant crosswind of the episode, world frame
         self.rngs: list[np.random.Generator | None] = [None] * num_cars
+        self.generators = GeneratorTable(num_cars)  # the rngs as kernels draw from them
+        self._picks: np.ndarray | None = None  # [families, pool] record of each pick's road, -1: not stored
+        self._picks_layout = -1  # the roads' layout the picks' records are numbered in
         self.parallel_from = PARALLEL_FROM
         self._params = records_for_kernels(params_record(config, max_steps))
         self._moving = np.zeros(num_cars, dtype=bool)  # the `frozen` mask of a step where all move
@@ -530,10 +638,104 @@ class Fleet:
         lateral: np.ndarray,
         heading_offset: np.ndarray,
         rngs: list[np.random.Generator],
+        picks: np.ndarray | None = None,
     ) -> None:
-        """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad]."""
+        """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad].
+
+        ``picks``: ``[M, 2]`` the family and pool position each car's road was drawn as
+        (:meth:`restart`'s), so that the next episode drawing it finds it stored."""
         cars = np.asarray(cars, dtype=np.int64)
-        entries = self.roads.store(cars, roads)
+        batch = self.roads
+        entries = batch.store(cars, roads)
+        self._episode_state(cars, roads, rngs)
+        _place_cars(
+            cars,
+            entries,
+            np.asarray(lateral, dtype=np.float64),
+            np.asarray(heading_offset, dtype=np.float64),
+            float(self.config.target_speed),
+            batch.records,
+            batch.slot_words,
+            self.state,
+            self.track,
+            self.seg,
+            self.steps,
+            batch.kernel_slots,
+            batch.atlas,
+            batch.headings,
+        )
+        if picks is not None and self._picks is not None:
+            if batch.layout != self._picks_layout:  # storing renumbered the records
+                self._picks.fill(-1)
+                self._picks_layout = batch.layout
+            self._picks[picks[:, 0], picks[:, 1]] = entries
+
+    def restart(
+        self, cars: np.ndarray, rngs: list[np.random.Generator]
+    ) -> tuple[np.ndarray, list[np.random.Generator], np.ndarray, np.ndarray]:
+        """New episodes without options for ``cars``, drawn from ``rngs`` (as ``draw_episodes``
+        draws them): the cars whose road was stored before are placed on it in one kernel.
+        Returns the others ``(cars, rngs, uniforms, picks)`` for the caller to start through
+        ``draw_episodes(..., uniforms=uniforms)`` and :meth:`reset_cars` (``picks=picks``)."""
+        cars = np.asarray(cars, dtype=np.int64)
+        config = self.config
+        shape = (len(config.families), len(config.road_pool) or config.num_roads)
+        functions, states = self.generators.pointers(cars, rngs)
+        if functions is None or shape[0] * shape[1] > MAX_PICKS:  # no kernel, or too many to remember
+            return cars, rngs, self.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE), None
+        if self._picks is None or self._picks_layout != self.roads.layout:  # records (re)numbered
+            self._picks = np.full(shape, -1, dtype=np.int64)
+            self._picks_layout = self.roads.layout
+        m = len(cars)
+        uniforms = np.empty((m, UNIFORMS_PER_EPISODE))
+        chosen = np.empty((m, 2), dtype=np.int64)
+        entries = np.empty(m, dtype=np.int64)
+        batch = self.roads
+        missed = _restart_cars(
+            cars,
+            functions,
+            states,
+            len(config.families),
+            config.road_pool,
+            config.num_roads,
+            config.start_lateral_offset,
+            config.start_heading_offset,
+            self._picks,
+            uniforms,
+            chosen,
+            entries,
+            float(config.target_speed),
+            batch.records,
+            batch.slot_words,
+            self.state,
+            self.track,
+            self.seg,
+            self.steps,
+            batch.kernel_slots,
+            batch.atlas,
+            batch.headings,
+        )
+        if missed == 0:
+            self._start_placed(cars, entries.tolist(), rngs)
+            return cars[:0], [], uniforms[:0], chosen[:0]
+        placed = entries >= 0
+        kept = placed.tolist()
+        self._start_placed(cars[placed], entries[placed].tolist(), [r for r, p in zip(rngs, kept) if p])
+        missing = ~placed
+        return cars[missing], [r for r, p in zip(rngs, kept) if not p], uniforms[missing], chosen[missing]
+
+    def _start_placed(self, cars: np.ndarray, entries: list[int], rngs: list[np.random.Generator]) -> None:
+        """The rest of a new episode for ``cars`` that :func:`_restart_cars` placed on the stored roads ``entries``."""
+        stored, in_slot = self.roads.stored, self.roads.roads
+        roads = [stored[e] for e in entries]
+        for i, road in zip(cars.tolist(), roads):
+            in_slot[i] = road
+        self._episode_state(cars, roads, rngs)
+
+    def _episode_state(self, cars: np.ndarray, roads: list[Road], rngs: list[np.random.Generator]) -> None:
+        """What a new episode of ``cars`` on ``roads`` holds besides the car: its road's name,
+        its rng, the sensor's per-episode state and the crosswind (the last two drawn from the rng,
+        after the episode's uniforms)."""
         labels, own = self.road_labels, self.rngs
         for i, rng, road in zip(cars.tolist(), rngs, roads):
             own[i] = rng
@@ -546,23 +748,6 @@ class Fleet:
                 sign = 1.0 if rng.random() < 0.5 else -1.0
                 heading0 = float(road.headings[0])
                 self.wind[i] = sign * crosswind * np.array([-math.sin(heading0), math.cos(heading0)])
-        roads = self.roads
-        _place_cars(
-            cars,
-            entries,
-            roads.records,
-            roads.slot_words,
-            np.asarray(lateral, dtype=np.float64),
-            np.asarray(heading_offset, dtype=np.float64),
-            float(self.config.target_speed),
-            self.state,
-            self.track,
-            self.seg,
-            self.steps,
-            roads.kernel_slots,
-            roads.atlas,
-            roads.headings,
-        )
 
     # ----------------------------------------------------------------- step
     def step(

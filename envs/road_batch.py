@@ -210,6 +210,8 @@ class RoadBatch:
         self.slot_words = _words(self.slots)
         # each road stored: id -> (record number, road); _records[k] is its slot record
         self._atlas_index: dict[int, tuple[int, Road]] = {}
+        self.stored: list[Road] = []  # the road of each record number
+        self.layout = 0  # counts the rebuilds that renumbered the records
         self._set_records(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
         self._used = 0
@@ -304,6 +306,7 @@ class RoadBatch:
         self._num_records += 1
         self._records[entry] = self._record(road, offset, num_rows)
         self._atlas_index[id(road)] = (entry, road)
+        self.stored.append(road)
         return entry
 
     def _set_records(self, records: np.ndarray) -> None:
@@ -357,6 +360,8 @@ class RoadBatch:
         if self._used > 4 * live_rows + DEAD_ROWS_BYTES // ROW_BYTES:
             old_tables, old_records, old_index = self._table_list(), self._records.copy(), index
             self._atlas_index, self._used, self._num_records = {}, 0, 0
+            self.stored = []
+            self.layout += 1
             self._tables(max(1024, 2 * (live_rows + need)))
             for key, road in live.items():  # copy the live roads' rows and records over
                 entry = self._num_records
@@ -368,6 +373,7 @@ class RoadBatch:
                 self._records[entry]["offset"] = self._used
                 self._used += rows
                 self._atlas_index[key] = (entry, road)
+                self.stored.append(road)
             for slot, road in enumerate(self.roads):
                 if road is not None and id(road) in live:
                     self.kernel_slots[slot] = self._records[self._atlas_index[id(road)][0]]

@@ -20,7 +20,7 @@ from envs.episode import UNIFORMS_PER_EPISODE, draw_episodes
 from envs.fleet import INFO_KEYS, ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED, Fleet, info_arrays
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
-from envs.seeding import GeneratorTable, generators
+from envs.seeding import generators
 
 
 class RoadFollowVectorEnv(VectorEnv):
@@ -65,7 +65,6 @@ class RoadFollowVectorEnv(VectorEnv):
         self.fleet = Fleet(self.config, self.num_envs, max_steps=max_episode_steps)
         self.max_episode_steps = max_episode_steps
         self.rngs: list[np.random.Generator | None] = [None] * self.num_envs  # made by the first reset
-        self._generators = GeneratorTable(self.num_envs)  # the cars' rngs as the episodes' draws read them
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
         self._roads: dict = {}  # (family, index) -> road, for autoresets
@@ -115,11 +114,17 @@ class RoadFollowVectorEnv(VectorEnv):
         return obs, self._info(table)
 
     def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
-        rngs = [self.rngs[i] for i in cars.tolist()]
-        uniforms = self._generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
-        roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads, uniforms)
-        self.fleet.reset_cars(cars, roads, lateral, heading, rngs)
         self._autoreset[cars] = False
+        rngs = [self.rngs[i] for i in cars.tolist()]
+        picks = None
+        if options is None:  # an autoreset: cars whose road is stored start in one kernel
+            cars, rngs, uniforms, picks = self.fleet.restart(cars, rngs)
+            if not len(cars):
+                return
+        else:
+            uniforms = self.fleet.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
+        roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads, uniforms)
+        self.fleet.reset_cars(cars, roads, lateral, heading, rngs, picks)
 
     def step(self, actions):
         if not self._started:

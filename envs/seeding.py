@@ -153,7 +153,7 @@ def generators(seeds: Sequence[int]) -> list[np.random.Generator]:
 
 # ------------------------------------------------------------------ drawing inside a kernel
 @intrinsic
-def _next_double(typingctx, function, state):
+def next_double(typingctx, function, state):
     """``function(state)``: a bit generator's ``next_double`` (its C function at address
     ``function``, ``BitGenerator.ctypes.next_double``) on its state at address ``state``
     (``BitGenerator.ctypes.state_address``): the next uniform in [0, 1) of that generator, as
@@ -172,7 +172,7 @@ def _draw_uniforms(rows, functions, states, out):
     for m in range(len(rows)):
         i = rows[m]
         for k in range(out.shape[1]):
-            out[m, k] = _next_double(functions[i], states[i])
+            out[m, k] = next_double(functions[i], states[i])
 
 
 class GeneratorTable:
@@ -201,24 +201,33 @@ class GeneratorTable:
         self.num_cars = state["num_cars"]
         self._clear()
 
+    def pointers(
+        self, cars: np.ndarray, rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """``(functions[N], states[N])``, the table as a kernel reads it (``next_double(
+        functions[i], states[i])``), with car ``cars[k]``'s row made ``rngs[k]``'s; ``(None,
+        None)`` if a generator has no ``ctypes`` interface or the kernels run as plain Python."""
+        if jit_disabled():
+            return None, None
+        known = self._generators
+        for i, rng in zip(np.asarray(cars).tolist(), rngs):
+            if known[i] is not rng:
+                try:
+                    interface = rng.bit_generator.ctypes
+                except AttributeError:  # not a numpy Generator: only its own methods draw from it
+                    return None, None
+                known[i] = rng
+                self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
+                self._states[i] = interface.state_address
+        return self._functions, self._states
+
     def uniforms(self, cars: np.ndarray, rngs: Sequence[np.random.Generator], count: int) -> np.ndarray:
         """``[M, count]``: row ``k`` is ``rngs[k].random(count)``, drawn for car ``cars[k]``."""
         out = np.empty((len(rngs), count))
         cars = np.asarray(cars, dtype=np.int64)
-        known = self._generators
-        native = not jit_disabled()
-        for i, rng in zip(cars.tolist(), rngs):
-            if known[i] is not rng:
-                try:
-                    interface = rng.bit_generator.ctypes
-                except AttributeError:  # not a numpy Generator: drawn by its own method
-                    native = False
-                    break
-                known[i] = rng
-                self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
-                self._states[i] = interface.state_address
-        if native:
-            _draw_uniforms(cars, self._functions, self._states, out)
+        functions, states = self.pointers(cars, rngs)
+        if functions is not None:
+            _draw_uniforms(cars, functions, states, out)
         else:
             for rng, row in zip(rngs, out):
                 row[:] = rng.random(count)

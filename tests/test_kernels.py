@@ -3,6 +3,7 @@ Gymnasium's own vectorization of the single env."""
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ from envs import ENV_ID, Disturbances
 ROOT = Path(__file__).resolve().parents[1]
 DISTURBANCES = Disturbances(steering_bias=0.02, crosswind=0.5, crosswind_gust=0.3, observation_noise=0.1)
 
-# a short rollout of each observation type, with autoresets, disturbances and throttle
+# a short rollout of each observation type, with autoresets, disturbances and throttle; on two
+# roads, so that compiled autoresets start cars on stored roads in one kernel (``Fleet.restart``)
 ROLLOUT = r"""
 import json, sys
 import numpy as np
@@ -29,7 +31,7 @@ def rollout(observation, steps, num_envs, throttle, model="kinematic"):
     env = envs.RoadFollowVectorEnv(num_envs, observation=observation, families=("hairpin",), throttle=throttle,
                                    car=envs.CarParams(model=model),
                                    disturbances=envs.Disturbances(**json.loads(sys.argv[2])),
-                                   start_lateral_offset=1.0, max_episode_steps=25, **camera)
+                                   start_lateral_offset=1.0, max_episode_steps=25, road_indices=(3, 8), **camera)
     obs, info = env.reset(seed=3)
     rng = np.random.default_rng(0)
     records = [obs, info["cte"], info["progress_m"]]
@@ -182,3 +184,23 @@ def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():
                     best = min(best, t[hit].min(initial=sensor.range))
                 assert obs[i, r] == pytest.approx(best, abs=1e-4), (i, angles[r])
     assert hits > 24 * 30 * len(angles) // 3  # most rays do hit an edge
+
+
+def test_the_generator_table_draws_what_each_generator_draws():
+    """A kernel drawing through ``GeneratorTable`` gives each car ``rng.random(count)`` and leaves
+    its generator where that call leaves it; a car given another generator draws from the new one."""
+    from envs.seeding import GeneratorTable
+
+    def generators():
+        return [np.random.default_rng(s) for s in range(5)] + [np.random.Generator(np.random.Philox(7))]
+
+    table, drawn, expected = GeneratorTable(6), generators(), generators()
+    cars = np.array([5, 0, 3])
+    for _ in range(3):
+        got = table.uniforms(cars, [drawn[i] for i in cars], 4)
+        assert np.array_equal(got, np.stack([expected[i].random(4) for i in cars]))
+    assert all(d.random() == e.random() for d, e in zip(drawn, expected))  # the states moved alike
+    drawn[3], expected[3] = np.random.default_rng(99), np.random.default_rng(99)
+    table = pickle.loads(pickle.dumps(table))  # addresses are not pickled: rows are made again
+    got = table.uniforms(np.array([3, 5]), [drawn[3], drawn[5]], 2)
+    assert np.array_equal(got, np.stack([expected[3].random(2), expected[5].random(2)]))

@@ -105,6 +105,33 @@ def test_vector_env_equals_single_envs(kwargs):
     assert_vector_equals_singles(vector, singles)
 
 
+def test_autoresets_on_roads_driven_before_equal_single_envs():
+    """With a pool of three roads most autoresets draw a road a car drove before, which starts in
+    one kernel (``Fleet.restart``); the episodes are those of single envs."""
+    kwargs = dict(families=("hairpin", "twisty"), road_indices=(4, 9, 17), start_lateral_offset=0.5)
+    actions = random_actions(2, 300)
+    env = make_vec(**kwargs)
+    vector = run_vector(env, seed=21, actions=actions)
+    assert count_episode_ends(vector) >= 3 * NUM_ENVS
+    assert (env.unwrapped.fleet._picks >= 0).sum() >= 4  # picks remembered, so restarts took the kernel
+    assert_vector_equals_singles(vector, run_singles(21, actions, **kwargs))
+
+
+def test_autoresets_equal_single_envs_when_the_road_tables_are_rebuilt(monkeypatch):
+    """Cars meeting road after road make the fleet rebuild its road tables from the roads in use,
+    which renumbers their records: remembered picks must not point at the old numbers."""
+    monkeypatch.setattr(envs.road_batch, "DEAD_ROWS_BYTES", 0)  # rebuild as soon as dead rows outnumber live ones 3:1
+    kwargs = dict(families=("hairpin", "gentle"), num_roads=40, start_heading_offset=0.2)
+    actions = random_actions(3, 500)
+    env = make_vec(**kwargs)
+    vector = run_vector(env, seed=8, actions=actions)
+    fleet = env.unwrapped.fleet
+    assert fleet.roads.layout >= 2, "the tables should have been rebuilt"
+    assert (fleet._picks >= 0).sum() >= 2  # and picks remembered again since
+    assert count_episode_ends(vector) >= 5 * NUM_ENVS
+    assert_vector_equals_singles(vector, run_singles(8, actions, **kwargs))
+
+
 def test_image_vector_env_equals_single_envs():
     kwargs = dict(observation="image", families=("hairpin",), disturbances=DISTURBANCES)
     actions = random_actions(1, 120, num_envs=2)
