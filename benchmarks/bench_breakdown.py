@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
-from envs.fleet import ROW_TERMINATED, ROW_TRUNCATED, STEP_COLUMNS  # noqa: E402
+from envs.fleet import STEP_COLUMNS  # noqa: E402
 from envs.road_follow import validate_actions  # noqa: E402
 
 N = 4096
@@ -40,15 +40,15 @@ def breakdown(env: envs.RoadFollowVectorEnv, steps: int) -> dict:
     for _ in range(steps):  # RoadFollowVectorEnv.step, timed part by part
         t0 = time.perf_counter()
         a = validate_actions(actions, (N, 1))
-        resetting = env._autoreset.copy()
+        resetting = env._autoreset
         if resetting.any():
             resets += int(resetting.sum())
             env._reset_cars(np.flatnonzero(resetting), None)
         t1 = time.perf_counter()
         table, obs = fleet.step(a, resetting)
         t2 = time.perf_counter()
-        env._autoreset = (table[ROW_TERMINATED] != 0.0) | (table[ROW_TRUNCATED] != 0.0)
-        env._info(table)
+        _, terminated, truncated = env._info(table)
+        env._autoreset = terminated | truncated
         t3 = time.perf_counter()
         parts += (t1 - t0, t2 - t1, t3 - t2)
     us = parts / steps * 1e6

@@ -837,15 +837,20 @@ class Fleet:
 
 
 # -------------------------------------------------------------------------------- infos
-_INFO_ROWS = tuple((key, _ROW.get(key), key in FLAG_KEYS) for key in INFO_KEYS)
+_FLAG_ROWS = [_ROW[key] for key in FLAG_KEYS] + [ROW_TERMINATED, ROW_TRUNCATED]  # compared to 0 at once
+_INFO_ROWS = tuple(
+    (key, FLAG_KEYS.index(key) if key in FLAG_KEYS else _ROW.get(key), key in FLAG_KEYS) for key in INFO_KEYS
+)
 
 
-def info_arrays(table: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """The vector env's ``info``: one ``[N]`` array per key of ``INFO_KEYS`` (rows of ``table``)."""
-    return {
-        key: labels.copy() if row is None else (table[row] != 0.0 if flag else table[row])
-        for key, row, flag in _INFO_ROWS
+def info_arrays(table: np.ndarray, labels: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The vector env's ``info``, one ``[N]`` array per key of ``INFO_KEYS`` (rows of ``table``;
+    the flags rows of one boolean array), and the ``[N]`` terminated and truncated flags."""
+    flags = table[_FLAG_ROWS] != 0.0
+    info = {
+        key: labels.copy() if row is None else (flags[row] if flag else table[row]) for key, row, flag in _INFO_ROWS
     }
+    return info, flags[-2], flags[-1]
 
 
 _ROAD_AT = INFO_KEYS.index("road")

@@ -17,7 +17,7 @@ from gymnasium.vector.utils import batch_space
 from envs import limits
 from envs.config import RoadFollowConfig
 from envs.episode import UNIFORMS_PER_EPISODE, draw_episodes
-from envs.fleet import INFO_KEYS, ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED, Fleet, info_arrays
+from envs.fleet import INFO_KEYS, ROW_REWARD, Fleet, info_arrays
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
 from envs.seeding import generators
@@ -70,6 +70,7 @@ class RoadFollowVectorEnv(VectorEnv):
         self._roads: dict = {}  # (family, index) -> road, for autoresets
         self._all_cars = np.ones(self.num_envs, dtype=bool)  # the info's "_key" masks
         self._all_cars.flags.writeable = False
+        self._masks = dict.fromkeys(_MASK_KEYS, self._all_cars)
 
     @property
     def max_episode_steps(self) -> int | None:
@@ -110,11 +111,11 @@ class RoadFollowVectorEnv(VectorEnv):
         car_options = [{k: (v[i] if k in per_car else v) for k, v in options.items()} for i in cars.tolist()]
         self._reset_cars(cars, car_options)
         self._started = True
+        self._autoreset[cars] = False
         table, obs = self.fleet.report()
-        return obs, self._info(table)
+        return obs, self._info(table)[0]
 
     def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
-        self._autoreset[cars] = False
         rngs = [self.rngs[i] for i in cars.tolist()]
         picks = None
         if options is None:  # an autoreset: cars whose road is stored start in one kernel
@@ -132,21 +133,20 @@ class RoadFollowVectorEnv(VectorEnv):
         # checked here although the kernel checks too: autoresets below change state before it runs
         a = validate_actions(actions, (self.num_envs, self.config.action_size))
         # next-step autoreset: cars whose episode ended last step start a new one and stay put
-        resetting = self._autoreset
+        resetting = self._autoreset  # replaced below, never changed in place
         if resetting.any():
-            resetting = resetting.copy()
             self._reset_cars(np.flatnonzero(resetting), None)
         table, obs = self.fleet.step(a, resetting)
-        terminated = table[ROW_TERMINATED] != 0.0
-        truncated = table[ROW_TRUNCATED] != 0.0
+        info, terminated, truncated = self._info(table)
         self._autoreset = terminated | truncated
-        return obs, table[ROW_REWARD], terminated, truncated, self._info(table)
+        return obs, table[ROW_REWARD], terminated, truncated, info
 
-    def _info(self, table: np.ndarray) -> dict:
-        """Per-car info arrays (same keys as the single env), ``_key`` masks all True."""
-        info = info_arrays(table, self.fleet.road_labels)
-        info.update(dict.fromkeys(_MASK_KEYS, self._all_cars))  # read-only, so it can be shared
-        return info
+    def _info(self, table: np.ndarray) -> tuple[dict, np.ndarray, np.ndarray]:
+        """Per-car info arrays (same keys as the single env), ``_key`` masks all True; and the
+        terminated and truncated flags."""
+        info, terminated, truncated = info_arrays(table, self.fleet.road_labels)
+        info.update(self._masks)  # read-only, so they can be shared
+        return info, terminated, truncated
 
     def close_extras(self, **kwargs):
         pass
