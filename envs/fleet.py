@@ -6,13 +6,16 @@ states, their roads, their place on the road, observations, named rewards, termi
 per-step info and the per-car step counters; choosing episodes (``envs.episode``) and the
 Gymnasium bookkeeping belong to the environments.
 
-A step (:meth:`Fleet.step`) runs one kernel, a loop over cars of :func:`_step_car`: the
+A step (:meth:`Fleet.step`) runs one kernel, the loop over cars of :func:`_step_range`: the
 bicycle model (``envs.car``), the local projection onto the road (``envs.road_batch``), the
 reward parts, termination, truncation and the car's column of the *step table*, a
 ``[len(STEP_COLUMNS), N]`` float64 array holding every info value (``INFO_KEYS`` but the road
 label), the reward and the terminated and truncated flags; with the ``features`` sensor the
 same pass writes the car's observation (``envs.observations``), the other sensors run their own
-kernel after it. Resets place cars with :func:`_place_cars`. :func:`info_arrays` and
+kernel after it. Resets place cars with :func:`_place_cars`; an autoreset onto a road the
+fleet has stored draws, picks and places the car in one kernel (:meth:`Fleet.restart`,
+:func:`_restart_cars`, from the cars' generators through ``envs.seeding.GeneratorTable``).
+:func:`info_arrays` and
 :func:`car_info` turn that table into the vector and single env's ``info``; both are driven by
 ``INFO_KEYS``, the one list of what an info holds.
 """

@@ -190,8 +190,13 @@ class RoadBatch:
         atlas, headings, curvatures, lookup, friction: the tables of every road stored (see the
             module docstring), ``M`` rows each.
         slots: ``[num_slots]`` record array of :data:`ROAD_RECORD`, slot ``i`` = car ``i``'s road;
-            ``kernel_slots`` is the same memory as kernels take it.
+            ``kernel_slots`` is the same memory as kernels take it, ``slot_words`` as ``[N, 15]``
+            int64 words (what :func:`copy_record` writes).
         roads: the :class:`Road` in each slot (None until set).
+        records: ``[R, 15]`` int64, the record of every road stored, by record number, as words;
+            ``stored``: the road of each record number.
+        layout: how many times the tables were rebuilt from the roads in use, which renumbers
+            the records (a caller that remembers record numbers forgets them when it changes).
     """
 
     def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=()):

@@ -11,6 +11,12 @@ for state, as ``tests/test_generation_speed.py`` checks over seeds of one, two a
 
 The algorithm is numpy's ``SeedSequence`` (``numpy/random/bit_generator.pyx``): ``mix_entropy``
 fills a pool of four words, ``generate_state`` hashes the pool into the output words.
+
+And drawing from many generators inside a kernel: :class:`GeneratorTable` holds each car's bit
+generator as its C interface (``BitGenerator.ctypes``: the ``next_double`` function and the
+state's address), and :func:`next_double` calls it from compiled code, so that an autoreset of
+28 cars draws its 112 uniforms in one kernel call (about 2 us) instead of 28 ``Generator.random``
+calls (about 50 us); the numbers and the generators' states are exactly those of the calls.
 """
 
 from __future__ import annotations
