@@ -23,6 +23,7 @@ fleet has stored draws, picks and places the car in one kernel (:meth:`Fleet.res
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,7 +44,7 @@ from envs.car import (
 )
 from envs.config import RoadFollowConfig
 from envs.episode import UNIFORMS_PER_EPISODE, episode_numbers
-from envs.jit import PARALLEL_FROM, njit, prange, prefetch_row, records_for_kernels, threads
+from envs.jit import PARALLEL_FROM, njit, object_array, prange, prefetch_row, records_for_kernels, threads
 from envs.observations import FeatureSensor, _features_car, make_sensor
 from envs.road import Road
 from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, copy_record, project_car, segment_foot
@@ -575,6 +576,7 @@ class Fleet:
         max_move = int(math.ceil(config.max_travel_per_step / 0.25)) + 2
         lookahead = config.lookahead_distances if config.observation == "features" else ()
         self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step, lookahead=lookahead)
+        self.roads.expected_roads = len(config.families) * (len(config.road_pool) or config.num_roads)
         self.sensor = make_sensor(config)
         self.state = np.zeros((num_cars, STATE_SIZE))
         self.track = np.zeros((num_cars, 4))
@@ -582,7 +584,7 @@ class Fleet:
         self.steps = np.zeros(num_cars, dtype=np.int64)
         self.road_labels = np.empty(num_cars, dtype=object)
         self.wind = np.zeros((num_cars, 2))  # [m/s] constant crosswind of the episode, world frame
-        self.rngs: list[np.random.Generator | None] = [None] * num_cars
+        self.rngs = np.full(num_cars, None, dtype=object)  # each car's np.random.Generator
         self.generators = GeneratorTable(num_cars)  # the rngs as kernels draw from them
         self._picks: np.ndarray | None = None  # [families, pool] record of each pick's road, -1: not stored
         self._picks_layout = -1  # the roads' layout the picks' records are numbered in
@@ -683,6 +685,7 @@ class Fleet:
         cars = np.asarray(cars, dtype=np.int64)
         config = self.config
         shape = (len(config.families), len(config.road_pool) or config.num_roads)
+        rngs = object_array(rngs)
         functions, states = self.generators.pointers(cars, rngs)
         if functions is None or shape[0] * shape[1] > MAX_PICKS:  # no kernel, or too many to remember
             return cars, rngs, self.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE), None
@@ -719,30 +722,27 @@ class Fleet:
             batch.headings,
         )
         if missed == 0:
-            self._start_placed(cars, entries.tolist(), rngs)
-            return cars[:0], [], uniforms[:0], chosen[:0]
+            self._start_placed(cars, entries, rngs)
+            return cars[:0], rngs[:0], uniforms[:0], chosen[:0]
         placed = entries >= 0
-        kept = placed.tolist()
-        self._start_placed(cars[placed], entries[placed].tolist(), [r for r, p in zip(rngs, kept) if p])
+        self._start_placed(cars[placed], entries[placed], rngs[placed])
         missing = ~placed
-        return cars[missing], [r for r, p in zip(rngs, kept) if not p], uniforms[missing], chosen[missing]
+        return cars[missing], rngs[missing], uniforms[missing], chosen[missing]
 
-    def _start_placed(self, cars: np.ndarray, entries: list[int], rngs: list[np.random.Generator]) -> None:
+    def _start_placed(self, cars: np.ndarray, entries: np.ndarray, rngs: np.ndarray) -> None:
         """The rest of a new episode for ``cars`` that :func:`_restart_cars` placed on the stored roads ``entries``."""
-        stored, in_slot = self.roads.stored, self.roads.roads
-        roads = [stored[e] for e in entries]
-        for i, road in zip(cars.tolist(), roads):
-            in_slot[i] = road
-        self._episode_state(cars, roads, rngs)
+        roads = self.roads.stored_roads[entries]
+        self.roads.roads[cars] = roads
+        self._episode_state(cars, roads, rngs, self.roads.stored_names[entries])
 
-    def _episode_state(self, cars: np.ndarray, roads: list[Road], rngs: list[np.random.Generator]) -> None:
-        """What a new episode of ``cars`` on ``roads`` holds besides the car: its road's name,
-        its rng, the sensor's per-episode state and the crosswind (the last two drawn from the rng,
-        after the episode's uniforms)."""
-        labels, own = self.road_labels, self.rngs
-        for i, rng, road in zip(cars.tolist(), rngs, roads):
-            own[i] = rng
-            labels[i] = road.name
+    def _episode_state(
+        self, cars: np.ndarray, roads: Sequence[Road], rngs: Sequence[np.random.Generator], names=None
+    ) -> None:
+        """What a new episode of ``cars`` on ``roads`` holds besides the car: its road's name
+        (``names``, or read off the roads), its rng, the sensor's per-episode state and the
+        crosswind (the last two drawn from the rng, after the episode's uniforms)."""
+        self.rngs[cars] = object_array(rngs)
+        self.road_labels[cars] = [road.name for road in roads] if names is None else names
         if hasattr(self.sensor, "reset_cars"):  # a sensor with per-episode state (the camera's look)
             self.sensor.reset_cars(cars, rngs, self.num_cars)
         crosswind = self.config.disturbances.crosswind

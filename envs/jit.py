@@ -27,6 +27,7 @@ threads; experiment workers and other spawned processes call ``set_threads(1)``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -43,6 +44,7 @@ __all__ = [
     "threads",
     "jit_disabled",
     "records_for_kernels",
+    "object_array",
     "prefetch_row",
 ]
 
@@ -80,6 +82,16 @@ def threads() -> int:
     if jit_disabled():
         return 1
     return numba.get_num_threads()
+
+
+def object_array(items: Sequence) -> np.ndarray:
+    """``items`` (generators, roads: objects that are not sequences) as a 1-D object array, so that
+    the glue around the kernels picks and sets them for many cars at once (``a[cars] = ...``)."""
+    if isinstance(items, np.ndarray) and items.dtype == object:
+        return items
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
 
 
 def records_for_kernels(records: np.recarray) -> np.ndarray:

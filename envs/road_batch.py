@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from envs.jit import njit, records_for_kernels
+from envs.jit import njit, object_array, records_for_kernels
 from envs.road import Road
 
 PX, PY, VX, VY = range(4)  # columns of the atlas
@@ -192,11 +192,14 @@ class RoadBatch:
         slots: ``[num_slots]`` record array of :data:`ROAD_RECORD`, slot ``i`` = car ``i``'s road;
             ``kernel_slots`` is the same memory as kernels take it, ``slot_words`` as ``[N, 15]``
             int64 words (what :func:`copy_record` writes).
-        roads: the :class:`Road` in each slot (None until set).
+        roads: ``[num_slots]`` object array, the :class:`Road` in each slot (None until set).
         records: ``[R, 15]`` int64, the record of every road stored, by record number, as words;
-            ``stored``: the road of each record number.
+            ``stored_roads``, ``stored_names``: ``[R]`` object arrays, the road of each record
+            number and its name (None past the last).
         layout: how many times the tables were rebuilt from the roads in use, which renumbers
             the records (a caller that remembers record numbers forgets them when it changes).
+        expected_roads: how many distinct roads the slots may come to hold (an env's road pool;
+            0, the default: not known), so that the tables grow once for all of them.
     """
 
     def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=()):
@@ -208,22 +211,24 @@ class RoadBatch:
         self.max_move = max_move
         self.max_travel = max_travel
         self.max_ahead = float(max(lookahead, default=0.0))
-        self.roads: list[Road | None] = [None] * num_slots
+        self.roads = np.full(num_slots, None, dtype=object)  # the Road in each slot
         self.slots = np.rec.array(np.zeros(num_slots, dtype=ROAD_RECORD))
         self.slots[:] = _empty_record()
         self.kernel_slots = records_for_kernels(self.slots)  # the same memory, as kernels take it
         self.slot_words = _words(self.slots)
         # each road stored: id -> (record number, road); _records[k] is its slot record
         self._atlas_index: dict[int, tuple[int, Road]] = {}
-        self.stored: list[Road] = []  # the road of each record number
+        self.stored_roads = np.full(64, None, dtype=object)  # the road of each record number
+        self.stored_names = np.full(64, None, dtype=object)  # and its name
         self.layout = 0  # counts the rebuilds that renumbered the records
+        self.expected_roads = 0  # distinct roads the slots may come to hold (0: not known)
         self._set_records(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
         self._used = 0
         self._tables(1024)
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"expected_roads": 0, **state})  # pickled before it had one: not known
         self.kernel_slots = records_for_kernels(self.slots)  # unpickled, the views were copies
         self.slot_words = _words(self.slots)
         self._set_records(self._records)
@@ -264,16 +269,14 @@ class RoadBatch:
         """The record numbers ``[M]`` of ``roads`` (storing those not stored yet), which are to
         go into ``slots``: the caller copies the records (:func:`copy_records`, into
         :attr:`slot_words`). ``slots`` must not change before that."""
-        in_slot = self.roads
-        for slot, road in zip(slots.tolist(), roads):
-            in_slot[slot] = road
+        self.roads[slots] = object_array(roads)
         index = self._atlas_index
         entries = [hit[0] if (hit := index.get(id(road))) is not None and hit[1] is road else -1 for road in roads]
         if -1 in entries:  # storing may rebuild the atlas, which renumbers every record
             new = {id(road): road for road, entry in zip(roads, entries) if entry == -1}
             need = sum(self._num_rows(road) for road in new.values())
             if self._used + need > len(self.atlas):
-                self._grow(need)  # once for all of them
+                self._grow(need, len(new))  # once for all of them
             for road in roads:
                 self._entry(road)
             entries = [self._atlas_index[id(road)][0] for road in roads]
@@ -287,7 +290,7 @@ class RoadBatch:
         laps, extension = self._layout(road)
         num_rows = self._num_rows(road)
         if self._used + num_rows > len(self.atlas):
-            self._grow(num_rows)
+            self._grow(num_rows, 1)
         offset = self._used
         _write_rows(
             road.points,
@@ -307,11 +310,14 @@ class RoadBatch:
         self._used += num_rows
         if self._num_records == len(self._records):
             self._set_records(np.concatenate([self._records, np.zeros_like(self._records)]))
+            more = np.full(len(self.stored_roads), None, dtype=object)
+            self.stored_roads = np.concatenate([self.stored_roads, more])
+            self.stored_names = np.concatenate([self.stored_names, more])
         entry = self._num_records
         self._num_records += 1
         self._records[entry] = self._record(road, offset, num_rows)
         self._atlas_index[id(road)] = (entry, road)
-        self.stored.append(road)
+        self.stored_roads[entry], self.stored_names[entry] = road, road.name
         return entry
 
     def _set_records(self, records: np.ndarray) -> None:
@@ -356,16 +362,23 @@ class RoadBatch:
             road.closed,
         )
 
-    def _grow(self, need: int) -> None:
-        """Room for ``need`` more rows: rebuilt from the roads still in a slot when those are
-        few of what is stored (cars that drove many roads), otherwise doubled."""
+    def _grow(self, need: int, new_roads: int) -> None:
+        """Room for ``need`` more rows, for ``new_roads`` roads: rebuilt from the roads still in a
+        slot when those are few of what is stored (cars that drove many roads), otherwise doubled,
+        or made room for all :attr:`expected_roads` at once (at the mean rows of the roads stored
+        and these, and a quarter more) where the tables may grow that far before a rebuild anyway
+        (four times the rows in use and the dead rows' budget: 256 cars of a 400-road pool, not
+        one car of a 2,000-road pool). Growing
+        copies every row into new memory, which the machine maps page by page: 21 MB took 13-40 ms
+        on the 2-core machine, 60 us a step over a benchmark's 781 steps of 256 cars."""
         index = self._atlas_index
         live = {id(r): r for r in self.roads if r is not None and id(r) in index and index[id(r)][1] is r}
         live_rows = sum(int(self._records[index[k][0]]["num_rows"]) for k in live)
         if self._used > 4 * live_rows + DEAD_ROWS_BYTES // ROW_BYTES:
             old_tables, old_records, old_index = self._table_list(), self._records.copy(), index
             self._atlas_index, self._used, self._num_records = {}, 0, 0
-            self.stored = []
+            self.stored_roads = np.full(len(self._records), None, dtype=object)
+            self.stored_names = self.stored_roads.copy()
             self.layout += 1
             self._tables(max(1024, 2 * (live_rows + need)))
             for key, road in live.items():  # copy the live roads' rows and records over
@@ -378,14 +391,19 @@ class RoadBatch:
                 self._records[entry]["offset"] = self._used
                 self._used += rows
                 self._atlas_index[key] = (entry, road)
-                self.stored.append(road)
+                self.stored_roads[entry], self.stored_names[entry] = road, road.name
             for slot, road in enumerate(self.roads):
                 if road is not None and id(road) in live:
                     self.kernel_slots[slot] = self._records[self._atlas_index[id(road)][0]]
             if self._used + need <= len(self.atlas):
                 return
+        rows = max(2 * len(self.atlas), self._used + need)
+        if self.expected_roads:
+            pool_rows = math.ceil(1.25 * self.expected_roads * (self._used + need) / (self._num_records + new_roads))
+            if pool_rows <= 4 * (live_rows + need) + DEAD_ROWS_BYTES // ROW_BYTES:  # what a rebuild would leave
+                rows = max(rows, pool_rows)
         old_tables = self._table_list()
-        self._tables(max(2 * len(self.atlas), self._used + need))
+        self._tables(rows)
         for table, old in zip(self._table_list(), old_tables):
             table[: self._used] = old[: self._used]
 
@@ -492,7 +510,7 @@ def _write_rows(
         r = offset + k
         atlas[r, PX], atlas[r, PY] = px, py
         atlas[r, VX], atlas[r, VY] = dx / norm / spacing, dy / norm / spacing
-        headings[r] = np.arctan2(dy, dx)
+        headings[r] = math.atan2(dy, dx)  # the C library's, compiled or not (see envs.road)
         curv[r] = kappa
         friction_rows[r] = mu
         lookup[r, PX], lookup[r, PY], lookup[r, DX], lookup[r, DY] = px, py, dx, dy

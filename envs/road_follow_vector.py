@@ -64,7 +64,7 @@ class RoadFollowVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.fleet = Fleet(self.config, self.num_envs, max_steps=max_episode_steps)
         self.max_episode_steps = max_episode_steps
-        self.rngs: list[np.random.Generator | None] = [None] * self.num_envs  # made by the first reset
+        self.rngs = np.full(self.num_envs, None, dtype=object)  # each car's Generator, made by the first reset
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
         self._started = False
         self._roads: dict = {}  # (family, index) -> road, for autoresets
@@ -116,7 +116,7 @@ class RoadFollowVectorEnv(VectorEnv):
         return obs, self._info(table)[0]
 
     def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
-        rngs = [self.rngs[i] for i in cars.tolist()]
+        rngs = self.rngs[cars]
         picks = None
         if options is None:  # an autoreset: cars whose road is stored start in one kernel
             cars, rngs, uniforms, picks = self.fleet.restart(cars, rngs)

@@ -30,7 +30,7 @@ from numba import types
 from numba.extending import intrinsic
 from numpy.random.bit_generator import ISeedSequence
 
-from envs.jit import jit_disabled, njit
+from envs.jit import jit_disabled, njit, object_array
 
 _POOL = 4  # numpy's DEFAULT_POOL_SIZE
 _INIT_A, _MULT_A = 0x43B0D7E5, 0x931E8875
@@ -196,7 +196,7 @@ class GeneratorTable:
         self._clear()
 
     def _clear(self) -> None:
-        self._generators: list[np.random.Generator | None] = [None] * self.num_cars
+        self._generators = np.full(self.num_cars, None, dtype=object)  # the generator of each row
         self._functions = np.zeros(self.num_cars, dtype=np.intp)
         self._states = np.zeros(self.num_cars, dtype=np.intp)
 
@@ -215,16 +215,16 @@ class GeneratorTable:
         None)`` if a generator has no ``ctypes`` interface or the kernels run as plain Python."""
         if jit_disabled():
             return None, None
-        known = self._generators
-        for i, rng in zip(np.asarray(cars).tolist(), rngs):
-            if known[i] is not rng:
-                try:
-                    interface = rng.bit_generator.ctypes
-                except AttributeError:  # not a numpy Generator: only its own methods draw from it
-                    return None, None
-                known[i] = rng
-                self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
-                self._states[i] = interface.state_address
+        known, cars, rngs = self._generators, np.asarray(cars), object_array(rngs)
+        for k in np.flatnonzero(known[cars] != rngs).tolist():  # `!=` of generators: `is not`
+            i, rng = int(cars[k]), rngs[k]
+            try:
+                interface = rng.bit_generator.ctypes
+            except AttributeError:  # not a numpy Generator: only its own methods draw from it
+                return None, None
+            known[i] = rng
+            self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
+            self._states[i] = interface.state_address
         return self._functions, self._states
 
     def uniforms(self, cars: np.ndarray, rngs: Sequence[np.random.Generator], count: int) -> np.ndarray:

@@ -313,6 +313,28 @@ def test_road_batch_stays_right_while_its_atlas_grows_and_is_rebuilt():
     assert max(atlas_sizes) > atlas_sizes[-1], "the atlas should have been rebuilt"
 
 
+def test_road_batch_with_a_known_pool_grows_once_for_all_of_it():
+    """Eight slots that come to hold every road of a 40-road pool, eight at a time, grow the tables
+    once (room for the pool at the mean rows of the first roads stored) and read each road right;
+    without ``expected_roads`` the tables double on the way."""
+    pool = [generate_road("train", family, i) for family in ("gentle", "twisty") for i in range(20)]
+    grown = {}
+    for expected in (0, len(pool)):
+        batch = RoadBatch(8, max_move=8)
+        batch.expected_roads = expected
+        tables = []
+        for start in range(0, len(pool), 8):
+            batch.set_roads(np.arange(8), pool[start : start + 8])
+            if not tables or tables[-1] is not batch.atlas:
+                tables.append(batch.atlas)
+            x, y = batch.points_at(np.full((8, 1), 25.0))
+            expected_xy = np.stack([road.point_at([25.0])[0] for road in pool[start : start + 8]])
+            np.testing.assert_allclose(np.column_stack([x[:, 0], y[:, 0]]), expected_xy, atol=1e-5)
+        grown[expected] = len(tables)
+    assert grown[len(pool)] == 1, grown
+    assert grown[0] >= 2, grown
+
+
 # ------------------------------------------------------------- generation
 # road 0 of each split and family: (length [m], width [m], first point, last point)
 GOLDEN_ROAD_0 = {
