@@ -863,8 +863,21 @@ _FLAGS_AT = tuple(INFO_KEYS.index(key) for key in FLAG_KEYS)
 
 def car_info(table: np.ndarray, i: int, label: str) -> dict:
     """Car ``i``'s ``info`` as Python scalars, one per key of ``INFO_KEYS``, in that order."""
-    values = table[:_INFO_NUMBERS, i].tolist()  # the table's rows are INFO_KEYS without the road, then the step's own
-    values.insert(_ROAD_AT, label)
+    return _info_of(table[:_INFO_NUMBERS, i].tolist(), label)
+
+
+def car_step(table: np.ndarray, i: int, label: str) -> tuple[float, bool, dict]:
+    """Car ``i``'s reward, whether its episode terminated, and its ``info`` (:func:`car_info`),
+    from one read of its column of the step table."""
+    values = table[:, i].tolist()
+    reward, terminated = values[ROW_REWARD], values[ROW_TERMINATED] != 0.0
+    del values[_INFO_NUMBERS:]
+    return reward, terminated, _info_of(values, label)
+
+
+def _info_of(values: list, label: str) -> dict:
+    """The ``info`` dict from a car's info numbers (the step table's first rows, as a list)."""
+    values.insert(_ROAD_AT, label)  # the table's rows are INFO_KEYS without the road, then the step's own
     for k in _FLAGS_AT:
         values[k] = values[k] != 0.0
     return dict(zip(INFO_KEYS, values))

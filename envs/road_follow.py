@@ -12,7 +12,7 @@ from gymnasium import spaces
 from envs.car import HEADING, LATERAL, SPEED
 from envs.config import RoadFollowConfig
 from envs.episode import draw_episodes
-from envs.fleet import ROW_REWARD, ROW_SLIDING, ROW_TERMINATED, Fleet, car_info, step_table
+from envs.fleet import ROW_SLIDING, Fleet, car_info, car_step, step_table
 from envs.observations import observation_space
 
 MAX_EPISODE_STEPS = 3000
@@ -128,12 +128,12 @@ class RoadFollowEnv(gym.Env):
             a = validate_actions(action, self._action_shape)  # raises a ValueError that says what is wrong
         a = a.reshape(self._action_shape) if a.shape == self._single_shape else validate_actions(a, self._action_shape)
         table, obs = fleet.step(a, table=self._table)  # NaN or infinite actions: ValueError
-        info = car_info(table, 0, fleet.road_labels[0])
+        reward, terminated, info = car_step(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
             self._record_trail(bool(table[ROW_SLIDING, 0]))
             if self.render_mode == "human":
                 self.render()
-        return obs[0], table[ROW_REWARD, 0].item(), bool(table[ROW_TERMINATED, 0]), False, info
+        return obs[0], reward, terminated, False, info
 
     # ----------------------------------------------------------------- reset
     def reset(self, *, seed: int | None = None, options: dict | None = None):
