@@ -6,7 +6,7 @@
     python benchmarks/bench_generation.py --impl-path A --against B   # two other trees
 
 Each run draws roads ``0 .. N-1`` of the ``train`` split of every family with
-``envs.generation._generate`` after clearing its cache, so every road is drawn afresh
+``envs.generation._draw`` (in an older tree, ``_generate`` after clearing its cache), so every road is drawn afresh
 (redraws of roads that came too close to themselves included). A run is repeated
 (``--repeat``, default 3) and reported as the median with the range, because this
 machine's speed varies from minute to minute. The first road of the process is timed
@@ -39,21 +39,30 @@ def time_tree(roads: int, repeat: int, families) -> dict:
     """Time generation in this process (``envs`` must be importable): ms per road per family."""
     import envs
     from envs.generation import FAMILIES as FAMILY_BY_NAME
-    from envs.generation import _generate
+
+    try:  # this tree: `_draw` draws a road afresh at every call (the cache lies around it)
+        from envs.generation import _draw as draw
+
+        def clear() -> None:
+            pass
+    except ImportError:  # an older tree (ad62041 and before): a cached `_generate`
+        from envs.generation import _generate as draw
+
+        clear = draw.cache_clear
 
     t = time.perf_counter()
-    _generate("unseen", FAMILY_BY_NAME[families[0]], 0)
+    draw("unseen", FAMILY_BY_NAME[families[0]], 0)
     first_road_s = time.perf_counter() - t
     for name in families:  # warm every family's path before timing
-        _generate("unseen", FAMILY_BY_NAME[name], 1)
+        draw("unseen", FAMILY_BY_NAME[name], 1)
     runs = {name: [] for name in families}
     for _ in range(repeat):
         for name in families:
             family = FAMILY_BY_NAME[name]
-            _generate.cache_clear()
+            clear()
             t = time.perf_counter()
             for index in range(roads):
-                _generate("train", family, index)
+                draw("train", family, index)
             runs[name].append(1e3 * (time.perf_counter() - t) / roads)
     return {
         "envs": str(Path(envs.__file__).parent),

@@ -148,10 +148,15 @@ def test_kernels_draw_what_the_generator_draws():
 
 @pytest.mark.parametrize("index", [0, 1, 299, 2**32 - 1, 2**32, 2**40 + 3])
 def test_road_bits_are_those_of_road_seed(index):
+    """One road's bits, and many roads' hashed together (``envs.seeding``, from
+    ``SEEDS_TOGETHER_FROM`` roads), are those of its SeedSequence."""
+    keys = [(family, index + k) for family in FAMILIES.values() for k in range(5)]
+    assert len(keys) >= seeding.SEEDS_TOGETHER_FROM
     for split in SPLITS:
-        for family in FAMILIES.values():
-            expected = np.random.default_rng(road_seed(split, family, index)).bit_generator.state
-            assert generation._road_bits(split, family, index).state == expected
+        for (family, i), bits in zip(keys, generation._roads_bits(split, keys)):
+            expected = np.random.default_rng(road_seed(split, family, i)).bit_generator.state
+            assert bits.state == expected
+            assert generation._road_bits(split, family, i).state == expected
 
 
 def test_clearance_check_agrees_with_the_pairwise_check():
@@ -211,8 +216,10 @@ def test_generators_made_together_are_gymnasiums_one_by_one():
     state, and its seed sequence must generate the words the full SeedSequence generates."""
     from gymnasium.utils.seeding import np_random
 
-    made = seeding.generators(SEEDS + [np.int64(77), True])
-    for seed, rng in zip(SEEDS + [77, 1], made):
+    seeds = (SEEDS + [np.int64(77), True]) * 2  # enough to be hashed together
+    assert len(seeds) >= seeding.SEEDS_TOGETHER_FROM
+    made = seeding.generators(seeds)
+    for seed, rng in zip((SEEDS + [77, 1]) * 2, made):
         expected = np_random(seed)[0]
         assert rng.bit_generator.state == expected.bit_generator.state
         assert np.array_equal(rng.random(5), expected.random(5))
@@ -221,8 +228,11 @@ def test_generators_made_together_are_gymnasiums_one_by_one():
             assert np.array_equal(rng.bit_generator.seed_seq.generate_state(n, dtype), full.generate_state(n, dtype))
     copy = pickle.loads(pickle.dumps(made[3]))
     assert copy.bit_generator.state == made[3].bit_generator.state
-    with pytest.raises(Exception, match="greater or equal to zero"):
-        seeding.generators([3, -1])
+    for few in ([3, -1], [3] * seeding.SEEDS_TOGETHER_FROM + [-1]):
+        with pytest.raises(Exception, match="greater or equal to zero"):
+            seeding.generators(few)
+    for seed, rng in zip([8, 2**64], seeding.generators([8, 2**64])):  # few: one by one
+        assert rng.bit_generator.state == np_random(seed)[0].bit_generator.state
 
 
 def test_roads_generated_together_are_the_roads_generated_one_by_one():
