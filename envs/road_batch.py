@@ -368,9 +368,9 @@ class RoadBatch:
         or made room for all :attr:`expected_roads` at once (at the mean rows of the roads stored
         and these, and a quarter more) where the tables may grow that far before a rebuild anyway
         (four times the rows in use and the dead rows' budget: 256 cars of a 400-road pool, not
-        one car of a 2,000-road pool). Growing
-        copies every row into new memory, which the machine maps page by page: 21 MB took 13-40 ms
-        on the 2-core machine, 60 us a step over a benchmark's 781 steps of 256 cars."""
+        one car of a 2,000-road pool). Growing copies every row into new memory, which the machine
+        maps page by page: 21 MB took 13-40 ms on the 2-core machine, 60 us a step over a
+        benchmark's 781 steps of 256 cars."""
         index = self._atlas_index
         live = {id(r): r for r in self.roads if r is not None and id(r) in index and index[id(r)][1] is r}
         live_rows = sum(int(self._records[index[k][0]]["num_rows"]) for k in live)
