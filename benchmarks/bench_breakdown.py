@@ -8,7 +8,10 @@ it counts the bytes one car-step touches (the arrays each kernel reads and write
 lines of road rows a car moves into) and measures the machine's copy rate (``np.copyto`` of
 64 MB), so the kernel time can be set against the time those bytes take at that rate.
 
-    python benchmarks/bench_breakdown.py [--steps 300]
+    python benchmarks/bench_breakdown.py [--steps 300] [--one-road]
+
+``--one-road`` puts every car on the same road, so that the rows the kernel reads stay in the
+caches: set beside the default run, it tells how much of the kernel's time is waiting on memory.
 """
 
 from __future__ import annotations
@@ -102,15 +105,22 @@ def copy_rate() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=300, help="timed steps (default 300)")
+    parser.add_argument(
+        "--one-road",
+        action="store_true",
+        help="every car on one road (gentle 0), so that every road row the kernel reads is in the caches",
+    )
     args = parser.parse_args()
-    for family in FAMILIES:
-        for index in range(200):
+    families, num_roads = (("gentle",), 1) if args.one_road else (FAMILIES, 200)
+    for family in families:
+        for index in range(num_roads):
             envs.generate_road("train", family, index)
-    env = envs.RoadFollowVectorEnv(N, families=FAMILIES, num_roads=200)
+    env = envs.RoadFollowVectorEnv(N, families=families, num_roads=num_roads)
     env.reset(seed=0)
     for _ in range(100):
         env.step(np.zeros((N, 1)))
-    print(f"N = {N}, features, zero action; numba threads: {envs.jit.threads()}")
+    pool = "one road" if args.one_road else f"{len(families) * num_roads}-road pool"
+    print(f"N = {N}, features, zero action, {pool}; numba threads: {envs.jit.threads()}")
     for label, parallel_from in (("thread pool", envs.jit.PARALLEL_FROM), ("one thread", 1 << 40)):
         env.fleet.parallel_from = parallel_from
         row = breakdown(env, args.steps)

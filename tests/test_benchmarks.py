@@ -34,9 +34,11 @@ def test_generation_benchmark_times_this_tree_against_another():
     assert "other / this:" in out, out
 
 
-def test_breakdown_benchmark_reports_the_parts_of_a_step():
-    out = run_benchmark("bench_breakdown.py", "--steps", "3")
+@pytest.mark.parametrize("pool", [[], ["--one-road"]])
+def test_breakdown_benchmark_reports_the_parts_of_a_step(pool):
+    out = run_benchmark("bench_breakdown.py", "--steps", "3", *pool)
     assert "thread pool:" in out and "one thread:" in out and "copy rate" in out, out
+    assert ("one road" if pool else "400-road pool") in out, out
 
 
 @pytest.mark.slow
