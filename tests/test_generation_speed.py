@@ -228,9 +228,9 @@ def test_generators_made_together_are_gymnasiums_one_by_one():
             assert np.array_equal(rng.bit_generator.seed_seq.generate_state(n, dtype), full.generate_state(n, dtype))
     copy = pickle.loads(pickle.dumps(made[3]))
     assert copy.bit_generator.state == made[3].bit_generator.state
-    for few in ([3, -1], [3] * seeding.SEEDS_TOGETHER_FROM + [-1]):
+    for with_a_negative in ([3, -1], [3] * seeding.SEEDS_TOGETHER_FROM + [-1]):  # one by one, and together
         with pytest.raises(Exception, match="greater or equal to zero"):
-            seeding.generators(few)
+            seeding.generators(with_a_negative)
     for seed, rng in zip([8, 2**64], seeding.generators([8, 2**64])):  # few: one by one
         assert rng.bit_generator.state == np_random(seed)[0].bit_generator.state
 
