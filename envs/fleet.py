@@ -575,8 +575,13 @@ class Fleet:
         self.params = config.car
         max_move = int(math.ceil(config.max_travel_per_step / 0.25)) + 2
         lookahead = config.lookahead_distances if config.observation == "features" else ()
-        self.roads = RoadBatch(num_cars, max_move=max_move, max_travel=config.max_travel_per_step, lookahead=lookahead)
-        self.roads.expected_roads = len(config.families) * (len(config.road_pool) or config.num_roads)
+        self.roads = RoadBatch(
+            num_cars,
+            max_move=max_move,
+            max_travel=config.max_travel_per_step,
+            lookahead=lookahead,
+            expected_roads=len(config.families) * (len(config.road_pool) or config.num_roads),
+        )
         self.sensor = make_sensor(config)
         self.state = np.zeros((num_cars, STATE_SIZE))
         self.track = np.zeros((num_cars, 4))

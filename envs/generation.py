@@ -25,7 +25,7 @@ import numpy as np
 
 from envs.jit import njit
 from envs.road import DEFAULT_SPACING, SURFACES, Road
-from envs.seeding import SEEDS_TOGETHER_FROM, bit_generators
+from envs.seeding import bit_generators
 
 ROADS_ENTROPY = 0x524F41445343484F  # "ROADSCHO": the root of every generated road
 SPLITS = ("train", "unseen")
@@ -151,9 +151,9 @@ def _roads_bits(split: str, keys: list[tuple[RoadFamily, int]]) -> list[np.rando
     given those words it makes the same generator, for all the roads in one numpy pass.
     """
     spawn = [_spawn_key(split, family, index) for family, index in keys]
-    if len(spawn) >= SEEDS_TOGETHER_FROM and all(key[2] < 2**32 for key in spawn):
+    if all(key[2] < 2**32 for key in spawn):
         return bit_generators(np.array([_ENTROPY_WORDS + key for key in spawn], dtype=np.uint32))
-    return [np.random.PCG64(road_seed(split, family, index)) for family, index in keys]  # few, or larger indices
+    return [np.random.PCG64(road_seed(split, family, index)) for family, index in keys]  # larger indices
 
 
 def generate_road(split: str, family: str | RoadFamily = "twisty", index: int = 0) -> Road:

@@ -202,11 +202,14 @@ class RoadBatch:
             0, the default: not known), so that the tables grow once for all of them.
     """
 
-    def __init__(self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=()):
+    def __init__(
+        self, num_slots: int, max_move: int = 4, max_travel: float = 0.0, lookahead=(), expected_roads: int = 0
+    ):
         """``max_move``: fewest segments one projection round may move; ``max_travel``: farthest
         a car moves per step [m], so a slot may also move enough segments of its road to cover it
         (roads built with a fine ``spacing`` need more); ``lookahead``: the farthest distances
-        ahead [m] that look-ups by arc length read (stored rows cover them)."""
+        ahead [m] that look-ups by arc length read (stored rows cover them); ``expected_roads``:
+        :attr:`expected_roads`."""
         self.num_slots = num_slots
         self.max_move = max_move
         self.max_travel = max_travel
@@ -221,14 +224,14 @@ class RoadBatch:
         self.stored_roads = np.full(64, None, dtype=object)  # the road of each record number
         self.stored_names = np.full(64, None, dtype=object)  # and its name
         self.layout = 0  # counts the rebuilds that renumbered the records
-        self.expected_roads = 0  # distinct roads the slots may come to hold (0: not known)
+        self.expected_roads = expected_roads  # distinct roads the slots may come to hold (0: not known)
         self._set_records(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
         self._used = 0
         self._tables(1024)
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update({"expected_roads": 0, **state})  # pickled before it had one: not known
+        self.__dict__.update(state)
         self.kernel_slots = records_for_kernels(self.slots)  # unpickled, the views were copies
         self.slot_words = _words(self.slots)
         self._set_records(self._records)

@@ -117,8 +117,19 @@ class SeedWords(ISeedSequence):
         return SeedWords, (self.pool, self.words64)
 
 
+SEEDS_TOGETHER_FROM = 24
+"""Seeds from which :func:`bit_generators` hashes them together: one pass over
+the seeds costs about 200-300 us however few they are (numpy operations on short arrays), one
+``SeedSequence`` 10-16 us (16 seeds: 239 us together against 165 us one by one; 64: 359 against
+692, on the 2-core machine)."""
+
+
 def bit_generators(entropy: np.ndarray) -> list[np.random.PCG64]:
-    """``PCG64(SeedSequence(row))`` for each row of ``entropy`` ``[K, W]`` (uint32 words)."""
+    """``PCG64(SeedSequence(row))`` for each row of ``entropy`` ``[K, W]`` (uint32 words): hashed
+    together from :data:`SEEDS_TOGETHER_FROM` rows, fewer by numpy's own ``SeedSequence`` of the
+    same words."""
+    if len(entropy) < SEEDS_TOGETHER_FROM:
+        return [np.random.PCG64(np.random.SeedSequence(row.tolist())) for row in np.asarray(entropy)]
     pools = pool_words(entropy)
     words = state_words(pools, 8).astype("<u4").view("<u8").astype(np.uint64)  # [K, 4]
     return [np.random.PCG64(SeedWords(pool, row)) for pool, row in zip(pools, words)]
@@ -134,22 +145,12 @@ def _words_of(seed: int) -> list[int]:
     return words
 
 
-SEEDS_TOGETHER_FROM = 24
-"""Seeds from which :func:`generators` and the road generator hash them together: one pass over
-the seeds costs about 200-300 us however few they are (numpy operations on short arrays), one
-``SeedSequence`` 10-16 us (16 seeds: 239 us together against 165 us one by one; 64: 359 against
-692, on the 2-core machine)."""
-
-
 def generators(seeds: Sequence[int]) -> list[np.random.Generator]:
     """``np.random.default_rng(seed)`` for each non-negative integer seed, state for state,
-    made together (from :data:`SEEDS_TOGETHER_FROM` seeds; fewer, one by one). Other seeds
-    (None, negative, not integers) are refused as Gymnasium's ``seeding.np_random`` refuses
-    them: its error."""
+    made together (:func:`bit_generators`). Other seeds (None, negative, not integers) are
+    refused as Gymnasium's ``seeding.np_random`` refuses them: its error."""
     from gymnasium.utils import seeding
 
-    if len(seeds) < SEEDS_TOGETHER_FROM:
-        return [seeding.np_random(seed)[0] for seed in seeds]
     out: list[np.random.Generator | None] = [None] * len(seeds)
     by_length: dict[int, list[int]] = {}
     words: list[list[int]] = []
