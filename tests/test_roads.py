@@ -313,6 +313,25 @@ def test_road_batch_stays_right_while_its_atlas_grows_and_is_rebuilt():
     assert max(atlas_sizes) > atlas_sizes[-1], "the atlas should have been rebuilt"
 
 
+def test_a_rebuilt_road_batch_fills_up_without_doubling_its_tables():
+    """One slot meeting road after road (a single env) rebuilds its tables whenever the dead
+    roads' rows pass their budget; each rebuild makes room for that budget at once, so between
+    two rebuilds the tables are never copied into larger ones."""
+    batch = RoadBatch(1, max_move=8)
+    tables_per_layout: dict[int, set[int]] = {}
+    kept = []  # hold the roads, so that no id is reused
+    for k in range(160):
+        road = Road.from_points([[0.0, 0.0], [1500.0, 10.0 * k]], 7.0, name=f"line {k}")
+        kept.append(road)
+        batch.set_road(0, road)
+        tables_per_layout.setdefault(batch.layout, set()).add(id(batch.atlas))
+        x, y = batch.points_at(np.array([[100.0]]))
+        np.testing.assert_allclose([x[0, 0], y[0, 0]], road.point_at([100.0])[0], atol=1e-5)
+    rebuilt = {layout: tables for layout, tables in tables_per_layout.items() if layout > 0}
+    assert len(rebuilt) >= 2, "the tables should have been rebuilt more than once"
+    assert all(len(tables) == 1 for tables in rebuilt.values()), {k: len(v) for k, v in rebuilt.items()}
+
+
 def test_road_batch_with_a_known_pool_grows_once_for_all_of_it():
     """Eight slots that come to hold every road of a 40-road pool, eight at a time, grow the tables
     once (room for the pool at the mean rows of the first roads stored) and read each road right;
