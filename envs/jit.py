@@ -3,7 +3,9 @@
 Every kernel of the simulation core (``envs.car``, ``envs.road_batch``, ``envs.observations``,
 ``envs.fleet``) is a plain loop over cars, compiled with ``@njit(cache=True)`` on first use and
 cached on disk beside its module (numba's ``__pycache__``; a read-only install falls back to
-numba's per-user cache directory). One function serves one car and ten thousand:
+numba's per-user cache directory) under a stamp of the whole package's sources (:func:`source_stamp`:
+numba's own stamp covers a kernel's file, not the modules whose functions it compiles in). One
+function serves one car and ten thousand:
 
 * each kernel comes twice: serially, and with ``prange`` over numba's thread pool from
   ``parallel_from`` cars; the arithmetic is the same in both, and a small fleet never compiles
@@ -26,14 +28,17 @@ threads; experiment workers and other spawned processes call ``set_threads(1)``.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
+from numba.core import caching, cgutils
 from numba.extending import intrinsic
 
 __all__ = [
@@ -46,9 +51,72 @@ __all__ = [
     "records_for_kernels",
     "object_array",
     "prefetch_row",
+    "source_stamp",
 ]
 
 
+# ------------------------------------------------------------------------- the disk cache
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def source_stamp() -> bytes:
+    """The SHA-256 of every module of ``envs`` (names and contents): what a cached kernel of this
+    package was compiled from.
+
+    numba checks a cached function against its own file only, while the kernels inline functions
+    of other modules (the step kernel in ``envs/fleet.py`` compiles in the car of ``envs/car.py``,
+    the projection of ``envs/road_batch.py``, the sensors of ``envs/observations.py``): with the
+    file's stamp alone, an edit to ``envs/car.py`` would leave the step kernel cached as it was,
+    and the environment would drive the old car without a word (numba/numba#8396 proposes
+    tracking such dependencies and is not merged). The kernels of ``envs`` are cached under this
+    stamp instead, so that a change to any module of the package compiles them all again (about
+    10 s, once)."""
+    files = sorted(PACKAGE_DIR.glob("*.py"))
+    return _stamp(tuple((str(f), *_stat(f)) for f in files))
+
+
+def _stat(path: Path) -> tuple[float, int]:
+    st = path.stat()
+    return st.st_mtime, st.st_size
+
+
+@functools.lru_cache(maxsize=8)
+def _stamp(files: tuple[tuple[str, float, int], ...]) -> bytes:
+    """The hash of ``files`` (path, mtime, size: a file that changes is hashed again)."""
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        digest.update(Path(path).name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return digest.digest()
+
+
+class _PackageStamp:
+    """A numba cache locator for the functions of ``envs``: numba's own locator (``base``), with
+    :func:`source_stamp` for the source's freshness; for other files, no locator (numba's apply)."""
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if Path(py_file).resolve().parent != PACKAGE_DIR:
+            return None
+        return super().from_function(py_func, py_file)
+
+    def get_source_stamp(self):
+        return source_stamp()
+
+
+def _package_locators() -> list[type]:
+    """numba's locators (a user-given cache directory, beside the module, the user-wide
+    directory), each for ``envs`` under :func:`source_stamp`."""
+    return [
+        type(f"Package{base.__name__}", (_PackageStamp, base), {})
+        for base in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator)
+    ]
+
+
+if not any(issubclass(c, _PackageStamp) for c in caching.CacheImpl._locator_classes):
+    caching.CacheImpl._locator_classes[:0] = _package_locators()
+
+
+# --------------------------------------------------------------------------------- threads
 def _parallel_from_environment(default: int = 512) -> int:
     value = os.environ.get("ROADSCHOOL_PARALLEL_FROM", "")
     if not value:

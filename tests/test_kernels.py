@@ -204,3 +204,52 @@ def test_the_generator_table_draws_what_each_generator_draws():
     table = pickle.loads(pickle.dumps(table))  # addresses are not pickled: rows are made again
     got = table.uniforms(np.array([3, 5]), [drawn[3], drawn[5]], 2)
     assert np.array_equal(got, np.stack([expected[3].random(2), expected[5].random(2)]))
+
+
+CROSS_MODULE = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import envs
+from envs.observations import FeatureSensor
+from envs.road_batch import RoadBatch
+
+assert envs.__file__.startswith(sys.argv[1]), envs.__file__
+config = envs.RoadFollowConfig()
+batch = RoadBatch(1, lookahead=config.lookahead_distances)
+batch.set_road(0, envs.Road.from_points([[0.0, 0.0], [100.0, 0.0]], 7.0))
+state, track = np.zeros((1, 7)), np.zeros((1, 4))  # at the road's start, heading along it
+print(float(FeatureSensor(config)(state, track, batch, 1 << 40)[0, 4]))  # the first point ahead, forward [m]
+"""
+
+
+@pytest.mark.slow
+def test_a_cached_kernel_compiles_again_when_a_module_it_inlines_changes(tmp_path):
+    """The features kernel (``envs/observations.py``) compiles in the centreline look-up of
+    ``envs/road_batch.py``; numba checks a cached kernel against its own file only, so without
+    the package-wide stamp (``envs.jit.source_stamp``) an edit to the look-up left the cached
+    kernel as it was. Here an edited copy of the package must report the edited point."""
+    import shutil
+
+    shutil.copytree(ROOT / "envs", tmp_path / "envs", ignore=shutil.ignore_patterns("__pycache__"))
+    script = tmp_path / "first_point.py"
+    script.write_text(CROSS_MODULE)
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    env.pop("NUMBA_DISABLE_JIT", None)
+
+    def first_point() -> float:
+        proc = subprocess.run(
+            [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert proc.returncode == 0, proc.stderr
+        return float(proc.stdout.split()[-1])
+
+    first = envs.RoadFollowConfig().lookahead_distances[0]  # [m] ahead, on a straight road
+    assert first_point() == pytest.approx(first)
+    assert first_point() == pytest.approx(first)  # now from the cache
+    source = tmp_path / "envs" / "road_batch.py"
+    text = source.read_text()
+    look_up = "    return lookup[r, PX] + frac * lookup[r, DX], lookup[r, PY]"
+    assert look_up in text, "the test edits the centreline look-up: update it with the look-up's code"
+    source.write_text(text.replace(look_up, "    return 1.0 + lookup[r, PX] + frac * lookup[r, DX], lookup[r, PY]"))
+    assert first_point() == pytest.approx(first + 1.0)
