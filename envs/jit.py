@@ -103,17 +103,27 @@ class _PackageStamp:
         return source_stamp()
 
 
+def _numba_caching(name: str):
+    """numba's cache class ``name`` (named with a leading underscore before numba 0.62)."""
+    found = getattr(caching, name, None) or getattr(caching, f"_{name}", None)
+    if found is None:
+        raise ImportError(
+            f"numba {numba.__version__} has no numba.core.caching.{name}, which envs.jit needs to key the "
+            "kernels' disk cache to the package's sources (numba 0.68.1, which constraints.txt pins, has it)"
+        )
+    return found
+
+
 def _package_locators() -> list[type]:
     """numba's locators (a user-given cache directory, beside the module, the user-wide
     directory), each for ``envs`` under :func:`source_stamp`."""
-    return [
-        type(f"Package{base.__name__}", (_PackageStamp, base), {})
-        for base in (caching.UserProvidedCacheLocator, caching.InTreeCacheLocator, caching.UserWideCacheLocator)
-    ]
+    names = ("UserProvidedCacheLocator", "InTreeCacheLocator", "UserWideCacheLocator")
+    return [type(f"Package{name}", (_PackageStamp, _numba_caching(name)), {}) for name in names]
 
 
-if not any(issubclass(c, _PackageStamp) for c in caching.CacheImpl._locator_classes):
-    caching.CacheImpl._locator_classes[:0] = _package_locators()
+_LOCATORS = _numba_caching("CacheImpl")._locator_classes  # the locators numba tries, in order
+if not any(issubclass(c, _PackageStamp) for c in _LOCATORS):
+    _LOCATORS[:0] = _package_locators()
 
 
 # --------------------------------------------------------------------------------- threads
