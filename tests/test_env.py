@@ -544,3 +544,25 @@ def test_projection_keeps_up_with_a_fast_car_on_a_finely_sampled_road(spacing, d
         assert not terminated
         assert info["progress_m"] == pytest.approx(30.0 * dt * step, abs=1e-6)
         assert info["cte"] == pytest.approx(0.5, abs=1e-9)
+
+
+def test_a_cars_info_reads_every_key_from_its_row_of_the_step_table():
+    """``car_step`` and ``car_info`` (the single env's info, written out from ``INFO_KEYS``) give each
+    key the number of its row of the step table, the flags as bools, the road's name, in
+    ``INFO_KEYS`` order, and the reward and terminated flag of the step."""
+    from envs.fleet import FLAG_KEYS, ROW_REWARD, ROW_TERMINATED, STEP_COLUMNS, car_info, car_step, step_table
+
+    table = step_table(3)
+    table[:, 1] = np.arange(len(STEP_COLUMNS)) + 0.5  # every flag nonzero: True
+    table[ROW_TERMINATED, 2] = 0.0
+    reward, terminated, info = car_step(table, 1, "train/gentle/7")
+    assert (reward, terminated) == (table[ROW_REWARD, 1], True)
+    assert car_step(table, 2, "x")[1] is False
+    assert list(info) == list(INFO_KEYS) and car_info(table, 1, "train/gentle/7") == info
+    for key, value in info.items():
+        if key == "road":
+            assert value == "train/gentle/7"
+        elif key in FLAG_KEYS:
+            assert value is True
+        else:
+            assert type(value) is float and value == table[STEP_COLUMNS.index(key), 1], key
