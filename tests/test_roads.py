@@ -318,13 +318,15 @@ def test_a_rebuilt_road_batch_fills_up_without_doubling_its_tables():
     roads' rows pass their budget; each rebuild makes room for that budget at once, so between
     two rebuilds the tables are never copied into larger ones."""
     batch = RoadBatch(1, max_move=8)
-    tables_per_layout: dict[int, set[int]] = {}
-    kept = []  # hold the roads, so that no id is reused
+    tables_per_layout: dict[int, list[np.ndarray]] = {}  # held, so that no object id is reused
+    kept = []  # the roads too
     for k in range(160):
         road = Road.from_points([[0.0, 0.0], [1500.0, 10.0 * k]], 7.0, name=f"line {k}")
         kept.append(road)
         batch.set_road(0, road)
-        tables_per_layout.setdefault(batch.layout, set()).add(id(batch.atlas))
+        tables = tables_per_layout.setdefault(batch.layout, [])
+        if not any(table is batch.atlas for table in tables):
+            tables.append(batch.atlas)
         x, y = batch.points_at(np.array([[100.0]]))
         np.testing.assert_allclose([x[0, 0], y[0, 0]], road.point_at([100.0])[0], atol=1e-5)
     rebuilt = {layout: tables for layout, tables in tables_per_layout.items() if layout > 0}
