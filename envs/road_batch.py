@@ -1,18 +1,28 @@
 """The roads N cars drive, side by side in shared tables, and the compiled look-ups on them.
 
-Every distinct road in use is stored once, one row per centreline sample, in five tables:
+Every distinct road in use is stored once, one row per centreline sample, in two tables:
 
-* ``atlas[M, 4]`` float64, what the projection reads: the position ``px, py`` [m] and the unit
-  direction of the segment starting there divided by the road's spacing ``vx, vy`` [1/m] (so
-  ``(p - start) . v`` is the position along it in samples); 32-byte rows, two a cache line;
-* ``headings[M]`` and ``curvatures[M]``: the segment's angle [rad] and the curvature [1/m];
-* ``friction[M]``: the friction coefficient of the surface there (``envs.road.SURFACES``);
+* ``road_rows[M, 8]`` float64, what the projection and the step read, one 64-byte row (a cache
+  line) a sample, seen through four views:
+
+  * ``atlas[M, 4]`` (columns 0-3): the position ``px, py`` [m] and the unit direction of the
+    segment starting there divided by the road's spacing ``vx, vy`` [1/m] (so ``(p - start) . v``
+    is the position along it in samples);
+  * ``headings[M]`` and ``curvatures[M]`` (columns 4, 5): the segment's angle [rad] and the
+    curvature [1/m];
+  * ``friction[M]`` (column 6): the friction coefficient of the surface there
+    (``envs.road.SURFACES``); column 7 pads the row to 64 bytes;
+
 * ``lookup[M, 4]`` float32, what looking ahead reads: the position and the segment to the next
   sample ``dx, dy`` [m] (about 30 um resolution on a 500 m road); 16-byte rows, four a cache line.
 
-The row sizes are measured choices: a car's look-ahead points move by a sample a step, so with
+The row sizes are measured choices. A car's look-ahead points move by a sample a step, so with
 64-byte rows every look-up of every step missed the caches (N = 4,096 cars read 33 MB of rows);
-with 16-byte rows a point crosses into a new cache line every fourth step.
+with 16-byte rows a point crosses into a new cache line every fourth step. The projection reads
+one sample's position, heading and friction together: in one row they are one cache line, where
+the atlas, headings and friction as three tables were three (the step kernel at N = 4,096 took
+1-25% less time, 17% the median, alternately eight times on the 2-core Intel machine, where a third of it waits
+on the road rows).
 
 Closed roads are stored as many laps as the farthest look-ahead needs (at least two, plus the
 first point again), so arc lengths up to two laps need no modulo; every road is followed by rows
@@ -43,7 +53,9 @@ PX, PY, VX, VY = range(4)  # columns of the atlas
 DX, DY = 2, 3  # columns of the lookup table (its PX, PY are the atlas's)
 PROJECTION_ROUNDS = 2  # search rounds per step: each moves by floor(t) segments, at most max_move
 _BIG = 1 << 40  # an index bound no road reaches
-ROW_BYTES = 72  # [bytes] one row of the five tables: atlas 32, headings 8, curvatures 8, lookup 16, friction 8
+ROW_BYTES = 80  # [bytes] one row of the two tables: the road row 64, lookup 16
+ROAD_ROW_WIDTH = 8  # float64 columns of a road row: atlas 4, heading, curvature, friction, padding
+_HEADING_COLUMN, _CURVATURE_COLUMN, _FRICTION_COLUMN = 4, 5, 6
 DEAD_ROWS_BYTES = 4 * 2**20
 """[bytes] rows of roads no slot drives any more that the tables keep (so that a road driven
 again costs one record copy) beyond three times the rows of the roads in use; past that, the
@@ -187,8 +199,8 @@ class RoadBatch:
     """The roads of ``num_slots`` cars: the atlas, one :data:`ROAD_RECORD` per slot, and look-ups.
 
     Attributes:
-        atlas, headings, curvatures, lookup, friction: the tables of every road stored (see the
-            module docstring), ``M`` rows each.
+        road_rows, lookup: the tables of every road stored (see the module docstring), ``M`` rows
+            each; atlas, headings, curvatures, friction: views of ``road_rows``' columns.
         slots: ``[num_slots]`` record array of :data:`ROAD_RECORD`, slot ``i`` = car ``i``'s road;
             ``kernel_slots`` is the same memory as kernels take it, ``slot_words`` as ``[N, 15]``
             int64 words (what :func:`copy_record` writes).
@@ -230,11 +242,18 @@ class RoadBatch:
         self._used = 0
         self._tables(1024)
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        for view in ("atlas", "headings", "curvatures", "friction"):  # views of road_rows
+            del state[view]
+        return state
+
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.kernel_slots = records_for_kernels(self.slots)  # unpickled, the views were copies
         self.slot_words = _words(self.slots)
         self._set_records(self._records)
+        self._views()
 
     # ------------------------------------------------------------- per-slot values
     @property
@@ -415,15 +434,21 @@ class RoadBatch:
             table[: self._used] = old[: self._used]
 
     def _tables(self, rows: int) -> None:
-        """New, zeroed tables of ``rows`` rows."""
-        self.atlas = np.zeros((rows, 4))
-        self.headings = np.zeros(rows)
-        self.curvatures = np.zeros(rows)
+        """New tables of ``rows`` rows: zeros, friction 1."""
+        self.road_rows = np.zeros((rows, ROAD_ROW_WIDTH))
         self.lookup = np.zeros((rows, 4), dtype=np.float32)
-        self.friction = np.ones(rows)
+        self._views()
+        self.friction[:] = 1.0
+
+    def _views(self) -> None:
+        """``atlas``, ``headings``, ``curvatures``, ``friction``: the columns of ``road_rows``."""
+        self.atlas = self.road_rows[:, :4]
+        self.headings = self.road_rows[:, _HEADING_COLUMN]
+        self.curvatures = self.road_rows[:, _CURVATURE_COLUMN]
+        self.friction = self.road_rows[:, _FRICTION_COLUMN]
 
     def _table_list(self) -> tuple[np.ndarray, ...]:
-        return self.atlas, self.headings, self.curvatures, self.lookup, self.friction
+        return self.road_rows, self.lookup
 
     # ------------------------------------------------------------------- look-ups
     def project(self, x: np.ndarray, y: np.ndarray, seg: np.ndarray):
