@@ -77,7 +77,7 @@ def bytes_per_car_step(env: envs.RoadFollowVectorEnv) -> dict:
         "action + drift + frozen": 8 + 16 + 1,
         # a car's rows move by `moved` samples a step; a row of R bytes brings a new 64-byte line
         # every 64 / (R * moved) steps
-        "projection rows (32 B)": 64 * min(1.0, 32 * moved / 64) + 64 * min(1.0, 8 * moved / 64),
+        "projection row (64 B)": 64 * min(1.0, 64 * moved / 64),  # position, direction, heading, friction
         "look-ahead rows (16 B)": len(lookahead) * 64 * min(1.0, 16 * moved / 64),
     }
     written = {
