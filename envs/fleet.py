@@ -878,7 +878,7 @@ def _car_step_source() -> str:
     ``INFO_KEYS`` (the flags compared to 0), written out from ``INFO_KEYS`` and ``STEP_COLUMNS``
     the way ``collections.namedtuple`` writes its methods. The display builds the single env's
     info in 1.3 us where filling a list and ``dict(zip(INFO_KEYS, values))`` took 2.1 us (measured
-    on the 2-core machine; a single env step takes about 8.5 us)."""
+    on the 2-core machine; a single env step takes about 8 us)."""
     items = []
     for key in INFO_KEYS:
         if key == "road":

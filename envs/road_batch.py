@@ -21,8 +21,9 @@ The row sizes are measured choices. A car's look-ahead points move by a sample a
 with 16-byte rows a point crosses into a new cache line every fourth step. The projection reads
 one sample's position, heading and friction together: in one row they are one cache line, where
 the atlas, headings and friction as three tables were three (the step kernel at N = 4,096 took
-1-25% less time, 17% the median, alternately eight times on the 2-core Intel machine, where a third of it waits
-on the road rows).
+1-25% less time, 17% the median, alternately eight times on the 2-core Intel machine, where a
+third of it waits on the road rows). The four views are kept rather than sliced at each use:
+the step reads them every call.
 
 Closed roads are stored as many laps as the farthest look-ahead needs (at least two, plus the
 first point again), so arc lengths up to two laps need no modulo; every road is followed by rows
