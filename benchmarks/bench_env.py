@@ -14,7 +14,8 @@ Measurements (each in a fresh subprocess, ``--repeat`` times, reported as the me
   and atlas included, nothing cached but compiled kernels): seconds.
 
 The road pool of the throughput runs (200 roads of each default family) is generated before any
-timing, so road generation is not measured there. With ``--against DIR`` every measurement is
+timing, so road generation is not measured there, and garbage is collected once before each
+timed loop (``_settle``). With ``--against DIR`` every measurement is
 also run on the checkout in DIR (e.g. a ``git worktree`` of an older commit), alternating with
 this one, and with ``--anchor-python PY`` highway-env's ``lane-keeping-v0`` is measured in the
 same run by ``benchmarks/anchor_highway.py`` under that interpreter (a virtual environment with
@@ -64,6 +65,16 @@ def _pregenerate() -> None:
             generate_road("train", family, index)
 
 
+def _settle() -> None:
+    """Collect garbage once before a timed loop (``timeit`` goes further and switches it off): Python's first full
+    collection after the compiled kernels load walks ~110,000 objects of numba's (60-80 ms on
+    the 2-core machine, once a process) and would otherwise land in a short timed window by
+    chance. Steady-state collections still happen inside the window and are measured."""
+    import gc
+
+    gc.collect()
+
+
 def measure_single(scale: float) -> float:
     import gymnasium as gym
     import numpy as np
@@ -82,6 +93,7 @@ def measure_single(scale: float) -> float:
                 env.reset()
 
     run(int(2_000 * scale))
+    _settle()
     steps = int(50_000 * scale)
     start = time.perf_counter()
     run(steps)
@@ -109,6 +121,7 @@ def measure_vector(num_envs: int, observation: str, scale: float) -> float:
         env.step(actions)
     budget = (2_000_000 if observation == "features" else 200_000) * scale
     steps = max(10, int(budget // num_envs))
+    _settle()
     start = time.perf_counter()
     for _ in range(steps):
         obs = env.step(actions)[0]
@@ -122,6 +135,7 @@ def measure_collect(scale: float) -> float:
 
     roads = max(8, int(200 * scale))
     collect(CollectConfig(num_roads=4, seed=0))  # compiled kernels loaded, not timed
+    _settle()
     start = time.perf_counter()
     collect(CollectConfig(num_roads=roads, seed=0))
     return time.perf_counter() - start
@@ -135,6 +149,7 @@ def measure_evaluate(scale: float) -> float:
 
     roads = [generate_road("unseen", f, i) for f, i in road_plan(max(8, int(200 * scale)), DEFAULT_FAMILIES)]
     drive(ExpertDriver(), roads[:4], env_config_for("features"))  # compiled kernels loaded, not timed
+    _settle()
     start = time.perf_counter()
     drive(ExpertDriver(), roads, env_config_for("features"))
     return time.perf_counter() - start
