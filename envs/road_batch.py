@@ -34,8 +34,8 @@ Slot ``i`` (the road car ``i`` drives) is one record of :data:`ROAD_RECORD` in
 projection's search, spacing, length, width and start pose. Giving a car a road already stored
 copies one record.
 
-The per-car functions (:func:`project_car`, :func:`segment_foot`, :func:`centreline_at`,
-:func:`edge_start`, :func:`edge_point`, :func:`edge_centre`) are what the environments' kernels
+The per-car functions (:func:`project_car`, :func:`segment_foot`, :func:`centreline_at` and its
+two halves :func:`row_and_fraction` and :func:`point_on_row`, :func:`edge_start`, :func:`edge_point`, :func:`edge_centre`) are what the environments' kernels
 call; :meth:`RoadBatch.project` and :meth:`RoadBatch.points_at` run them over a batch for direct
 use (tests, notebooks), and :meth:`Road.project <envs.road.Road.project>` is the readable
 reference they are tested against.
@@ -136,11 +136,23 @@ def centreline_at(lookup, road, s):
     """The centreline point ``(x, y)`` [m] at arc length ``s`` [m] from the road's start, from the
     float32 lookup table: up to two laps of a closed road; past an open road's end its last
     segment continues straight."""
+    row, fraction = row_and_fraction(road, s)
+    return point_on_row(lookup, row, fraction)
+
+
+@njit(cache=True, inline="always")
+def row_and_fraction(road, s):
+    """Where arc length ``s`` [m] lies in ``road``'s rows: the table row of the sample at or below
+    it and the fraction of the way to the next sample (rows held at the stored rows' ends)."""
     u = s / road.spacing
     j = min(max(math.floor(u), 0), road.num_rows - 1)
-    frac = u - j
-    r = road.offset + j
-    return lookup[r, PX] + frac * lookup[r, DX], lookup[r, PY] + frac * lookup[r, DY]
+    return road.offset + j, u - j
+
+
+@njit(cache=True, inline="always")
+def point_on_row(lookup, row, fraction):
+    """The point ``fraction`` of the way from the sample of lookup table row ``row`` to the next [m]."""
+    return lookup[row, PX] + fraction * lookup[row, DX], lookup[row, PY] + fraction * lookup[row, DY]
 
 
 @njit(cache=True, inline="always")
