@@ -47,7 +47,17 @@ from envs.episode import UNIFORMS_PER_EPISODE, episode_numbers
 from envs.jit import PARALLEL_FROM, njit, object_array, prange, prefetch_row, records_for_kernels, threads
 from envs.observations import FeatureSensor, _features_range, make_sensor
 from envs.road import Road
-from envs.road_batch import CTE, DISTANCE, HEADING_ERROR, RoadBatch, S, copy_record, project_car, segment_foot
+from envs.road_batch import (
+    CTE,
+    DISTANCE,
+    HEADING_ERROR,
+    RoadBatch,
+    S,
+    copy_record,
+    project_car,
+    road_columns,
+    segment_foot,
+)
 from envs.seeding import GeneratorTable, next_double
 
 INFO_KEYS = (
@@ -100,6 +110,8 @@ PARAMS_RECORD = np.dtype(
         ("centering_penalty", np.float64),
         ("off_road_penalty", np.float64),
         ("max_steps", np.int64),  # truncation after this many steps; 0: never
+        ("feature_cte_limit", np.float64),  # [m] the features' bounds (``FeatureSensor``; 0 for other sensors)
+        ("feature_reach", np.float64),  # [m]
     ]
     + CAR_FIELDS,
     align=True,
@@ -156,10 +168,7 @@ def _step_range(
     seg,
     steps,
     slots,
-    atlas,
-    headings,
-    curvatures,
-    friction,
+    road_rows,
     params,
     actions,
     push,
@@ -167,22 +176,21 @@ def _step_range(
     table,
     lookup,
     lookahead,
-    cte_limit,
-    reach,
     preview,
-    cos_sin,
     features,
 ):
     """Step cars ``lo .. hi - 1``; a car in ``frozen`` (just reset) stays and reports its start.
     ``params`` is a one-element record array of ``PARAMS_RECORD``: the car's and the world's
-    settings. ``cos_sin[N, 2]`` receives the cosine and sine of each car's new heading; with a
-    non-empty ``lookahead`` the cars' ``features`` observations are then written by
-    ``envs.observations._features_range`` over the same range of cars.
+    settings; ``road_rows`` is ``RoadBatch.road_rows``. With a non-empty ``lookahead`` the cars'
+    ``features`` observations are then written by ``envs.observations._features_range`` over the
+    same range of cars, from the cosine and sine of each new heading the loop keeps.
 
     The loop over cars is this function's own, for the serial and the parallel kernel alike
     (the parallel one calls it on a range of cars per thread): numba inlining a per-car function
     into a loop keeps the function's arrays reference-counted once a car, which cost 150 ns a car
     here (1.2 ms against 0.55 ms for 4,096 cars, measured on the 2-core machine)."""
+    atlas, headings, curvatures, friction = road_columns(road_rows)
+    cos_sin = np.empty((hi - lo, 2))
     for i in range(lo, hi):
         if i + PREFETCH_AHEAD < hi:
             _prefetch_car(i + PREFETCH_AHEAD, seg, slots, atlas, headings, friction)
@@ -267,10 +275,24 @@ def _step_range(
         table[ROW_LATERAL_ACCEL, i] = lateral_accel
         table[ROW_SLIDING, i] = slid
         table[ROW_FRICTION, i] = mu
-        cos_sin[i, 0], cos_sin[i, 1] = cos_h, sin_h
+        cos_sin[i - lo, 0], cos_sin[i - lo, 1] = cos_h, sin_h
     if len(lookahead) > 0:
+        world = params[0]
         _features_range(
-            lo, hi, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, features
+            lo,
+            hi,
+            state,
+            track,
+            slots,
+            lookup,
+            lookahead,
+            world.feature_cte_limit,
+            world.feature_reach,
+            preview,
+            curvatures,
+            friction,
+            cos_sin,
+            features,
         )
 
 
@@ -293,10 +315,7 @@ def _step_cars(
     seg,
     steps,
     slots,
-    atlas,
-    headings,
-    curvatures,
-    friction,
+    road_rows,
     params,
     actions,
     push,
@@ -304,10 +323,7 @@ def _step_cars(
     table,
     lookup,
     lookahead,
-    cte_limit,
-    reach,
     preview,
-    cos_sin,
     features,
 ):
     if not _finite(actions):
@@ -320,10 +336,7 @@ def _step_cars(
         seg,
         steps,
         slots,
-        atlas,
-        headings,
-        curvatures,
-        friction,
+        road_rows,
         params,
         actions,
         push,
@@ -331,10 +344,7 @@ def _step_cars(
         table,
         lookup,
         lookahead,
-        cte_limit,
-        reach,
         preview,
-        cos_sin,
         features,
     )
     return True
@@ -347,10 +357,7 @@ def _step_cars_parallel(
     seg,
     steps,
     slots,
-    atlas,
-    headings,
-    curvatures,
-    friction,
+    road_rows,
     params,
     actions,
     push,
@@ -358,10 +365,7 @@ def _step_cars_parallel(
     table,
     lookup,
     lookahead,
-    cte_limit,
-    reach,
     preview,
-    cos_sin,
     features,
     parts,
 ):
@@ -377,10 +381,7 @@ def _step_cars_parallel(
             seg,
             steps,
             slots,
-            atlas,
-            headings,
-            curvatures,
-            friction,
+            road_rows,
             params,
             actions,
             push,
@@ -388,10 +389,7 @@ def _step_cars_parallel(
             table,
             lookup,
             lookahead,
-            cte_limit,
-            reach,
             preview,
-            cos_sin,
             features,
         )
     return True
@@ -595,9 +593,8 @@ class Fleet:
         self._lookahead = self.sensor.lookahead if self._fused else np.zeros(0)
         self._preview = self.sensor.preview if self._fused else np.zeros(0)
         self._no_features = np.zeros((0, 0), dtype=np.float32)
-        self._cos_sin = np.empty((num_cars, 2))  # the step kernel's cosine and sine of each car's heading
-        self._cte_limit = getattr(self.sensor, "cte_limit", 0.0)
-        self._reach = getattr(self.sensor, "reach", 0.0)
+        self._params[0]["feature_cte_limit"] = getattr(self.sensor, "cte_limit", 0.0)
+        self._params[0]["feature_reach"] = getattr(self.sensor, "reach", 0.0)
 
     @property
     def max_steps(self) -> int | None:
@@ -777,10 +774,7 @@ class Fleet:
             self.seg,
             self.steps,
             roads.kernel_slots,
-            roads.atlas,
-            roads.headings,
-            roads.curvatures,
-            roads.friction,
+            roads.road_rows,
             self._params,
             actions,
             push,
@@ -788,10 +782,7 @@ class Fleet:
             table,
             roads.lookup,
             self._lookahead,
-            self._cte_limit,
-            self._reach,
             self._preview,
-            self._cos_sin,
             obs,
         )
         # threads from parallel_from cars, or when the sensor's kernel takes them anyway

@@ -98,8 +98,8 @@ def feature_names(config: RoadFollowConfig) -> list[str]:
 def _features_range(
     lo, hi, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, out
 ):
-    """Features of cars ``lo .. hi - 1`` into ``out[lo:hi]``; ``cos_sin[i]``: the cosine and sine
-    of car ``i``'s heading.
+    """Features of cars ``lo .. hi - 1`` into ``out[lo:hi]``; ``cos_sin[i - lo]``: the cosine and
+    sine of car ``i``'s heading.
 
     Each car's look-ahead points go in two loops: first the table row and the fraction along it
     of every point (divisions, floors and clipping that the compiler vectorizes), then the
@@ -113,7 +113,7 @@ def _features_range(
     fractions = np.empty(len(lookahead))
     first = 4 + 2 * len(lookahead)
     for i in range(lo, hi):
-        c, sn = cos_sin[i, 0], cos_sin[i, 1]
+        c, sn = cos_sin[i - lo, 0], cos_sin[i - lo, 1]
         x, y = state[i, X], state[i, Y]
         out[i, 0] = min(max(track[i, CTE], -cte_limit), cte_limit)
         # heading error, speed and steer lie within their bounds by construction (angles are
@@ -139,17 +139,19 @@ def _features_range(
 
 
 @njit(cache=True, inline="always")
-def _headings_cos_sin(lo, hi, state, cos_sin):
+def _headings_cos_sin(lo, hi, state):
+    """``[hi - lo, 2]`` the cosine and sine of the headings of cars ``lo .. hi - 1``."""
+    cos_sin = np.empty((hi - lo, 2))
     for i in range(lo, hi):
         heading = state[i, HEADING]
-        cos_sin[i, 0], cos_sin[i, 1] = math.cos(heading), math.sin(heading)
+        cos_sin[i - lo, 0], cos_sin[i - lo, 1] = math.cos(heading), math.sin(heading)
+    return cos_sin
 
 
 @njit(cache=True)
 def _features(state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out):
     n = state.shape[0]
-    cos_sin = np.empty((n, 2))
-    _headings_cos_sin(0, n, state, cos_sin)
+    cos_sin = _headings_cos_sin(0, n, state)
     _features_range(0, n, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, out)
 
 
@@ -158,10 +160,9 @@ def _features_parallel(
     state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out, parts
 ):
     n = state.shape[0]
-    cos_sin = np.empty((n, 2))
     for part in prange(parts):  # a range of cars per thread
         lo, hi = part * n // parts, (part + 1) * n // parts
-        _headings_cos_sin(lo, hi, state, cos_sin)
+        cos_sin = _headings_cos_sin(lo, hi, state)
         _features_range(
             lo, hi, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, out
         )
