@@ -279,6 +279,9 @@ class RoadBatch:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        aligned = _cache_aligned_zeros(self.road_rows.shape)  # unpickled, the rows lie anywhere
+        aligned[:] = self.road_rows
+        self.road_rows = aligned
         self.kernel_slots = records_for_kernels(self.slots)  # unpickled, the views were copies
         self.slot_words = _words(self.slots)
         self._set_records(self._records)
@@ -464,7 +467,7 @@ class RoadBatch:
 
     def _tables(self, rows: int) -> None:
         """New tables of ``rows`` rows: zeros, friction 1."""
-        self.road_rows = np.zeros((rows, ROAD_ROW_WIDTH))
+        self.road_rows = _cache_aligned_zeros((rows, ROAD_ROW_WIDTH))
         self.lookup = np.zeros((rows, 4), dtype=np.float32)
         self._views()
         self.friction[:] = 1.0
@@ -525,6 +528,18 @@ def copy_records(records, slot_words, slots, entries):
     """Records ``entries[M]`` into ``slots[M]`` (:func:`copy_record`)."""
     for k in range(len(slots)):
         copy_record(records, slot_words, slots[k], entries[k])
+
+
+def _cache_aligned_zeros(shape: tuple[int, int]) -> np.ndarray:
+    """A float64 array of zeros whose first element starts a 64-byte cache line, so that each
+    64-byte row of ``road_rows`` is one line: numpy's own allocations of this size start 16 bytes
+    into a line, which left every row across two. (On the 2-core AMD machine, whose step kernel
+    does not wait on memory, the step kernel at N = 4,096 ran as fast either way: 174-179 us
+    against 174-180 us, alternately three times; the layout is for the machines that do wait.)"""
+    rows, width = shape
+    buffer = np.zeros(rows * width + 8)
+    skip = (-buffer.ctypes.data % 64) // 8
+    return buffer[skip : skip + rows * width].reshape(rows, width)
 
 
 def _words(records: np.ndarray) -> np.ndarray:
