@@ -85,15 +85,22 @@ INFO_KEYS = (
 acceleration [m/s^2] (both 0 for the kinematic car), whether a tyre slid during the step, and the
 friction coefficient of the surface under the car."""
 FLAG_KEYS = ("off_road", "finished", "sliding")  # the boolean ones
-STEP_COLUMNS = tuple(k for k in INFO_KEYS if k != "road") + ("reward", "terminated", "truncated")
-"""Rows of the step table :meth:`Fleet.step` returns (the info's numbers, then the step's own)."""
+STEP_COLUMNS = (
+    tuple(k for k in INFO_KEYS if k != "road" and k not in FLAG_KEYS)
+    + ("reward",)
+    + FLAG_KEYS
+    + ("terminated", "truncated")
+)
+"""Rows of the step table :meth:`Fleet.step` returns: the info's numbers, the reward, then every
+flag, side by side (so that the vector env compares one slice of rows to 0)."""
 _ROW = {key: row for row, key in enumerate(STEP_COLUMNS)}
 # the table's rows as constants the kernel compiles in
 ROW_CTE, ROW_HEADING_ERROR, ROW_PROGRESS, ROW_PROGRESS_M = (_ROW[k] for k in INFO_KEYS[:4])
 ROW_OFF_ROAD, ROW_FINISHED, ROW_SPEED, ROW_STEER = (_ROW[k] for k in INFO_KEYS[4:8])
 ROW_REWARD_PROGRESS, ROW_REWARD_CENTERING, ROW_REWARD_OFF_ROAD = (_ROW[k] for k in INFO_KEYS[9:12])
 ROW_SLIP_ANGLE, ROW_LATERAL_ACCEL, ROW_SLIDING, ROW_FRICTION = (_ROW[k] for k in INFO_KEYS[12:16])
-ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED = (_ROW[k] for k in STEP_COLUMNS[-3:])
+ROW_REWARD, ROW_TERMINATED, ROW_TRUNCATED = (_ROW[k] for k in ("reward", "terminated", "truncated"))
+_FIRST_FLAG = _ROW[FLAG_KEYS[0]]  # the flags' rows: FLAG_KEYS, terminated, truncated
 
 MAX_PICKS = 1 << 22
 """Most roads (families x pool size) whose stored record a fleet remembers by pick, in a
@@ -827,7 +834,6 @@ class Fleet:
 
 
 # -------------------------------------------------------------------------------- infos
-_FLAG_ROWS = [_ROW[key] for key in FLAG_KEYS] + [ROW_TERMINATED, ROW_TRUNCATED]  # compared to 0 at once
 _INFO_ROWS = tuple(
     (key, FLAG_KEYS.index(key) if key in FLAG_KEYS else _ROW.get(key), key in FLAG_KEYS) for key in INFO_KEYS
 )
@@ -836,7 +842,7 @@ _INFO_ROWS = tuple(
 def info_arrays(table: np.ndarray, labels: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """The vector env's ``info``, one ``[N]`` array per key of ``INFO_KEYS`` (rows of ``table``;
     the flags rows of one boolean array), and the ``[N]`` terminated and truncated flags."""
-    flags = table[_FLAG_ROWS] != 0.0
+    flags = table[_FIRST_FLAG:] != 0.0
     info = {
         key: labels.copy() if row is None else (flags[row] if flag else table[row]) for key, row, flag in _INFO_ROWS
     }

@@ -186,6 +186,20 @@ def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():
     assert hits > 24 * 30 * len(angles) // 3  # most rays do hit an edge
 
 
+def test_the_rays_pseudo_angle_increases_with_the_angle_and_is_nan_at_the_car():
+    """``_around`` (compiled with numpy's error model, and as plain Python) orders directions as
+    their angle does, a quarter turn per unit, and gives NaN for the car's own position rather
+    than dividing by zero."""
+    from envs.observations import _around
+
+    angles = np.linspace(0.0, 2 * np.pi, 1441)[:-1]
+    for around in (_around, _around.py_func):
+        seen = np.array([around(float(np.cos(a)), float(np.sin(a))) for a in angles])
+        assert np.all(np.diff(seen) > 0) and seen[0] == 0.0 and seen[-1] < 4.0
+        assert seen[360] == pytest.approx(1.0) and seen[720] == pytest.approx(2.0) and seen[1080] == pytest.approx(3.0)
+        assert np.isnan(around(0.0, 0.0)) and np.isnan(around(-0.0, -0.0))
+
+
 def test_the_generator_table_draws_what_each_generator_draws():
     """A kernel drawing through ``GeneratorTable`` gives each car ``rng.random(count)`` and leaves
     its generator where that call leaves it; a car given another generator draws from the new one."""
