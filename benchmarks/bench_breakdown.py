@@ -3,7 +3,9 @@
 Drives the benchmark's vector env (``features``, zero action, the 400-road pool, as
 ``bench_env.py``'s ``vector-4096``) and times each part of ``RoadFollowVectorEnv.step``: action
 check and autoresets (drawing episodes, setting roads, placing cars), the step kernel (car,
-projection, rewards, info table and the features in one pass), and building the info dict. Then
+projection, rewards and info table in one loop over a thread's cars, then the features of the
+same cars in a second; the cosines and sines the second reads back from the first, 32 kB a
+thread, stay in the caches and are not counted), and building the info dict. Then
 it counts the bytes one car-step touches (the arrays each kernel reads and writes, and the cache
 lines of road rows a car moves into) and measures the machine's copy rate (``np.copyto`` of
 64 MB), so the kernel time can be set against the time those bytes take at that rate.
