@@ -152,7 +152,9 @@ def _headings_cos_sin(lo, hi, state):
 def _features(state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, out):
     n = state.shape[0]
     cos_sin = _headings_cos_sin(0, n, state)
-    _features_range(0, n, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, out)
+    _features_range(
+        0, n, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, out
+    )
 
 
 @njit(cache=True, parallel=True)
@@ -164,7 +166,20 @@ def _features_parallel(
         lo, hi = part * n // parts, (part + 1) * n // parts
         cos_sin = _headings_cos_sin(lo, hi, state)
         _features_range(
-            lo, hi, state, track, slots, lookup, lookahead, cte_limit, reach, preview, curvatures, friction, cos_sin, out
+            lo,
+            hi,
+            state,
+            track,
+            slots,
+            lookup,
+            lookahead,
+            cte_limit,
+            reach,
+            preview,
+            curvatures,
+            friction,
+            cos_sin,
+            out,
         )
 
 

@@ -35,9 +35,10 @@ projection's search, spacing, length, width and start pose. Giving a car a road 
 copies one record.
 
 The per-car functions (:func:`project_car`, :func:`segment_foot`, :func:`centreline_at` and its
-two halves :func:`row_and_fraction` and :func:`point_on_row`, :func:`edge_start`, :func:`edge_point`, :func:`edge_centre`) are what the environments' kernels
-call; :meth:`RoadBatch.project` and :meth:`RoadBatch.points_at` run them over a batch for direct
-use (tests, notebooks), and :meth:`Road.project <envs.road.Road.project>` is the readable
+two halves :func:`row_and_fraction` and :func:`point_on_row`, :func:`edge_start`,
+:func:`edge_point`, :func:`edge_centre`) are what the environments' kernels call;
+:meth:`RoadBatch.project` and :meth:`RoadBatch.points_at` run them over a batch for direct use
+(tests, notebooks), and :meth:`Road.project <envs.road.Road.project>` is the readable
 reference they are tested against.
 """
 

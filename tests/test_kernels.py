@@ -265,5 +265,6 @@ def test_a_cached_kernel_compiles_again_when_a_module_it_inlines_changes(tmp_pat
     text = source.read_text()
     look_up = "    return lookup[row, PX] + fraction * lookup[row, DX], lookup[row, PY]"
     assert look_up in text, "the test edits the centreline look-up: update it with the look-up's code"
-    source.write_text(text.replace(look_up, "    return 1.0 + lookup[row, PX] + fraction * lookup[row, DX], lookup[row, PY]"))
+    edited = "    return 1.0 + lookup[row, PX] + fraction * lookup[row, DX], lookup[row, PY]"
+    source.write_text(text.replace(look_up, edited))
     assert first_point() == pytest.approx(first + 1.0)
