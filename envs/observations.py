@@ -253,15 +253,19 @@ _ANGLE_SLACK = 1e-9  # pseudo-angle margin: rays at a segment's ends are tested 
 def _rays_range(lo, hi, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, out):
     """The rays of cars ``lo .. hi - 1`` into ``out[lo:hi]``.
 
-    Per car, first the edge points: one table row gives the left and the right point of each
-    sample (every ~1 m), relative to the car, and the pseudo-angle each is seen at (``_around``,
-    0 straight behind). Then, side by side, each edge segment is tested against the rays within
-    the angles it spans (rays sorted by pseudo-angle; consecutive segments span neighbouring
-    angles, so ``first`` walks a step or two); a segment seen across the back, or through the
-    car, against every ray. The loop over cars is this function's own, for the serial and the
-    parallel kernel alike (see ``envs.fleet._step_range``)."""
+    Per car, first the edge points: the table rows of the samples (every ~1 m) are read into
+    ``samples``, then each gives the left and the right point, relative to the car, and the
+    pseudo-angle each is seen at (``_around``, 0 straight behind), in a loop the compiler
+    vectorizes (the serial kernel at N = 256 took 75.2-75.7 us, against 78.9-79.4 us reading the
+    rows in the same loop, alternately three times on the 2-core AMD machine). Then, side by
+    side, each edge segment is tested against the rays within the angles it spans (rays sorted by
+    pseudo-angle; consecutive segments span neighbouring angles, so ``first`` walks a step or
+    two); a segment seen across the back, or through the car, against every ray. The loop over
+    cars is this function's own, for the serial and the parallel kernel alike (see
+    ``envs.fleet._step_range``)."""
     rays = len(ray_cos)
-    points = np.empty((2, count + 1, 3))  # per side: x, y relative to the car [m], pseudo-angle
+    samples = np.empty((4, count + 1))  # the rows' px, py, vx, vy
+    points = np.empty((2, 3, count + 1))  # per side: x, y relative to the car [m], pseudo-angle
     ray_x = np.empty(rays)  # the rays' directions in the world frame, in pseudo-angle order
     ray_y = np.empty(rays)
     best = np.empty(rays)  # the nearest crossing so far of each, in that order
@@ -283,18 +287,20 @@ def _rays_range(lo, hi, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ra
         offset = road.half_width * road.spacing
         for k in range(count + 1):
             row = road.offset + min(max(j0 + stride * k, 0), road.look_hi + 1)
-            px, py, vx, vy = atlas[row, PX], atlas[row, PY], atlas[row, VX], atlas[row, VY]
-            for side in range(2):
-                sign = 1.0 if side == 0 else -1.0  # the left edge, then the right
-                x1 = px - sign * offset * vy - x
-                y1 = py + sign * offset * vx - y
-                points[side, k, 0], points[side, k, 1] = x1, y1
-                points[side, k, 2] = _around(-(c * x1 + sn * y1), -(c * y1 - sn * x1))
+            for column in range(4):  # PX, PY, VX, VY
+                samples[column, k] = atlas[row, column]
+        for side in range(2):
+            side_offset = offset if side == 0 else -offset  # the left edge, then the right
+            for k in range(count + 1):
+                x1 = samples[PX, k] - side_offset * samples[VY, k] - x
+                y1 = samples[PY, k] + side_offset * samples[VX, k] - y
+                points[side, 0, k], points[side, 1, k] = x1, y1
+                points[side, 2, k] = _around(-(c * x1 + sn * y1), -(c * y1 - sn * x1))
         for side in range(2):
             first = 0  # the first ray (in pseudo-angle order) at or above the last segment's angles
             for k in range(1, count + 1):
-                x0, y0, seen0 = points[side, k - 1, 0], points[side, k - 1, 1], points[side, k - 1, 2]
-                x1, y1, seen1 = points[side, k, 0], points[side, k, 1], points[side, k, 2]
+                x0, y0, seen0 = points[side, 0, k - 1], points[side, 1, k - 1], points[side, 2, k - 1]
+                x1, y1, seen1 = points[side, 0, k], points[side, 1, k], points[side, 2, k]
                 lo_angle, hi_angle = min(seen0, seen1), max(seen0, seen1)
                 if hi_angle - lo_angle < 2.0 - _ANGLE_SLACK:  # False for NaN too
                     lo_angle, hi_angle = lo_angle - _ANGLE_SLACK, hi_angle + _ANGLE_SLACK
