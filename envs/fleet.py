@@ -10,12 +10,12 @@ A step (:meth:`Fleet.step`) runs one kernel, the loop over cars of :func:`_step_
 bicycle model (``envs.car``), the local projection onto the road (``envs.road_batch``), the
 reward parts, termination, truncation and the car's column of the *step table*, a
 ``[len(STEP_COLUMNS), N]`` float64 array holding every info value (``INFO_KEYS`` but the road
-label), the reward and the terminated and truncated flags; with the ``features`` sensor the
-same pass writes the car's observation (``envs.observations``), the other sensors run their own
-kernel after it. Resets place cars with :func:`_place_cars`; an autoreset onto a road the
-fleet has stored draws, picks and places the car in one kernel (:meth:`Fleet.restart`,
-:func:`_restart_cars`, from the cars' generators through ``envs.seeding.GeneratorTable``).
-:func:`info_arrays` and
+label), the reward and the terminated and truncated flags; with the ``features`` sensor the same
+kernel then writes the observations of the same range of cars in a second loop
+(``envs.observations._features_range``), the other sensors run their own kernel after it.
+Resets place cars with :func:`_place_cars`; an autoreset onto a road the fleet has stored draws,
+picks and places the car in one kernel (:meth:`Fleet.restart`, :func:`_restart_cars`, from the
+cars' generators through ``envs.seeding.GeneratorTable``). :func:`info_arrays` and
 :func:`car_info` turn that table into the vector and single env's ``info``; both are driven by
 ``INFO_KEYS``, the one list of what an info holds.
 """
@@ -591,7 +591,7 @@ class Fleet:
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
         self._no_gusts = config.disturbances.crosswind_gust == 0.0
         self._no_noise = config.disturbances.observation_noise == 0.0
-        # what the step kernel takes for its fused features (empty when the sensor is another)
+        # what the step kernel takes for the features it writes (empty when the sensor is another)
         self._fused = isinstance(self.sensor, FeatureSensor)
         self._sensor_work = 0 if self._fused else self.sensor.work  # car-steps of work one car's reading costs
         self._obs_shape = (num_cars,) + self.sensor.shape
@@ -765,8 +765,8 @@ class Fleet:
                 before the next step (the single env); by default a new one (the vector env's
                 info arrays are rows of it).
 
-        ``features`` are computed in the step's own pass over the cars (one loop reads each car
-        once); the other sensors run their kernel after it.
+        ``features`` are computed by the step kernel, each thread's cars right after it stepped
+        them; the other sensors run their kernel after it.
         """
         frozen = self._moving if frozen is None else frozen
         table = step_table(self.num_cars) if table is None else table
