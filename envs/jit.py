@@ -9,14 +9,15 @@ function serves one car and ten thousand:
 
 * each kernel comes twice: serially, and with ``prange`` over numba's thread pool from
   ``parallel_from`` cars; the arithmetic is the same in both, and a small fleet never compiles
-  the parallel loop, which takes about twice as long to compile. The step and the rays kernel
-  keep their loop over cars in one function of a range of cars, which the serial kernel calls
-  once and the parallel one once per thread: numba, inlining a per-car function into a loop,
-  kept that function's arrays reference-counted once a car (150 ns a car of the step kernel).
-  The lighter sensors (``features`` outside a step, ``image``, the camera) inline a per-car
-  function (``inline="always"``) into both loops, where that cost does not show;
+  the parallel loop, which takes about twice as long to compile. The step, features and rays
+  kernels keep their loop over cars in one function of a range of cars, which the serial kernel
+  calls once and the parallel one once per thread: numba, inlining a per-car function into a
+  loop, kept that function's arrays reference-counted once a car (150 ns a car of the step
+  kernel). The lighter sensors (``image``, the camera) inline a per-car function
+  (``inline="always"``) into both loops, where that cost does not show;
 * a car's road rows lie anywhere in tables larger than the caches: the step and rays kernels
-  ask for the rows of a car a little ahead (:data:`prefetch_row`) while working on this one;
+  ask for the first rows of a car a little ahead (:data:`prefetch_row`) while working on this
+  one;
 * with ``NUMBA_DISABLE_JIT=1`` in the environment the same code runs as plain Python (slowly):
   that is how to step through the physics in a debugger, and how the tests check the compiled
   path.

@@ -14,9 +14,10 @@ Each sensor is a class holding its settings (``__call__(state, track, roads, par
 returns the batch) around its kernel, run serially or over numba's threads (two small loop
 kernels, so that a small fleet never compiles the parallel one) from ``parallel_from``
 step-kernel car-steps of work: a sensor's ``work`` says how many one car's reading costs (1 for
-features, 16 for rays, 64 for a 64x64 image). ``features`` and ``image`` are per-car functions
-inlined into both loops; ``rays`` is one function of a range of cars (``_rays_range``), which
-the parallel kernel calls once per thread (see ``envs.jit``). The kernels read the car's state
+features, 16 for rays, 64 for a 64x64 image). ``image`` is a per-car function inlined into both
+loops; ``features`` and ``rays`` are one function of a range of cars each (``_features_range``,
+which the step kernel also runs, and ``_rays_range``), which the parallel kernel calls once per
+thread (see ``envs.jit``). The kernels read the car's state
 (``envs.car``), its place on the road (``envs.road_batch.TRACK_COLUMNS``) and its road's rows
 (``envs.road_batch``: the lookup table for ``features``, the atlas for the edges).
 """
