@@ -14,9 +14,9 @@ rendering (``render_mode`` stays at its default, None; this env's constructor re
 fixed zero action (action_space-shaped zeros, float32), and reset whenever an episode
 terminates or truncates (lane-keeping never terminates; gymnasium's TimeLimit truncates
 it after 200 steps); reset time is counted in the timing. ``--warmup`` steps are run
-first and not timed, garbage is collected once, then ``--steps`` steps are timed with ``time.perf_counter``. The
-script prints one JSON line with steps/s and ms per ``env.step``. It also prints the
-env's ``simulation_frequency`` and ``policy_frequency``: one env step runs
+first and not timed, garbage is collected once, then ``--steps`` steps are timed with
+``time.perf_counter``. The script prints one JSON line with steps/s and ms per ``env.step``.
+It also prints the env's ``simulation_frequency`` and ``policy_frequency``: one env step runs
 ``simulation_frequency // policy_frequency`` simulator sub-steps (1 with the defaults,
 10 Hz and 10 Hz).
 """

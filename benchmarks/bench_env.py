@@ -15,9 +15,9 @@ Measurements (each in a fresh subprocess, ``--repeat`` times, reported as the me
 
 The road pool of the throughput runs (200 roads of each default family) is generated before any
 timing, so road generation is not measured there, and garbage is collected once before each
-timed loop (``_settle``). With ``--against DIR`` every measurement is
-also run on the checkout in DIR (e.g. a ``git worktree`` of an older commit), alternating with
-this one, and with ``--anchor-python PY`` highway-env's ``lane-keeping-v0`` is measured in the
+timed loop (``_settle``). With ``--against DIR`` every measurement is also run on the checkout in
+DIR (e.g. a ``git worktree`` of an older commit), alternating with this one, and with
+``--anchor-python PY`` highway-env's ``lane-keeping-v0`` is measured in the
 same run by ``benchmarks/anchor_highway.py`` under that interpreter (a virtual environment with
 highway-env installed). The machines this runs on are shared and their speed varies from
 minute to minute: compare ratios from one run, not figures from different runs.
@@ -29,6 +29,7 @@ minute to minute: compare ratios from one run, not figures from different runs.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -66,12 +67,11 @@ def _pregenerate() -> None:
 
 
 def _settle() -> None:
-    """Collect garbage once before a timed loop (``timeit`` goes further and switches it off): Python's first full
-    collection after the compiled kernels load walks ~110,000 objects of numba's (60-80 ms on
-    the 2-core machine, once a process) and would otherwise land in a short timed window by
-    chance. Steady-state collections still happen inside the window and are measured."""
-    import gc
-
+    """Collect garbage once before a timed loop (``timeit`` goes further and switches it off):
+    Python's first full collection after the compiled kernels load walks ~110,000 objects of
+    numba's (60-80 ms on the 2-core machine, once a process) and would otherwise land in a short
+    timed window by chance. Steady-state collections still happen inside the window and are
+    measured."""
     gc.collect()
 
 

@@ -105,11 +105,11 @@ def _features_range(
     Each car's look-ahead points go in two loops: first the table row and the fraction along it
     of every point (divisions, floors and clipping that the compiler vectorizes), then the
     points. This function is the one loop over cars of both the step kernel (``envs.fleet``,
-    after its own loop over the same range) and the kernels below. In one loop with the step, as
-    a per-car function inlined into it, the two-loop form ran slower than one loop, because numba
-    kept the scratch rows reference-counted once a car (serial step kernel at N = 4,096: 373 us
-    with this function after the step's loop, against 417 us for the one-loop features in the
-    step's loop and 496 us for the two loops inlined; measured on the 2-core AMD machine)."""
+    after its own loop over the same range) and the kernels below. As a per-car function inlined
+    into the step's loop, the two-loop form ran slower than one loop, because numba kept the
+    scratch rows reference-counted once a car (serial step kernel at N = 4,096: 342 us with this
+    function after the step's loop, against 417-438 us for the one-loop features in the step's
+    loop and 496-530 us for the two loops inlined; measured on the 2-core AMD machine)."""
     rows = np.empty(len(lookahead), dtype=np.int64)
     fractions = np.empty(len(lookahead))
     first = 4 + 2 * len(lookahead)
