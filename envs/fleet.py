@@ -44,7 +44,7 @@ from envs.car import (
 )
 from envs.config import RoadFollowConfig
 from envs.episode import UNIFORMS_PER_EPISODE, episode_numbers
-from envs.jit import PARALLEL_FROM, njit, object_array, prange, prefetch_row, records_for_kernels, threads
+from envs.jit import PARALLEL_FROM, compiled, njit, object_array, prange, prefetch_row, records_for_kernels, threads
 from envs.observations import FeatureSensor, _features_range, make_sensor
 from envs.road import Road
 from envs.road_batch import (
@@ -588,6 +588,8 @@ class Fleet:
         self.parallel_from = PARALLEL_FROM
         self._params = records_for_kernels(params_record(config, max_steps))
         self._moving = np.zeros(num_cars, dtype=bool)  # the `frozen` mask of a step where all move
+        self.actions = np.zeros((num_cars, config.action_size))  # what the step kernel reads the actions from
+        self._kernels: dict = {}  # threaded -> the step kernel compiled for this fleet's arrays (envs.jit.compiled)
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
         self._no_gusts = config.disturbances.crosswind_gust == 0.0
         self._no_noise = config.disturbances.observation_noise == 0.0
@@ -600,6 +602,11 @@ class Fleet:
         self._no_features = np.zeros((0, 0), dtype=np.float32)
         self._params[0]["feature_cte_limit"] = getattr(self.sensor, "cte_limit", 0.0)
         self._params[0]["feature_reach"] = getattr(self.sensor, "reach", 0.0)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_kernels"] = {}  # machine code: found again in the process that unpickles
+        return state
 
     @property
     def max_steps(self) -> int | None:
@@ -757,8 +764,10 @@ class Fleet:
         ``[len(STEP_COLUMNS), N]`` and the observations ``[N, ...]`` after the step.
 
         Args:
-            actions: ``[N, A]`` float64 normalized actions (``[steer]`` or ``[steer, accel]``),
-                clipped to [-1, 1]; NaN or infinite values are a ValueError (and nothing moves).
+            actions: ``[N, A]`` normalized actions (``[steer]`` or ``[steer, accel]``), clipped
+                to [-1, 1]; NaN or infinite values are a ValueError (and nothing moves). They are
+                copied into :attr:`actions`, unless they are that array (which a caller may fill
+                in place).
             frozen: ``[N]`` bool, cars that were just reset: they stay where they are, draw no
                 random gust, and report their start (no reward, not terminated).
             table: a step table of :func:`step_table` to write into, for a caller that reads it
@@ -766,9 +775,20 @@ class Fleet:
                 info arrays are rows of it).
 
         ``features`` are computed by the step kernel, each thread's cars right after it stepped
-        them; the other sensors run their kernel after it.
+        them; the other sensors run their kernel after it. The kernel is called without numba's
+        dispatch (``envs.jit.compiled``): every array it takes is the fleet's own or made here
+        with fixed types, which is why the actions and ``frozen`` are copied.
         """
-        frozen = self._moving if frozen is None else frozen
+        given = actions
+        if actions is not self.actions:
+            if np.shape(actions) != self.actions.shape:
+                raise ValueError(f"actions must have shape {self.actions.shape}, got {np.shape(actions)}")
+            self.actions[...] = actions
+            actions = self.actions
+        if frozen is None:
+            frozen = self._moving
+        elif not (type(frozen) is np.ndarray and frozen.dtype == np.bool_ and frozen.flags.c_contiguous):
+            frozen = np.ascontiguousarray(frozen, dtype=np.bool_)
         table = step_table(self.num_cars) if table is None else table
         roads, fused = self.roads, self._fused
         obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features
@@ -792,9 +812,14 @@ class Fleet:
         )
         # threads from parallel_from cars, or when the sensor's kernel takes them anyway
         threaded = self.num_cars * max(1, self._sensor_work) >= self.parallel_from
-        finite = _step_cars_parallel(*args, threads()) if threaded else _step_cars(*args)
-        if not finite:
-            raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {actions!r}")
+        if threaded:
+            args += (threads(),)
+        kernel = self._kernels.get(threaded)
+        if kernel is None:
+            # the table of any layout: step_table's rows are padded, a table unpickled is contiguous
+            kernel = self._kernels[threaded] = compiled(_step_cars_parallel if threaded else _step_cars, args, (10,))
+        if not kernel(*args):
+            raise ValueError(f"actions must be finite numbers, got NaN or infinite values in {given!r}")
         if not fused:
             return table, self.observe()
         return table, obs if self._no_noise else self._with_noise(obs)

@@ -122,11 +122,11 @@ class RoadFollowEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         fleet = self.fleet
-        try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError, OverflowError):
-            a = validate_actions(action, self._action_shape)  # raises a ValueError that says what is wrong
-        a = a.reshape(self._action_shape) if a.shape == self._single_shape else validate_actions(a, self._action_shape)
+        a = fleet.actions  # [1, A], written in place: the usual action (a float array of the action's shape)
+        if type(action) is np.ndarray and action.shape == self._single_shape and action.dtype.kind == "f":
+            a[0] = action  # in 0.13 us, where converting and reshaping took 0.5 us
+        else:  # anything else as validate_actions reads it (a ValueError that says what is wrong)
+            a[...] = validate_actions(action, self._action_shape)
         table, obs = fleet.step(a, table=self._table)  # NaN or infinite actions: ValueError
         reward, terminated, info = car_step(table, 0, fleet.road_labels[0])
         if self.render_mode is not None:
