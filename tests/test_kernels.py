@@ -138,16 +138,19 @@ def test_dynamic_car_in_the_native_vector_env_equals_single_envs_on_a_slippery_r
     assert {1.0, 0.7, 0.1} <= seen_friction and slid  # the surfaces were driven on, and tyres slid
 
 
-def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds():
-    """The rays sensor tests each edge segment only against the rays within its angles; a
-    brute-force check of every ray against every segment must find the same distances."""
+@pytest.mark.parametrize("families", [("hairpin",), ("gentle", "twisty")])
+def test_rays_find_what_testing_every_ray_against_every_edge_segment_finds(families):
+    """The rays sensor tests each edge segment only against the rays within its angles (on a
+    side whose angles only rise or only fall, by one pointer per side; on others, segment by
+    segment); a brute-force check of every ray against every segment must find the same
+    distances, on hairpins (many sides that turn back) and on the default roads (mostly not)."""
     from envs.road_batch import edge_point, edge_start
 
     angles = (-170.0, -120.0, -75.0, -30.0, -7.5, 0.0, 5.0, 45.0, 90.0, 135.0, 180.0)
     env = envs.RoadFollowVectorEnv(
         24,
         observation="rays",
-        families=("hairpin",),
+        families=families,
         ray_angles_deg=angles,
         start_lateral_offset=3.0,
         start_heading_offset=1.5,
