@@ -589,7 +589,7 @@ class Fleet:
         self._params = records_for_kernels(params_record(config, max_steps))
         self._moving = np.zeros(num_cars, dtype=bool)  # the `frozen` mask of a step where all move
         self.actions = np.zeros((num_cars, config.action_size))  # what the step kernel reads the actions from
-        self._kernels: dict = {}  # threaded -> the step kernel compiled for this fleet's arrays (envs.jit.compiled)
+        self._kernels: dict = {}  # the step (by threaded) and restart kernels compiled for the fleet's arrays
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
         self._no_gusts = config.disturbances.crosswind_gust == 0.0
         self._no_noise = config.disturbances.observation_noise == 0.0
@@ -686,7 +686,7 @@ class Fleet:
         draws them): the cars whose road was stored before are placed on it in one kernel.
         Returns the others ``(cars, rngs, uniforms, picks)`` for the caller to start through
         ``draw_episodes(..., uniforms=uniforms)`` and :meth:`reset_cars` (``picks=picks``)."""
-        cars = np.asarray(cars, dtype=np.int64)
+        cars = np.ascontiguousarray(cars, dtype=np.int64)
         config = self.config
         shape = (len(config.families), len(config.road_pool) or config.num_roads)
         rngs = object_array(rngs)
@@ -701,7 +701,7 @@ class Fleet:
         chosen = np.empty((m, 2), dtype=np.int64)
         entries = np.empty(m, dtype=np.int64)
         batch = self.roads
-        missed = _restart_cars(
+        args = (
             cars,
             functions,
             states,
@@ -725,6 +725,10 @@ class Fleet:
             batch.atlas,
             batch.headings,
         )
+        kernel = self._kernels.get("restart")  # its 22 arguments' types are the fleet's (see step)
+        if kernel is None:
+            kernel = self._kernels["restart"] = compiled(_restart_cars, args)
+        missed = kernel(*args)
         if missed == 0:
             self._start_placed(cars, entries, rngs)
             return cars[:0], rngs[:0], uniforms[:0], chosen[:0]

@@ -227,7 +227,11 @@ class GeneratorTable:
         if jit_disabled():
             return None, None
         known, cars, rngs = self._generators, np.asarray(cars), object_array(rngs)
-        for k in np.flatnonzero(known[cars] != rngs).tolist():  # `!=` of generators: `is not`
+        if len(cars) <= 64:  # an autoreset's few cars: one by one (28 cars in 1.25 us, against 1.65 us at once)
+            changed = [k for k, (i, rng) in enumerate(zip(cars.tolist(), rngs.tolist())) if known[i] is not rng]
+        else:
+            changed = np.flatnonzero(known[cars] != rngs).tolist()  # `!=` of generators: `is not`
+        for k in changed:
             i, rng = int(cars[k]), rngs[k]
             try:
                 interface = rng.bit_generator.ctypes
