@@ -239,12 +239,17 @@ class FeatureSensor:
 @njit(cache=True, error_model="numpy")
 def _around(x: float, y: float) -> float:
     """A pseudo-angle of the direction ``(x, y)``, in [0, 4): increasing with the angle
-    counter-clockwise from +x, 1 per quarter turn, without a trigonometric function; NaN at 0."""
+    counter-clockwise from +x, 1 per quarter turn, without a trigonometric function; NaN at 0.
+
+    Each quarter is ``base + num / den``, chosen before one division (the compiler vectorizes the
+    choice, where it computed all four divisions for a loop over points: the serial rays kernel
+    at N = 256 took 267 ns a car against 277, alternately three times; the same values, but 0.0
+    where a direction straight along +x from below, y = -0.0, gave -0.0)."""
     if y >= 0.0:
-        if x >= 0.0:
-            return y / (x + y) if x != 0.0 or y != 0.0 else math.nan
-        return 1.0 - x / (y - x)
-    return 2.0 - y / (-x - y) if x < 0.0 else 3.0 + x / (x - y)
+        base, num, den = (0.0, y, x + y) if x >= 0.0 else (1.0, -x, y - x)
+    else:
+        base, num, den = (2.0, -y, -x - y) if x < 0.0 else (3.0, x, x - y)
+    return base + num / den if den != 0.0 else math.nan  # den is 0 only at x = y = 0
 
 
 _ANGLE_SLACK = 1e-9  # pseudo-angle margin: rays at a segment's ends are tested too
