@@ -463,12 +463,10 @@ class RaySensor:
         self.ray_order = np.argsort(seen, kind="stable").astype(np.int64)
         self.ray_at = seen[self.ray_order]
 
-    def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
-        out = np.empty((len(state), self.shape[0]), dtype=np.float32)
-        args = (
-            state,
-            track,
-            roads.kernel_slots,
+    def arguments(self, roads: RoadBatch) -> tuple:
+        """What :func:`_rays_range` takes after the cars' state, place on the road and road
+        records, and before ``out``."""
+        return (
             roads.atlas,
             self.ray_cos,
             self.ray_sin,
@@ -477,8 +475,11 @@ class RaySensor:
             self.range,
             self.BEHIND,
             self.count,
-            out,
         )
+
+    def __call__(self, state, track, roads: RoadBatch, parallel_from: int) -> np.ndarray:
+        out = np.empty((len(state), self.shape[0]), dtype=np.float32)
+        args = (state, track, roads.kernel_slots, *self.arguments(roads), out)
         if len(state) * self.work >= parallel_from:
             _rays_parallel(*args, threads())
         else:
