@@ -7,6 +7,7 @@ stays identical step for step, autoresets included.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -131,7 +132,13 @@ class RoadFollowVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         # checked here although the kernel checks too: autoresets below change state before it runs
-        a = validate_actions(actions, (self.num_envs, self.config.action_size))
+        a = self.fleet.actions  # [N, A], written in place (as the single env writes its one car's)
+        if type(actions) is np.ndarray and actions.shape == a.shape and actions.dtype.kind == "f":
+            np.copyto(a, actions)
+            if not math.isfinite(a.sum()):
+                validate_actions(actions, a.shape)  # raises: NaN or infinite
+        else:
+            a[...] = validate_actions(actions, a.shape)
         # next-step autoreset: cars whose episode ended last step start a new one and stay put
         resetting = self._autoreset  # replaced below, never changed in place
         if resetting.any():
