@@ -184,8 +184,11 @@ def _step_range(
     lookahead,
     preview,
     features,
+    check,
 ):
     """Step cars ``lo .. hi - 1``; a car in ``frozen`` (just reset) stays and reports its start.
+    With ``check``, first look at their actions: False, having changed nothing, if one is NaN or
+    infinite (else True).
     ``params`` is a one-element record array of ``PARAMS_RECORD``: the car's and the world's
     settings; ``road_rows`` is ``RoadBatch.road_rows``. With a non-empty ``lookahead`` the cars'
     ``features`` observations are then written by ``envs.observations._features_range`` over the
@@ -195,6 +198,8 @@ def _step_range(
     (the parallel one calls it on a range of cars per thread): numba inlining a per-car function
     into a loop keeps the function's arrays reference-counted once a car, which cost 150 ns a car
     here (1.2 ms against 0.55 ms for 4,096 cars, measured on the 2-core machine)."""
+    if check and not _finite(actions, lo, hi):
+        return False
     atlas, headings, curvatures, friction = road_columns(road_rows)
     cos_sin = np.empty((hi - lo, 2))
     for i in range(lo, hi):
@@ -300,11 +305,12 @@ def _step_range(
             cos_sin,
             features,
         )
+    return True
 
 
 @njit(cache=True, inline="always")
-def _finite(actions) -> bool:
-    for i in range(actions.shape[0]):
+def _finite(actions, lo, hi) -> bool:
+    for i in range(lo, hi):
         for a in range(actions.shape[1]):
             if not math.isfinite(actions[i, a]):
                 return False
@@ -313,7 +319,9 @@ def _finite(actions) -> bool:
 
 # The step kernel, serial and over numba's thread pool (a parallel kernel takes twice as long to
 # compile, so small fleets never pay for it): each returns False, having changed nothing, if an
-# action is NaN or infinite.
+# action is NaN or infinite. The serial kernels leave the check to _step_range: checked here,
+# before the call, it cost 300 ns a call (1.15 us against 0.85 us for one car; measured on the
+# 2-core AMD machine, where the compiled code differed in a way not traced down).
 @njit(cache=True)
 def _step_cars(
     state,
@@ -332,9 +340,7 @@ def _step_cars(
     preview,
     features,
 ):
-    if not _finite(actions):
-        return False
-    _step_range(
+    return _step_range(
         0,
         state.shape[0],
         state,
@@ -352,8 +358,8 @@ def _step_cars(
         lookahead,
         preview,
         features,
+        True,
     )
-    return True
 
 
 @njit(cache=True, parallel=True)
@@ -375,9 +381,9 @@ def _step_cars_parallel(
     features,
     parts,
 ):
-    if not _finite(actions):
-        return False
     n = state.shape[0]
+    if not _finite(actions, 0, n):
+        return False
     for part in prange(parts):  # a range of cars per thread
         _step_range(
             part * n // parts,
@@ -397,6 +403,7 @@ def _step_cars_parallel(
             lookahead,
             preview,
             features,
+            False,
         )
     return True
 
@@ -431,10 +438,8 @@ def _step_rays(
     count,
     rays,
 ):
-    if not _finite(actions):
-        return False
     n = state.shape[0]
-    _step_range(
+    if not _step_range(
         0,
         n,
         state,
@@ -452,7 +457,9 @@ def _step_rays(
         lookahead,
         preview,
         features,
-    )
+        True,
+    ):
+        return False
     _rays_range(0, n, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, rays)
     return True
 
@@ -485,9 +492,9 @@ def _step_rays_parallel(
     rays,
     parts,
 ):
-    if not _finite(actions):
-        return False
     n = state.shape[0]
+    if not _finite(actions, 0, n):
+        return False
     for part in prange(parts):  # a range of cars per thread: stepped, then their rays read
         lo, hi = part * n // parts, (part + 1) * n // parts
         _step_range(
@@ -508,6 +515,7 @@ def _step_rays_parallel(
             lookahead,
             preview,
             features,
+            False,
         )
         _rays_range(
             lo, hi, state, track, slots, atlas, ray_cos, ray_sin, ray_at, ray_order, ray_range, behind, count, rays

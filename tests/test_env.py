@@ -194,6 +194,39 @@ def test_non_finite_actions_raise(bad):
         env.step(bad)
 
 
+@pytest.mark.parametrize("observation", ["features", "rays"])
+@pytest.mark.parametrize("threaded", [False, True])
+def test_a_non_finite_action_moves_no_car(observation, threaded):
+    """The step kernels check every action before changing anything (the serial ones inside the
+    loop's function, the threaded ones before the threads start): after the ValueError the cars
+    go on exactly as twins that never saw the bad action."""
+    made = [envs.RoadFollowVectorEnv(6, observation=observation) for _ in range(2)]
+    for env in made:
+        env.fleet.parallel_from = 1 if threaded else 10**9
+        env.reset(seed=3)
+    vec, twin = made
+    rng = np.random.default_rng(1)
+    for step in range(40):
+        actions = rng.uniform(-1, 1, (6, 1))
+        if step % 10 == 5:
+            bad = actions.copy()
+            bad[step % 6, 0] = np.nan
+            with pytest.raises(ValueError, match="NaN or infinite"):
+                vec.step(bad)
+            with pytest.raises(ValueError, match="NaN or infinite"):
+                vec.fleet.step(bad)  # the fleet itself, past the env's own check
+        a, b = vec.step(actions), twin.step(actions)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), step
+    single, single_twin = gym.make(ENV_ID, observation=observation), gym.make(ENV_ID, observation=observation)
+    single.reset(seed=4)
+    single_twin.reset(seed=4)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        single.step(np.array([np.inf], dtype=np.float32))
+    for _ in range(5):
+        a, b = single.step(np.array([0.3])), single_twin.step(np.array([0.3]))
+        assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
 @pytest.mark.parametrize("bad", [np.zeros(2), np.zeros((2, 2)), np.zeros(0), [[0.1], [0.2]]])
 def test_wrongly_shaped_actions_raise(bad):
     env = gym.make(ENV_ID)
