@@ -354,12 +354,16 @@ def _rays_monotone(points, side, count, falling, ray_x, ray_y, ray_at, best):
     only rise) and span less than half a turn: each ray is tested against exactly the segments
     whose angles (with the slack) hold it, as in the general walk, found by one pointer moving
     along the side as the rays' angles (in their order, or backwards for a falling side) move
-    along it."""
+    along it, until they pass the side's far end (the serial rays kernel at N = 256: 236-237 ns
+    a car, against 252-253 walking the pointer to the end for them, alternately three times)."""
     rays = len(ray_at)
     start = 1  # the first segment whose far end is within the slack of the ray
     if falling:
+        below = points[side, 2, count] - _ANGLE_SLACK  # rays below this meet no segment of the side
         for j in range(rays - 1, -1, -1):
             r = ray_at[j]
+            if r < below:
+                break  # (without walking the pointer to the side's end for them)
             while start <= count and points[side, 2, start] - _ANGLE_SLACK > r:
                 start += 1
             m = start
@@ -370,8 +374,11 @@ def _rays_monotone(points, side, count, falling, ray_x, ray_y, ray_at, best):
                     best[j] = t
                 m += 1
     else:
+        above = points[side, 2, count] + _ANGLE_SLACK  # rays above this meet no segment of the side
         for j in range(rays):
             r = ray_at[j]
+            if r > above:
+                break
             while start <= count and points[side, 2, start] + _ANGLE_SLACK < r:
                 start += 1
             m = start
