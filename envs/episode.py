@@ -126,6 +126,25 @@ def _episode_numbers(u, num_families, pool, num_roads, lateral_offset, heading_o
         )
 
 
+def episode_picks(config: RoadFollowConfig, uniforms: np.ndarray, options: list[dict | None] | None) -> np.ndarray:
+    """``[M, 2]`` the family and the position in the pool (:func:`episode_numbers`) each car's
+    road was drawn as from ``uniforms`` (:func:`draw_episodes`'s), or -1 for a car whose options
+    chose its road (``road``, ``family`` or ``road_index``): what ``envs.fleet.Fleet`` remembers
+    stored roads by."""
+    picks = np.empty((len(uniforms), 2), dtype=np.int64)
+    _episode_picks(uniforms, len(config.families), config.road_pool, config.num_roads, picks)
+    for k, opts in enumerate(options or ()):
+        if opts and ("road" in opts or "family" in opts or "road_index" in opts):
+            picks[k] = -1
+    return picks
+
+
+@njit(cache=True)
+def _episode_picks(u, num_families, pool, num_roads, out):
+    for m in range(u.shape[0]):
+        out[m, 0], out[m, 1], _, _, _ = episode_numbers(u, m, num_families, pool, num_roads, 0.0, 0.0)
+
+
 def _start_offset(value) -> tuple[float, float]:
     lateral, heading = (float(v) for v in value)
     if not (math.isfinite(lateral) and math.isfinite(heading)):

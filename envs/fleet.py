@@ -776,7 +776,8 @@ class Fleet:
         """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad].
 
         ``picks``: ``[M, 2]`` the family and pool position each car's road was drawn as
-        (:meth:`restart`'s), so that the next episode drawing it finds it stored."""
+        (:meth:`restart`'s, or ``envs.episode.episode_picks``; -1 for a road the options
+        chose), so that the next episode drawing it finds it stored."""
         cars = np.asarray(cars, dtype=np.int64)
         batch = self.roads
         entries = batch.store(cars, roads)
@@ -797,11 +798,23 @@ class Fleet:
             batch.atlas,
             batch.headings,
         )
-        if picks is not None and self._picks is not None:
-            if batch.layout != self._picks_layout:  # storing renumbered the records
-                self._picks.fill(-1)
-                self._picks_layout = batch.layout
-            self._picks[picks[:, 0], picks[:, 1]] = entries
+        if picks is not None:
+            table = self._picks_table()
+            if table is not None:
+                drawn = picks[:, 0] >= 0  # the roads the draw chose (not options)
+                table[picks[drawn, 0], picks[drawn, 1]] = entries[drawn]
+
+    def _picks_table(self) -> np.ndarray | None:
+        """The ``[families, pool]`` record of each pick's road (-1: not stored), emptied when
+        storing renumbered the records; None where the pool is too large to remember."""
+        config = self.config
+        shape = (len(config.families), len(config.road_pool) or config.num_roads)
+        if shape[0] * shape[1] > MAX_PICKS:
+            return None
+        if self._picks is None or self._picks_layout != self.roads.layout:  # records (re)numbered
+            self._picks = np.full(shape, -1, dtype=np.int64)
+            self._picks_layout = self.roads.layout
+        return self._picks
 
     def restart(
         self, cars: np.ndarray, rngs: list[np.random.Generator]
@@ -812,14 +825,11 @@ class Fleet:
         ``draw_episodes(..., uniforms=uniforms)`` and :meth:`reset_cars` (``picks=picks``)."""
         cars = np.ascontiguousarray(cars, dtype=np.int64)
         config = self.config
-        shape = (len(config.families), len(config.road_pool) or config.num_roads)
         rngs = object_array(rngs)
         functions, states = self.generators.pointers(cars, rngs)
-        if functions is None or shape[0] * shape[1] > MAX_PICKS:  # no kernel, or too many to remember
+        picks = self._picks_table()
+        if functions is None or picks is None:  # no kernel, or too many to remember
             return cars, rngs, self.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE), None
-        if self._picks is None or self._picks_layout != self.roads.layout:  # records (re)numbered
-            self._picks = np.full(shape, -1, dtype=np.int64)
-            self._picks_layout = self.roads.layout
         m = len(cars)
         uniforms = np.empty((m, UNIFORMS_PER_EPISODE))
         chosen = np.empty((m, 2), dtype=np.int64)
@@ -834,7 +844,7 @@ class Fleet:
             config.num_roads,
             config.start_lateral_offset,
             config.start_heading_offset,
-            self._picks,
+            picks,
             uniforms,
             chosen,
             entries,

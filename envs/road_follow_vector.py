@@ -17,7 +17,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs import limits
 from envs.config import RoadFollowConfig
-from envs.episode import UNIFORMS_PER_EPISODE, draw_episodes
+from envs.episode import UNIFORMS_PER_EPISODE, draw_episodes, episode_picks
 from envs.fleet import INFO_KEYS, ROW_REWARD, Fleet, info_arrays
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
@@ -126,6 +126,8 @@ class RoadFollowVectorEnv(VectorEnv):
         else:
             uniforms = self.fleet.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
         roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads, uniforms)
+        if options is not None:  # a reset: the roads it drew are remembered for autoresets too
+            picks = episode_picks(self.config, uniforms, options)
         self.fleet.reset_cars(cars, roads, lateral, heading, rngs, picks)
 
     def step(self, actions):

@@ -117,6 +117,25 @@ def test_autoresets_on_roads_driven_before_equal_single_envs():
     assert_vector_equals_singles(vector, run_singles(21, actions, **kwargs))
 
 
+def test_a_reset_remembers_the_roads_it_drew_but_not_those_options_chose():
+    """Autoresets find a road stored by the reset that drew it (``envs.episode.episode_picks``),
+    but a road chosen through options is never remembered as a draw's."""
+    env = make_vec(6, families=("hairpin", "twisty"), road_indices=(4, 9, 17))
+    fleet = env.unwrapped.fleet
+    env.reset(seed=5, options={"road_index": [4, 9, 17, 4, 9, 17]})
+    assert (fleet._picks_table() == -1).all()  # every road chosen by the options
+    env.reset(seed=6)
+    table = fleet._picks_table()
+    names = fleet.roads.stored_names
+    families = env.unwrapped.config.families
+    remembered = [(f, p) for f in range(len(families)) for p in range(3) if table[f, p] >= 0]
+    assert len(remembered) >= 2
+    for f, p in remembered:  # each remembered pick holds the record of that very road
+        assert names[table[f, p]] == f"train/{families[f]}/{(4, 9, 17)[p]}"
+    env.reset(seed=7, options={"family": ["twisty"] * 6})  # the family chosen: remembered picks stay as they were
+    assert np.array_equal(fleet._picks_table(), table)
+
+
 def test_autoresets_equal_single_envs_when_the_road_tables_are_rebuilt(monkeypatch):
     """Cars meeting road after road make the fleet rebuild its road tables from the roads in use,
     which renumbers their records: remembered picks must not point at the old numbers."""
