@@ -732,6 +732,11 @@ class Fleet:
         state["_kernels"] = {}  # machine code: found again in the process that unpickles
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        cars = np.flatnonzero([rng is not None for rng in self.rngs])
+        self.generators.pointers(cars, self.rngs[cars])  # the generators' addresses in this process
+
     @property
     def max_steps(self) -> int | None:
         """Steps after which each car's episode is truncated (None: never), as the kernel reads it."""
@@ -816,19 +821,18 @@ class Fleet:
             self._picks_layout = self.roads.layout
         return self._picks
 
-    def restart(
-        self, cars: np.ndarray, rngs: list[np.random.Generator]
-    ) -> tuple[np.ndarray, list[np.random.Generator], np.ndarray, np.ndarray]:
-        """New episodes without options for ``cars``, drawn from ``rngs`` (as ``draw_episodes``
-        draws them): the cars whose road was stored before are placed on it in one kernel.
-        Returns the others ``(cars, rngs, uniforms, picks)`` for the caller to start through
-        ``draw_episodes(..., uniforms=uniforms)`` and :meth:`reset_cars` (``picks=picks``)."""
+    def restart(self, cars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """New episodes without options for ``cars``, drawn from their generators :attr:`rngs`
+        (as ``draw_episodes`` draws them): the cars whose road was stored before are placed on it
+        in one kernel. Returns the others ``(cars, rngs, uniforms, picks)`` for the caller to
+        start through ``draw_episodes(..., uniforms=uniforms)`` and :meth:`reset_cars`
+        (``picks=picks``)."""
         cars = np.ascontiguousarray(cars, dtype=np.int64)
         config = self.config
-        rngs = object_array(rngs)
-        functions, states = self.generators.pointers(cars, rngs)
+        functions, states = self.generators.table()  # kept to self.rngs by _episode_state
         picks = self._picks_table()
         if functions is None or picks is None:  # no kernel, or too many to remember
+            rngs = self.rngs[cars]
             return cars, rngs, self.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE), None
         m = len(cars)
         uniforms = np.empty((m, UNIFORMS_PER_EPISODE))
@@ -864,26 +868,32 @@ class Fleet:
             kernel = self._kernels["restart"] = compiled(_restart_cars, args)
         missed = kernel(*args)
         if missed == 0:
-            self._start_placed(cars, entries, rngs)
-            return cars[:0], rngs[:0], uniforms[:0], chosen[:0]
+            self._start_placed(cars, entries)
+            return cars[:0], self.rngs[:0], uniforms[:0], chosen[:0]
         placed = entries >= 0
-        self._start_placed(cars[placed], entries[placed], rngs[placed])
-        missing = ~placed
-        return cars[missing], rngs[missing], uniforms[missing], chosen[missing]
+        self._start_placed(cars[placed], entries[placed])
+        missing = cars[~placed]
+        return missing, self.rngs[missing], uniforms[~placed], chosen[~placed]
 
-    def _start_placed(self, cars: np.ndarray, entries: np.ndarray, rngs: np.ndarray) -> None:
+    def _start_placed(self, cars: np.ndarray, entries: np.ndarray) -> None:
         """The rest of a new episode for ``cars`` that :func:`_restart_cars` placed on the stored roads ``entries``."""
         roads = self.roads.stored_roads[entries]
         self.roads.roads[cars] = roads
-        self._episode_state(cars, roads, rngs, self.roads.stored_names[entries])
+        self._episode_state(cars, roads, None, self.roads.stored_names[entries])
 
     def _episode_state(
-        self, cars: np.ndarray, roads: Sequence[Road], rngs: Sequence[np.random.Generator], names=None
+        self, cars: np.ndarray, roads: Sequence[Road], rngs: Sequence[np.random.Generator] | None, names=None
     ) -> None:
         """What a new episode of ``cars`` on ``roads`` holds besides the car: its road's name
-        (``names``, or read off the roads), its rng, the sensor's per-episode state and the
-        crosswind (the last two drawn from the rng, after the episode's uniforms)."""
-        self.rngs[cars] = object_array(rngs)
+        (``names``, or read off the roads), its rng (None: the car's own, as it is), the sensor's
+        per-episode state and the crosswind (the last two drawn from the rng, after the episode's
+        uniforms). The generator table (``envs.seeding.GeneratorTable``) follows the rngs, so
+        that :meth:`restart` draws from them without looking."""
+        if rngs is None:
+            rngs = self.rngs[cars]
+        else:
+            self.rngs[cars] = rngs = object_array(rngs)
+            self.generators.pointers(cars, rngs)
         self.road_labels[cars] = [road.name for road in roads] if names is None else names
         if hasattr(self.sensor, "reset_cars"):  # a sensor with per-episode state (the camera's look)
             self.sensor.reset_cars(cars, rngs, self.num_cars)

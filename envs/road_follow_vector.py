@@ -117,13 +117,13 @@ class RoadFollowVectorEnv(VectorEnv):
         return obs, self._info(table)[0]
 
     def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
-        rngs = self.rngs[cars]
         picks = None
         if options is None:  # an autoreset: cars whose road is stored start in one kernel
-            cars, rngs, uniforms, picks = self.fleet.restart(cars, rngs)
+            cars, rngs, uniforms, picks = self.fleet.restart(cars)  # (the fleet's rngs are self.rngs)
             if not len(cars):
                 return
         else:
+            rngs = self.rngs[cars]
             uniforms = self.fleet.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
         roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads, uniforms)
         if options is not None:  # a reset: the roads it drew are remembered for autoresets too

@@ -208,8 +208,9 @@ class GeneratorTable:
 
     def _clear(self) -> None:
         self._generators = np.full(self.num_cars, None, dtype=object)  # the generator of each row
-        self._functions = np.zeros(self.num_cars, dtype=np.intp)
+        self._functions = np.zeros(self.num_cars, dtype=np.intp)  # 0: no generator a kernel draws from
         self._states = np.zeros(self.num_cars, dtype=np.intp)
+        self._unset = self.num_cars  # rows whose function is 0
 
     def __getstate__(self) -> dict:  # addresses mean nothing in another process
         return {"num_cars": self.num_cars}
@@ -231,15 +232,28 @@ class GeneratorTable:
             changed = [k for k, (i, rng) in enumerate(zip(cars.tolist(), rngs.tolist())) if known[i] is not rng]
         else:
             changed = np.flatnonzero(known[cars] != rngs).tolist()  # `!=` of generators: `is not`
+        plain = False
         for k in changed:
             i, rng = int(cars[k]), rngs[k]
+            known[i] = rng
+            self._unset += self._functions[i] != 0  # unset until the new generator's address is in
             try:
                 interface = rng.bit_generator.ctypes
             except AttributeError:  # not a numpy Generator: only its own methods draw from it
-                return None, None
-            known[i] = rng
+                self._functions[i] = self._states[i] = 0
+                plain = True
+                continue
             self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
             self._states[i] = interface.state_address
+            self._unset -= 1
+        return (None, None) if plain else (self._functions, self._states)
+
+    def table(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """``(functions[N], states[N])`` as they are, if every row is a generator a kernel draws
+        from (else, or as plain Python, ``(None, None)``): for a caller that keeps the rows to the
+        cars' generators through :meth:`pointers` (``envs.fleet.Fleet``), without looking at them."""
+        if self._unset or jit_disabled():
+            return None, None
         return self._functions, self._states
 
     def uniforms(self, cars: np.ndarray, rngs: Sequence[np.random.Generator], count: int) -> np.ndarray:

@@ -221,6 +221,17 @@ def test_the_generator_table_draws_what_each_generator_draws():
     table = pickle.loads(pickle.dumps(table))  # addresses are not pickled: rows are made again
     got = table.uniforms(np.array([3, 5]), [drawn[3], drawn[5]], 2)
     assert np.array_equal(got, np.stack([expected[3].random(2), expected[5].random(2)]))
+    # table(): the rows as they are, only once every row is a generator a kernel can draw from
+    assert table.table() == (None, None)  # rows 1, 2, 4 unset since the pickle
+    table.pointers(np.arange(6), drawn)
+    functions, _ = table.table()
+    assert functions is not None and np.all(functions != 0)
+    import random
+
+    assert table.pointers(np.array([2]), [random.Random(1)]) == (None, None)  # no kernel draws from it
+    assert table.table() == (None, None)
+    table.pointers(np.array([2]), [drawn[2]])
+    assert table.table()[0] is not None
 
 
 CROSS_MODULE = r"""
