@@ -775,12 +775,13 @@ class Fleet:
         roads: list[Road],
         lateral: np.ndarray,
         heading_offset: np.ndarray,
-        rngs: list[np.random.Generator],
+        rngs: list[np.random.Generator] | None,
         picks: np.ndarray | None = None,
     ) -> None:
         """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad].
 
-        ``picks``: ``[M, 2]`` the family and pool position each car's road was drawn as
+        ``rngs``: each car's generator from now on (None: the car's own, as :meth:`restart`
+        returned them). ``picks``: ``[M, 2]`` the family and pool position each car's road was drawn as
         (:meth:`restart`'s, or ``envs.episode.episode_picks``; -1 for a road the options
         chose), so that the next episode drawing it finds it stored."""
         cars = np.asarray(cars, dtype=np.int64)
@@ -806,8 +807,9 @@ class Fleet:
         if picks is not None:
             table = self._picks_table()
             if table is not None:
-                drawn = picks[:, 0] >= 0  # the roads the draw chose (not options)
-                table[picks[drawn, 0], picks[drawn, 1]] = entries[drawn]
+                for (family, position), entry in zip(picks.tolist(), entries.tolist()):
+                    if family >= 0:  # a road the draw chose (not the options)
+                        table[family, position] = entry
 
     def _picks_table(self) -> np.ndarray | None:
         """The ``[families, pool]`` record of each pick's road (-1: not stored), emptied when

@@ -126,9 +126,10 @@ class RoadFollowVectorEnv(VectorEnv):
             rngs = self.rngs[cars]
             uniforms = self.fleet.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
         roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads, uniforms)
-        if options is not None:  # a reset: the roads it drew are remembered for autoresets too
-            picks = episode_picks(self.config, uniforms, options)
-        self.fleet.reset_cars(cars, roads, lateral, heading, rngs, picks)
+        if options is None:  # an autoreset: the cars keep their generators
+            self.fleet.reset_cars(cars, roads, lateral, heading, None, picks)
+        else:  # a reset: the roads it drew are remembered for autoresets too
+            self.fleet.reset_cars(cars, roads, lateral, heading, rngs, episode_picks(self.config, uniforms, options))
 
     def step(self, actions):
         if not self._started:
