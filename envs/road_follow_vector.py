@@ -145,7 +145,7 @@ class RoadFollowVectorEnv(VectorEnv):
         # next-step autoreset: cars whose episode ended last step start a new one and stay put
         resetting = self._autoreset  # replaced below, never changed in place
         if resetting.any():
-            self._reset_cars(np.flatnonzero(resetting), None)
+            self._reset_cars(resetting.nonzero()[0], None)
         table, obs = self.fleet.step(a, resetting)
         info, terminated, truncated = self._info(table)
         self._autoreset = terminated | truncated
