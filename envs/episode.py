@@ -57,23 +57,10 @@ def draw_episodes(
         u = np.empty((len(rngs), UNIFORMS_PER_EPISODE))
         for rng, row in zip(rngs, u):
             rng.random(out=row)
-    m = len(u)
-    family_pick, index_pick = np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64)
-    lateral, heading = np.empty(m), np.empty(m)
-    _episode_numbers(
-        u,
-        len(config.families),
-        config.road_pool,
-        config.num_roads,
-        config.start_lateral_offset,
-        config.start_heading_offset,
-        family_pick,
-        index_pick,
-        lateral,
-        heading,
-    )
+    numbers, offsets = episode_table(config, u)
+    lateral, heading = offsets  # rows: contiguous, and changed below by the options' start offsets
     names = config.families
-    picks = [(names[f], i) for f, i in zip(family_pick.tolist(), index_pick.tolist())]  # (family, index)
+    picks = [(names[f], i) for f, _, i in numbers.tolist()]  # (family, index)
     given: dict[int, Road] = {}
     for k, opts in enumerate(options or ()):
         if not opts:
@@ -89,16 +76,42 @@ def draw_episodes(
             given[k] = opts["road"]
         else:
             picks[k] = (opts.get("family", picks[k][0]), opts.get("road_index", picks[k][1]))
-    if roads is None:
-        roads = {}
-    elif len(roads) > ROADS_KEPT:
+    drawn = [key for k, key in enumerate(picks) if k not in given] if given else picks
+    found = iter(roads_of(config.split, drawn, {} if roads is None else roads))
+    return [given[k] if k in given else next(found) for k in range(len(picks))], lateral, heading
+
+
+def roads_of(split: str, keys: list[tuple], roads: dict) -> list[Road]:
+    """The generated road of ``split`` for each ``(family, index)`` of ``keys``: from ``roads``
+    (a dict the caller keeps between calls, emptied past :data:`ROADS_KEPT` roads), the others
+    generated together and added to it."""
+    if len(roads) > ROADS_KEPT:
         roads.clear()
-    chosen = [given.get(k) or roads.get(key) for k, key in enumerate(picks)] if given else list(map(roads.get, picks))
+    chosen = list(map(roads.get, keys))
     if any(road is None for road in chosen):  # roads not drawn before: seeded and drawn together
-        new = list(dict.fromkeys(key for road, key in zip(chosen, picks) if road is None))
-        roads.update(zip(new, generate_roads(config.split, new)))
-        chosen = [road or roads[key] for road, key in zip(chosen, picks)]
-    return chosen, lateral, heading
+        new = list(dict.fromkeys(key for road, key in zip(chosen, keys) if road is None))
+        roads.update(zip(new, generate_roads(split, new)))
+        chosen = [road or roads[key] for road, key in zip(chosen, keys)]
+    return chosen
+
+
+def episode_table(config: RoadFollowConfig, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`episode_numbers` of every row of ``uniforms`` ``[M, UNIFORMS_PER_EPISODE]``:
+    ``numbers[M, 3]`` (family, position in the pool, road index) and ``offsets[2, M]``
+    (lateral [m] and heading [rad] start offsets)."""
+    numbers = np.empty((len(uniforms), 3), dtype=np.int64)
+    offsets = np.empty((2, len(uniforms)))
+    _episode_numbers(
+        uniforms,
+        len(config.families),
+        config.road_pool,
+        config.num_roads,
+        config.start_lateral_offset,
+        config.start_heading_offset,
+        numbers,
+        offsets,
+    )
+    return numbers, offsets
 
 
 @njit(cache=True, inline="always")
@@ -119,9 +132,9 @@ def episode_numbers(u, m, num_families, pool, num_roads, lateral_offset, heading
 
 
 @njit(cache=True)
-def _episode_numbers(u, num_families, pool, num_roads, lateral_offset, heading_offset, family, index, lateral, heading):
+def _episode_numbers(u, num_families, pool, num_roads, lateral_offset, heading_offset, numbers, offsets):
     for m in range(u.shape[0]):
-        family[m], _, index[m], lateral[m], heading[m] = episode_numbers(
+        numbers[m, 0], numbers[m, 1], numbers[m, 2], offsets[0, m], offsets[1, m] = episode_numbers(
             u, m, num_families, pool, num_roads, lateral_offset, heading_offset
         )
 
@@ -131,18 +144,11 @@ def episode_picks(config: RoadFollowConfig, uniforms: np.ndarray, options: list[
     road was drawn as from ``uniforms`` (:func:`draw_episodes`'s), or -1 for a car whose options
     chose its road (``road``, ``family`` or ``road_index``): what ``envs.fleet.Fleet`` remembers
     stored roads by."""
-    picks = np.empty((len(uniforms), 2), dtype=np.int64)
-    _episode_picks(uniforms, len(config.families), config.road_pool, config.num_roads, picks)
+    picks = episode_table(config, uniforms)[0][:, :2]
     for k, opts in enumerate(options or ()):
         if opts and ("road" in opts or "family" in opts or "road_index" in opts):
             picks[k] = -1
     return picks
-
-
-@njit(cache=True)
-def _episode_picks(u, num_families, pool, num_roads, out):
-    for m in range(u.shape[0]):
-        out[m, 0], out[m, 1], _, _, _ = episode_numbers(u, m, num_families, pool, num_roads, 0.0, 0.0)
 
 
 def _start_offset(value) -> tuple[float, float]:

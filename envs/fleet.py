@@ -44,7 +44,7 @@ from envs.car import (
     wrap_angle,
 )
 from envs.config import RoadFollowConfig
-from envs.episode import UNIFORMS_PER_EPISODE, episode_numbers
+from envs.episode import UNIFORMS_PER_EPISODE, episode_numbers, episode_table
 from envs.jit import PARALLEL_FROM, compiled, njit, object_array, prange, prefetch_row, records_for_kernels, threads
 from envs.observations import FeatureSensor, RaySensor, _features_range, _rays_range, make_sensor
 from envs.road import Road
@@ -607,7 +607,8 @@ def _restart_cars(
     heading_offset,
     picks,
     uniforms,
-    chosen,
+    numbers,
+    offsets,
     entries,
     target_speed,
     records,
@@ -622,19 +623,21 @@ def _restart_cars(
 ):
     """New episodes for ``cars[M]`` (no options): each draws its uniforms from its generator
     (``envs.seeding.GeneratorTable``) into ``uniforms[M]``, picks its road and start
-    (``envs.episode.episode_numbers``; ``chosen[M, 2]``: family and position in the pool) and, if
-    ``picks[family, position]`` holds the record of that road (stored before), is placed on it;
-    ``entries[M]`` is that record or -1, for the caller to start through ``draw_episodes``.
+    (``envs.episode.episode_numbers``: ``numbers[M, 3]`` family, position in the pool and road
+    index, ``offsets[2, M]`` lateral and heading offsets, as ``envs.episode.episode_table`` gives
+    them) and, if ``picks[family, position]`` holds the record of that road (stored before), is
+    placed on it; ``entries[M]`` is that record or -1, for the caller to store the road first.
     Returns how many cars were not placed."""
     missed = 0
     for m in range(len(cars)):
         i = cars[m]
         for k in range(uniforms.shape[1]):
             uniforms[m, k] = next_double(functions[i], generator_states[i])
-        family, position, _, lateral, heading = episode_numbers(
+        family, position, index, lateral, heading = episode_numbers(
             uniforms, m, num_families, pool, num_roads, lateral_offset, heading_offset
         )
-        chosen[m, 0], chosen[m, 1] = family, position
+        numbers[m, 0], numbers[m, 1], numbers[m, 2] = family, position, index
+        offsets[0, m], offsets[1, m] = lateral, heading
         entry = picks[family, position]
         entries[m] = entry
         if entry < 0:
@@ -713,10 +716,12 @@ class Fleet:
         self._moving = np.zeros(num_cars, dtype=bool)  # the `frozen` mask of a step where all move
         self.actions = np.zeros((num_cars, config.action_size))  # what the step kernel reads the actions from
         self._kernels: dict = {}  # the step (by threaded) and restart kernels compiled for the fleet's arrays
+        self._no_cars = (np.zeros(0, np.int64), np.zeros((0, 3), np.int64), np.zeros((2, 0)))  # restart's
         self._noise_scale = np.asarray(self.sensor.noise_scale(), dtype=np.float64)
         self._no_gusts = config.disturbances.crosswind_gust == 0.0
         self._no_noise = config.disturbances.observation_noise == 0.0
         # what the step kernel takes for the features it writes (empty when the sensor is another)
+        self._sensor_resets = hasattr(self.sensor, "reset_cars")  # a sensor with per-episode state
         self._fused = isinstance(self.sensor, FeatureSensor)
         self._rays = isinstance(self.sensor, RaySensor)  # read by the step's own kernel too (_step_rays)
         self._sensor_work = 0 if self._fused else self.sensor.work  # car-steps of work one car's reading costs
@@ -780,10 +785,10 @@ class Fleet:
     ) -> None:
         """Place ``cars`` at the start of ``roads``, offset by ``lateral[M]`` [m] and ``heading_offset[M]`` [rad].
 
-        ``rngs``: each car's generator from now on (None: the car's own, as :meth:`restart`
-        returned them). ``picks``: ``[M, 2]`` the family and pool position each car's road was drawn as
-        (:meth:`restart`'s, or ``envs.episode.episode_picks``; -1 for a road the options
-        chose), so that the next episode drawing it finds it stored."""
+        ``rngs``: each car's generator from now on (None: the car's own, as after :meth:`restart`).
+        ``picks``: ``[M, 2]`` the family and pool position each car's road was drawn as (the
+        first two of :meth:`restart`'s numbers, or ``envs.episode.episode_picks``; -1 for a road
+        the options chose), so that the next episode drawing it finds it stored."""
         cars = np.asarray(cars, dtype=np.int64)
         batch = self.roads
         entries = batch.store(cars, roads)
@@ -823,22 +828,23 @@ class Fleet:
             self._picks_layout = self.roads.layout
         return self._picks
 
-    def restart(self, cars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def restart(self, cars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """New episodes without options for ``cars``, drawn from their generators :attr:`rngs`
         (as ``draw_episodes`` draws them): the cars whose road was stored before are placed on it
-        in one kernel. Returns the others ``(cars, rngs, uniforms, picks)`` for the caller to
-        start through ``draw_episodes(..., uniforms=uniforms)`` and :meth:`reset_cars`
-        (``picks=picks``)."""
+        in one kernel. Returns the others, ``(cars[K], numbers[K, 3], offsets[2, K])`` (their
+        ``envs.episode.episode_table``), for the caller to start on their roads through
+        :meth:`reset_cars` (``rngs=None``, ``picks=numbers[:, :2]``)."""
         cars = np.ascontiguousarray(cars, dtype=np.int64)
         config = self.config
         functions, states = self.generators.table()  # kept to self.rngs by _episode_state
         picks = self._picks_table()
-        if functions is None or picks is None:  # no kernel, or too many to remember
-            rngs = self.rngs[cars]
-            return cars, rngs, self.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE), None
+        if functions is None or picks is None:  # no kernel, or too many to remember: all the long way
+            uniforms = self.generators.uniforms(cars, self.rngs[cars], UNIFORMS_PER_EPISODE)
+            return (cars, *episode_table(config, uniforms))
         m = len(cars)
         uniforms = np.empty((m, UNIFORMS_PER_EPISODE))
-        chosen = np.empty((m, 2), dtype=np.int64)
+        numbers = np.empty((m, 3), dtype=np.int64)
+        offsets = np.empty((2, m))
         entries = np.empty(m, dtype=np.int64)
         batch = self.roads
         args = (
@@ -852,7 +858,8 @@ class Fleet:
             config.start_heading_offset,
             picks,
             uniforms,
-            chosen,
+            numbers,
+            offsets,
             entries,
             float(config.target_speed),
             batch.records,
@@ -865,17 +872,17 @@ class Fleet:
             batch.atlas,
             batch.headings,
         )
-        kernel = self._kernels.get("restart")  # its 22 arguments' types are the fleet's (see step)
+        kernel = self._kernels.get("restart")  # its 23 arguments' types are the fleet's (see step)
         if kernel is None:
             kernel = self._kernels["restart"] = compiled(_restart_cars, args)
         missed = kernel(*args)
         if missed == 0:
             self._start_placed(cars, entries)
-            return cars[:0], self.rngs[:0], uniforms[:0], chosen[:0]
+            return self._no_cars
         placed = entries >= 0
         self._start_placed(cars[placed], entries[placed])
-        missing = cars[~placed]
-        return missing, self.rngs[missing], uniforms[~placed], chosen[~placed]
+        missing = ~placed
+        return cars[missing], numbers[missing], offsets[:, missing]
 
     def _start_placed(self, cars: np.ndarray, entries: np.ndarray) -> None:
         """The rest of a new episode for ``cars`` that :func:`_restart_cars` placed on the stored roads ``entries``."""
@@ -891,15 +898,15 @@ class Fleet:
         per-episode state and the crosswind (the last two drawn from the rng, after the episode's
         uniforms). The generator table (``envs.seeding.GeneratorTable``) follows the rngs, so
         that :meth:`restart` draws from them without looking."""
-        if rngs is None:
-            rngs = self.rngs[cars]
-        else:
+        if rngs is not None:
             self.rngs[cars] = rngs = object_array(rngs)
             self.generators.pointers(cars, rngs)
         self.road_labels[cars] = [road.name for road in roads] if names is None else names
-        if hasattr(self.sensor, "reset_cars"):  # a sensor with per-episode state (the camera's look)
-            self.sensor.reset_cars(cars, rngs, self.num_cars)
         crosswind = self.config.disturbances.crosswind
+        if rngs is None and (self._sensor_resets or crosswind != 0.0):
+            rngs = self.rngs[cars]
+        if self._sensor_resets:  # a sensor with per-episode state (the camera's look)
+            self.sensor.reset_cars(cars, rngs, self.num_cars)
         if crosswind != 0.0:  # blowing across the road's start, to a side drawn per episode
             for i, rng, road in zip(cars.tolist(), rngs, roads):
                 sign = 1.0 if rng.random() < 0.5 else -1.0

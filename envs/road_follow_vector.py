@@ -17,7 +17,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs import limits
 from envs.config import RoadFollowConfig
-from envs.episode import UNIFORMS_PER_EPISODE, draw_episodes, episode_picks
+from envs.episode import UNIFORMS_PER_EPISODE, draw_episodes, episode_picks, roads_of
 from envs.fleet import INFO_KEYS, ROW_REWARD, Fleet, info_arrays
 from envs.observations import observation_space
 from envs.road_follow import MAX_EPISODE_STEPS, make_config, validate_actions
@@ -117,19 +117,19 @@ class RoadFollowVectorEnv(VectorEnv):
         return obs, self._info(table)[0]
 
     def _reset_cars(self, cars: np.ndarray, options: list[dict] | None) -> None:
-        picks = None
         if options is None:  # an autoreset: cars whose road is stored start in one kernel
-            cars, rngs, uniforms, picks = self.fleet.restart(cars)  # (the fleet's rngs are self.rngs)
-            if not len(cars):
-                return
-        else:
-            rngs = self.rngs[cars]
-            uniforms = self.fleet.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
+            cars, numbers, offsets = self.fleet.restart(cars)  # the others: on their road, stored first
+            if len(cars):
+                names = self.config.families
+                keys = [(names[f], i) for f, _, i in numbers.tolist()]
+                roads = roads_of(self.config.split, keys, self._roads)
+                self.fleet.reset_cars(cars, roads, offsets[0], offsets[1], None, numbers[:, :2])
+            return
+        rngs = self.rngs[cars]
+        uniforms = self.fleet.generators.uniforms(cars, rngs, UNIFORMS_PER_EPISODE)
         roads, lateral, heading = draw_episodes(self.config, rngs, options, self._roads, uniforms)
-        if options is None:  # an autoreset: the cars keep their generators
-            self.fleet.reset_cars(cars, roads, lateral, heading, None, picks)
-        else:  # a reset: the roads it drew are remembered for autoresets too
-            self.fleet.reset_cars(cars, roads, lateral, heading, rngs, episode_picks(self.config, uniforms, options))
+        # the roads a reset drew are remembered for autoresets too
+        self.fleet.reset_cars(cars, roads, lateral, heading, rngs, episode_picks(self.config, uniforms, options))
 
     def step(self, actions):
         if not self._started:
