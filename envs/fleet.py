@@ -791,6 +791,8 @@ class Fleet:
         the options chose), so that the next episode drawing it finds it stored."""
         cars = np.asarray(cars, dtype=np.int64)
         batch = self.roads
+        # a fleet on the thread pool writes the rows of roads new to it over the pool too
+        batch.write_parts = threads() if self.num_cars * max(1, self._sensor_work) >= self.parallel_from else 1
         entries = batch.store(cars, roads)
         self._episode_state(cars, roads, rngs)
         _place_cars(

@@ -48,7 +48,7 @@ import math
 
 import numpy as np
 
-from envs.jit import njit, object_array, records_for_kernels
+from envs.jit import njit, object_array, prange, records_for_kernels
 from envs.road import SURFACES, Road
 
 PX, PY, VX, VY = range(4)  # columns of the atlas
@@ -267,6 +267,7 @@ class RoadBatch:
         self.stored_names = np.full(64, None, dtype=object)  # and its name
         self.layout = 0  # counts the rebuilds that renumbered the records
         self.expected_roads = expected_roads  # distinct roads the slots may come to hold (0: not known)
+        self.write_parts = 1  # threads that write a new road's rows (a fleet on numba's thread pool sets it)
         self._set_records(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
         self._used = 0
@@ -347,7 +348,7 @@ class RoadBatch:
         if self._used + num_rows > len(self.atlas):
             self._grow(num_rows, 1)
         offset = self._used
-        _write_rows(
+        args = (
             road.points,
             road.curvatures,
             road.friction if road.surfaces else _DRY,  # (computing a dry road's took 2.7-4.7 us)
@@ -362,6 +363,10 @@ class RoadBatch:
             self.lookup,
             self.friction,
         )
+        if self.write_parts > 1 and num_rows >= _PARALLEL_ROWS:
+            _write_rows_parallel(*args, self.write_parts)
+        else:
+            _write_rows(*args)
         self._used += num_rows
         if self._num_records == len(self._records):
             self._set_records(np.concatenate([self._records, np.zeros_like(self._records)]))
@@ -549,6 +554,7 @@ def _words(records: np.ndarray) -> np.ndarray:
 
 
 _DRY = np.zeros(0)  # the friction of a road without surface sections, as _write_rows takes it
+_PARALLEL_ROWS = 256  # rows from which a road is written over the thread pool (when write_parts > 1)
 _DRY_FRICTION = SURFACES["dry"]
 
 
@@ -563,25 +569,93 @@ def _write_rows(
 ):
     """A road's rows of the four tables, from row ``offset``: its samples ``laps`` times over (a
     closed road, then its first point again) or once, then ``extension`` rows continuing the last
-    segment straight. Each sample's segment runs to the next sample; the last sample's continues
-    the one before it. ``friction``: each sample's friction coefficient, or empty for a road
-    that is dry all along."""
+    segment straight (:func:`_write_range`)."""
+    n = len(points)
+    total = (laps * n + 1 if closed else n) + extension
+    _write_range(
+        0,
+        total,
+        points,
+        curvatures,
+        friction,
+        closed,
+        laps,
+        spacing,
+        offset,
+        atlas,
+        headings,
+        curv,
+        lookup,
+        friction_rows,
+    )
+
+
+@njit(cache=True, parallel=True)
+def _write_rows_parallel(
+    points,
+    curvatures,
+    friction,
+    closed,
+    laps,
+    extension,
+    spacing,
+    offset,
+    atlas,
+    headings,
+    curv,
+    lookup,
+    friction_rows,
+    parts,
+):
+    """:func:`_write_rows` over numba's thread pool, a range of rows per thread (a road of 960
+    rows in 10.4 us on two threads, against 19.8 us before the rows were written as a range,
+    measured on the 2-core AMD machine)."""
+    n = len(points)
+    total = (laps * n + 1 if closed else n) + extension
+    for part in prange(parts):
+        _write_range(
+            part * total // parts,
+            (part + 1) * total // parts,
+            points,
+            curvatures,
+            friction,
+            closed,
+            laps,
+            spacing,
+            offset,
+            atlas,
+            headings,
+            curv,
+            lookup,
+            friction_rows,
+        )
+
+
+@njit(cache=True)
+def _write_range(
+    lo, hi, points, curvatures, friction, closed, laps, spacing, offset, atlas, headings, curv, lookup, friction_rows
+):
+    """Rows ``lo .. hi - 1`` of a road written from row ``offset`` (:func:`_write_rows`), each
+    from its own index: sample ``k`` of the ``laps * n (+ 1)`` samples is point ``k % n``, and its
+    segment runs to the next point; the last sample's continues the one before it, and so do the
+    extension's rows, which go straight on from the last sample by whole segments. ``friction``:
+    each sample's friction coefficient, or empty for a road that is dry all along."""
     n = len(points)
     samples = laps * n + 1 if closed else n
-    a = last = 0  # a: k modulo n, kept without a division per row
-    mu = 1.0
-    for k in range(samples + extension):
+    last = (samples - 1) % n
+    for k in range(lo, hi):
+        if k < samples:
+            a = k if k < n else k % n
+            s = k if k < samples - 1 else k - 1  # the segment: the last sample keeps the one before it
+        else:  # straight on past the end: the last sample plus whole last segments
+            a = last
+            s = samples - 2
+        a0 = s if s < n else s % n
+        b0 = a0 + 1 if a0 + 1 < n else 0
+        dx, dy = points[b0, 0] - points[a0, 0], points[b0, 1] - points[a0, 1]
         if k < samples:
             px, py = points[a, 0], points[a, 1]
-            kappa = curvatures[a]
-            mu = friction[a] if len(friction) > 0 else _DRY_FRICTION
-            b = a + 1 if a + 1 < n else 0
-            if k < samples - 1:
-                dx, dy = points[b, 0] - px, points[b, 1] - py
-            # else: the last sample keeps the segment before it (dx, dy of the previous k)
-            last = a
-            a = b
-        else:  # straight on past the end: the last sample plus whole last segments
+        else:
             ahead = k - samples + 1
             px, py = points[last, 0] + ahead * dx, points[last, 1] + ahead * dy
         norm = np.hypot(dx, dy)
@@ -591,6 +665,6 @@ def _write_rows(
         atlas[r, PX], atlas[r, PY] = px, py
         atlas[r, VX], atlas[r, VY] = dx / norm / spacing, dy / norm / spacing
         headings[r] = math.atan2(dy, dx)  # the C library's, compiled or not (see envs.road)
-        curv[r] = kappa
-        friction_rows[r] = mu
+        curv[r] = curvatures[a]
+        friction_rows[r] = friction[a] if len(friction) > 0 else _DRY_FRICTION
         lookup[r, PX], lookup[r, PY], lookup[r, DX], lookup[r, DY] = px, py, dx, dy
