@@ -2,6 +2,7 @@
 Gymnasium's own vectorization of the single env."""
 
 import json
+import math
 import os
 import pickle
 import subprocess
@@ -282,3 +283,36 @@ def test_a_cached_kernel_compiles_again_when_a_module_it_inlines_changes(tmp_pat
     edited = "    return 1.0 + lookup[row, PX] + fraction * lookup[row, DX], lookup[row, PY]"
     source.write_text(text.replace(look_up, edited))
     assert first_point() == pytest.approx(first + 1.0)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_road_rows_written_over_threads_are_the_rows_written_serially(parts):
+    """A fleet on the thread pool writes a new road's rows in ranges (``_write_rows_parallel``);
+    every row is the serial writer's, and each is what it should be: an open road's samples, the
+    last keeping the segment before it, rows straight on past the end; a closed road's laps."""
+    from envs.road_batch import PX, PY, RoadBatch
+
+    theta = np.linspace(0.0, 2 * np.pi, 300, endpoint=False)
+    loop = envs.Road.from_points(30.0 * np.column_stack([np.cos(theta), np.sin(theta)]), 7.0, closed=True)
+    bend = envs.generate_road("train", "twisty", 3).with_surfaces([(10.0, 60.0, "ice")])
+    for road in (envs.generate_road("train", "gentle", 5), bend, loop):
+        serial, threaded = (RoadBatch(2, lookahead=(40.0,)) for _ in range(2))
+        threaded.write_parts = parts
+        serial.set_road(0, road)
+        threaded.set_road(0, road)
+        rows = int(serial.slots[0]["num_rows"])
+        assert rows >= 256  # written in ranges
+        assert np.array_equal(serial.road_rows[:rows], threaded.road_rows[:rows])
+        assert np.array_equal(serial.lookup[:rows], threaded.lookup[:rows])
+        n = len(road.points)
+        atlas, headings, friction = serial.atlas, serial.headings, serial.friction
+        assert np.array_equal(atlas[:n, [PX, PY]], road.points)
+        d = road.points[2] - road.points[1]
+        assert headings[1] == math.atan2(d[1], d[0])
+        assert np.array_equal(friction[:n], road.friction)
+        if road.closed:  # the second lap is the first again, and the first point closes it
+            assert np.array_equal(atlas[n : 2 * n, [PX, PY]], road.points)
+        else:
+            assert headings[n - 1] == headings[n - 2] and headings[n] == headings[n - 2]
+            step = road.points[n - 1] - road.points[n - 2]
+            assert np.allclose(atlas[n + 2, [PX, PY]], road.points[n - 1] + 3 * step)
