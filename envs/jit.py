@@ -18,13 +18,19 @@ function serves one car and ten thousand:
 * a car's road rows lie anywhere in tables larger than the caches: the step and rays kernels
   ask for the first rows of a car a little ahead (:data:`prefetch_row`) while working on this
   one;
+* the fleet calls its step and restart kernels as machine code, without numba's dispatch
+  (:func:`compiled`), since it owns every array they take; numba's typing of 15 arguments was
+  a tenth of a single car's step;
 * with ``NUMBA_DISABLE_JIT=1`` in the environment the same code runs as plain Python (slowly):
   that is how to step through the physics in a debugger, and how the tests check the compiled
   path.
 
 Threads: numba's pool and torch's share the machine's cores. ``set_threads(n)`` (or the
 environment variable ``NUMBA_NUM_THREADS``, read once when numba is imported) bounds numba's
-threads; experiment workers and other spawned processes call ``set_threads(1)``.
+threads; experiment workers and other spawned processes call ``set_threads(1)``. The kernels
+split their cars into :func:`threads` ranges, the count :func:`set_threads` last set in the
+calling thread (numba's own ``numba.set_num_threads`` bounds the threads too, but the ranges
+follow ``set_threads``).
 """
 
 from __future__ import annotations

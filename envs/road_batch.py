@@ -27,7 +27,9 @@ the step reads them every call.
 
 Closed roads are stored as many laps as the farthest look-ahead needs (at least two, plus the
 first point again), so arc lengths up to two laps need no modulo; every road is followed by rows
-continuing its last segment straight, so looking ahead never runs out of rows.
+continuing its last segment straight, so looking ahead never runs out of rows. A road's rows
+are written once, when a slot first gets it (:func:`_write_range`, every row from its own index,
+over numba's thread pool for a fleet that uses it: :attr:`RoadBatch.write_parts`).
 
 Slot ``i`` (the road car ``i`` drives) is one record of :data:`ROAD_RECORD` in
 :attr:`RoadBatch.slots`: where the road's rows start, its segment count, the bounds of the
