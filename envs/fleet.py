@@ -709,6 +709,7 @@ class Fleet:
         self.wind = np.zeros((num_cars, 2))  # [m/s] constant crosswind of the episode, world frame
         self.rngs = np.full(num_cars, None, dtype=object)  # each car's np.random.Generator
         self.generators = GeneratorTable(num_cars)  # the rngs as kernels draw from them
+        self._table_changes = -1  # generators.changes when its rows were last made self.rngs
         self._picks: np.ndarray | None = None  # [families, pool] record of each pick's road, -1: not stored
         self._picks_layout = -1  # the roads' layout the picks' records are numbered in
         self.parallel_from = PARALLEL_FROM
@@ -739,8 +740,7 @@ class Fleet:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        cars = np.flatnonzero([rng is not None for rng in self.rngs])
-        self.generators.pointers(cars, self.rngs[cars])  # the generators' addresses in this process
+        self._table_changes = -1  # the generators' addresses are made again in this process (restart)
 
     @property
     def max_steps(self) -> int | None:
@@ -838,7 +838,9 @@ class Fleet:
         :meth:`reset_cars` (``rngs=None``, ``picks=numbers[:, :2]``)."""
         cars = np.ascontiguousarray(cars, dtype=np.int64)
         config = self.config
-        functions, states = self.generators.table()  # kept to self.rngs by _episode_state
+        if self.generators.changes != self._table_changes:  # rows made other generators' (or unpickled)
+            self._sync_generators()
+        functions, states = self.generators.table()  # the rows are self.rngs (_episode_state keeps them so)
         picks = self._picks_table()
         if functions is None or picks is None:  # no kernel, or too many to remember: all the long way
             uniforms = self.generators.uniforms(cars, self.rngs[cars], UNIFORMS_PER_EPISODE)
@@ -886,6 +888,13 @@ class Fleet:
         missing = ~placed
         return cars[missing], numbers[missing], offsets[:, missing]
 
+    def _sync_generators(self) -> None:
+        """Make the generator table's rows the cars' own generators again (after a caller drew
+        other generators through it, or unpickling: addresses are per process)."""
+        cars = np.flatnonzero([rng is not None for rng in self.rngs])
+        self.generators.pointers(cars, self.rngs[cars])
+        self._table_changes = self.generators.changes
+
     def _start_placed(self, cars: np.ndarray, entries: np.ndarray) -> None:
         """The rest of a new episode for ``cars`` that :func:`_restart_cars` placed on the stored roads ``entries``."""
         roads = self.roads.stored_roads[entries]
@@ -903,6 +912,7 @@ class Fleet:
         if rngs is not None:
             self.rngs[cars] = rngs = object_array(rngs)
             self.generators.pointers(cars, rngs)
+            self._table_changes = self.generators.changes
         self.road_labels[cars] = [road.name for road in roads] if names is None else names
         crosswind = self.config.disturbances.crosswind
         if rngs is None and (self._sensor_resets or crosswind != 0.0):
@@ -949,6 +959,8 @@ class Fleet:
             frozen = self._moving
         elif not (type(frozen) is np.ndarray and frozen.dtype == np.bool_ and frozen.flags.c_contiguous):
             frozen = np.ascontiguousarray(frozen, dtype=np.bool_)
+        if frozen.shape != self._moving.shape:
+            raise ValueError(f"frozen must have shape {self._moving.shape}, got {frozen.shape}")
         table = step_table(self.num_cars) if table is None else table
         roads, fused = self.roads, self._fused
         obs = np.empty(self._obs_shape, dtype=np.float32) if fused else self._no_features

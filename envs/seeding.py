@@ -211,6 +211,7 @@ class GeneratorTable:
         self._functions = np.zeros(self.num_cars, dtype=np.intp)  # 0: no generator a kernel draws from
         self._states = np.zeros(self.num_cars, dtype=np.intp)
         self._unset = self.num_cars  # rows whose function is 0
+        self.changes = 0  # rows made another generator's so far (a caller keeping the rows to its own checks it)
 
     def __getstate__(self) -> dict:  # addresses mean nothing in another process
         return {"num_cars": self.num_cars}
@@ -233,6 +234,7 @@ class GeneratorTable:
         else:
             changed = np.flatnonzero(known[cars] != rngs).tolist()  # `!=` of generators: `is not`
         plain = False
+        self.changes += len(changed)
         for k in changed:
             i, rng = int(cars[k]), rngs[k]
             known[i] = rng

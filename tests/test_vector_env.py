@@ -136,6 +136,25 @@ def test_a_reset_remembers_the_roads_it_drew_but_not_those_options_chose():
     assert np.array_equal(fleet._picks_table(), table)
 
 
+def test_autoresets_draw_from_the_cars_own_generators_whatever_the_table_drew_from_last():
+    """``Fleet.restart`` draws from the generator table without comparing its rows to the cars'
+    generators; a table made to draw from another generator in between (``uniforms`` is public)
+    is made the cars' own again first, so the episodes are those of a twin that never did it."""
+    made = [make_vec(4, families=("hairpin", "twisty"), road_indices=(4, 9, 17)) for _ in range(2)]
+    for env in made:
+        env.reset(seed=12)
+    vec, twin = made
+    stranger = np.random.default_rng(99)
+    vec.unwrapped.fleet.generators.uniforms(np.array([0, 2]), [stranger, stranger], 4)
+    actions = random_actions(4, 300)
+    ends = 0
+    for a in actions:
+        got, want = vec.step(a), twin.step(a)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[2], want[2])
+        ends += int(np.sum(got[2] | got[3]))
+    assert ends >= 4
+
+
 def test_autoresets_equal_single_envs_when_the_road_tables_are_rebuilt(monkeypatch):
     """Cars meeting road after road make the fleet rebuild its road tables from the roads in use,
     which renumbers their records: remembered picks must not point at the old numbers."""
