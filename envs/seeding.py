@@ -248,7 +248,9 @@ class GeneratorTable:
             self._functions[i] = ctypes.cast(interface.next_double, ctypes.c_void_p).value
             self._states[i] = interface.state_address
             self._unset -= 1
-        return (None, None) if plain else (self._functions, self._states)
+        if plain or (self._unset and not self._functions[cars].all()):  # a car no kernel draws for (now or before)
+            return None, None
+        return self._functions, self._states
 
     def table(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """``(functions[N], states[N])`` as they are, if every row is a generator a kernel draws

@@ -227,9 +227,19 @@ def test_the_generator_table_draws_what_each_generator_draws():
     table.pointers(np.arange(6), drawn)
     functions, _ = table.table()
     assert functions is not None and np.all(functions != 0)
-    import random
 
-    assert table.pointers(np.array([2]), [random.Random(1)]) == (None, None)  # no kernel draws from it
+    class Plain:  # a generator without numpy's ctypes interface: only its own methods draw from it
+        def __init__(self, seed):
+            self.rng = np.random.default_rng(seed)
+
+        def random(self, count):
+            return self.rng.random(count)
+
+    plain = Plain(1)
+    assert table.pointers(np.array([2]), [plain]) == (None, None)  # no kernel draws from it
+    assert table.pointers(np.array([2, 3]), [plain, drawn[3]]) == (None, None)  # nor the second time
+    got = table.uniforms(np.array([2, 3]), [plain, drawn[3]], 2)  # each drawn by its own methods
+    assert np.array_equal(got, np.stack([np.random.default_rng(1).random(2), expected[3].random(2)]))
     assert table.table() == (None, None)
     table.pointers(np.array([2]), [drawn[2]])
     assert table.table()[0] is not None
