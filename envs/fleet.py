@@ -792,8 +792,7 @@ class Fleet:
         cars = np.asarray(cars, dtype=np.int64)
         batch = self.roads
         # a fleet on the thread pool writes the rows of roads new to it over the pool too
-        batch.write_parts = threads() if self.num_cars * max(1, self._sensor_work) >= self.parallel_from else 1
-        entries = batch.store(cars, roads)
+        entries = batch.store(cars, roads, threads() if self._threaded() else 1)
         self._episode_state(cars, roads, rngs)
         _place_cars(
             cars,
@@ -817,6 +816,11 @@ class Fleet:
                 for (family, position), entry in zip(picks.tolist(), entries.tolist()):
                     if family >= 0:  # a road the draw chose (not the options)
                         table[family, position] = entry
+
+    def _threaded(self) -> bool:
+        """Whether the fleet's kernels use numba's thread pool: from :attr:`parallel_from` cars,
+        counting a car's sensor reading as the step-kernel car-steps it costs (``work``)."""
+        return self.num_cars * max(1, self._sensor_work) >= self.parallel_from
 
     def _picks_table(self) -> np.ndarray | None:
         """The ``[families, pool]`` record of each pick's road (-1: not stored), emptied when
@@ -985,8 +989,7 @@ class Fleet:
         if self._rays:
             obs = np.empty(self._obs_shape, dtype=np.float32)
             args += (*self.sensor.arguments(roads), obs)
-        # threads from parallel_from cars, or when the sensor's kernel takes them anyway
-        threaded = self.num_cars * max(1, self._sensor_work) >= self.parallel_from
+        threaded = self._threaded()
         if threaded:
             args += (threads(),)
         kernel = self._kernels.get(threaded)

@@ -29,7 +29,7 @@ Closed roads are stored as many laps as the farthest look-ahead needs (at least 
 first point again), so arc lengths up to two laps need no modulo; every road is followed by rows
 continuing its last segment straight, so looking ahead never runs out of rows. A road's rows
 are written once, when a slot first gets it (:func:`_write_range`, every row from its own index,
-over numba's thread pool for a fleet that uses it: :attr:`RoadBatch.write_parts`).
+over numba's thread pool for a fleet that uses it: ``parts`` of :meth:`RoadBatch.store`).
 
 Slot ``i`` (the road car ``i`` drives) is one record of :data:`ROAD_RECORD` in
 :attr:`RoadBatch.slots`: where the road's rows start, its segment count, the bounds of the
@@ -269,7 +269,6 @@ class RoadBatch:
         self.stored_names = np.full(64, None, dtype=object)  # and its name
         self.layout = 0  # counts the rebuilds that renumbered the records
         self.expected_roads = expected_roads  # distinct roads the slots may come to hold (0: not known)
-        self.write_parts = 1  # threads that write a new road's rows (a fleet on numba's thread pool sets it)
         self._set_records(np.zeros(64, dtype=ROAD_RECORD))
         self._num_records = 0
         self._used = 0
@@ -313,20 +312,21 @@ class RoadBatch:
         return self.slots.closed
 
     # ------------------------------------------------------------------- set roads
-    def set_road(self, slot: int, road: Road) -> None:
-        """Put ``road`` in ``slot``."""
-        self.set_roads(np.array([slot]), [road])
+    def set_road(self, slot: int, road: Road, parts: int = 1) -> None:
+        """Put ``road`` in ``slot`` (``parts``: as :meth:`store`'s)."""
+        self.set_roads(np.array([slot]), [road], parts)
 
-    def set_roads(self, slots: np.ndarray, roads: list[Road]) -> None:
+    def set_roads(self, slots: np.ndarray, roads: list[Road], parts: int = 1) -> None:
         """Put ``roads[k]`` in ``slots[k]``: the record of a road already stored is copied,
-        a new road is stored first."""
+        a new road is stored first (``parts``: as :meth:`store`'s)."""
         slots = np.asarray(slots, dtype=np.int64)
-        copy_records(self.records, self.slot_words, slots, self.store(slots, roads))
+        copy_records(self.records, self.slot_words, slots, self.store(slots, roads, parts))
 
-    def store(self, slots: np.ndarray, roads: list[Road]) -> np.ndarray:
+    def store(self, slots: np.ndarray, roads: list[Road], parts: int = 1) -> np.ndarray:
         """The record numbers ``[M]`` of ``roads`` (storing those not stored yet), which are to
         go into ``slots``: the caller copies the records (:func:`copy_records`, into
-        :attr:`slot_words`). ``slots`` must not change before that."""
+        :attr:`slot_words`). ``slots`` must not change before that. ``parts``: threads that write
+        a new road's rows (a fleet on numba's thread pool passes its thread count)."""
         self.roads[slots] = object_array(roads)
         index = self._atlas_index
         entries = [hit[0] if (hit := index.get(id(road))) is not None and hit[1] is road else -1 for road in roads]
@@ -336,11 +336,11 @@ class RoadBatch:
             if self._used + need > len(self.atlas):
                 self._grow(need, len(new))  # once for all of them
             for road in roads:
-                self._entry(road)
+                self._entry(road, parts)
             entries = [self._atlas_index[id(road)][0] for road in roads]
         return np.array(entries, dtype=np.int64)
 
-    def _entry(self, road: Road) -> int:
+    def _entry(self, road: Road, parts: int = 1) -> int:
         """Record number of ``road``, storing it in the atlas if new."""
         hit = self._atlas_index.get(id(road))
         if hit is not None and hit[1] is road:
@@ -365,8 +365,8 @@ class RoadBatch:
             self.lookup,
             self.friction,
         )
-        if self.write_parts > 1 and num_rows >= _PARALLEL_ROWS:
-            _write_rows_parallel(*args, self.write_parts)
+        if parts > 1 and num_rows >= _PARALLEL_ROWS:
+            _write_rows_parallel(*args, parts)
         else:
             _write_rows(*args)
         self._used += num_rows
@@ -556,7 +556,7 @@ def _words(records: np.ndarray) -> np.ndarray:
 
 
 _DRY = np.zeros(0)  # the friction of a road without surface sections, as _write_rows takes it
-_PARALLEL_ROWS = 256  # rows from which a road is written over the thread pool (when write_parts > 1)
+_PARALLEL_ROWS = 256  # rows from which a road is written over the thread pool (``store``'s parts > 1)
 _DRY_FRICTION = SURFACES["dry"]
 
 

@@ -307,9 +307,8 @@ def test_road_rows_written_over_threads_are_the_rows_written_serially(parts):
     bend = envs.generate_road("train", "twisty", 3).with_surfaces([(10.0, 60.0, "ice")])
     for road in (envs.generate_road("train", "gentle", 5), bend, loop):
         serial, threaded = (RoadBatch(2, lookahead=(40.0,)) for _ in range(2))
-        threaded.write_parts = parts
         serial.set_road(0, road)
-        threaded.set_road(0, road)
+        threaded.set_road(0, road, parts)
         rows = int(serial.slots[0]["num_rows"])
         assert rows >= 256  # written in ranges
         assert np.array_equal(serial.road_rows[:rows], threaded.road_rows[:rows])
